@@ -1,0 +1,1 @@
+"""Channel plugins. Each module holds one channel; ``base`` holds the protocol."""

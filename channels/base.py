@@ -1,0 +1,196 @@
+"""The Channel protocol and the value objects passed between the core and the plugins.
+
+A plugin is one class in one module, registered under the ``dispatcher.channels`` entry
+point group. Plugins import this module and their provider library, never the core: the
+core hands them what they need (their config table, a placement, an inventory) as
+arguments, so a third-party package can add a channel without touching this repository.
+
+Planning uses :class:`Channel`. Sending, receipts and provider reach are separate
+protocols (added with the engine) so that a channel implements only what it can do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
+
+# Delivery states and skip reasons (DESIGN.md "Delivery states"): the user contract.
+STATES = ("planned", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
+SKIP_REASONS = ("opted_out", "invalid", "duplicate", "capped", "outside_window", "cancelled")
+
+AREA_TYPES = ("residential", "work", "activity", "street")
+
+PathPart = str | int
+
+
+class ConfigError(Exception):
+    """A bad deployment setting; the message names the key (``channels.sms.rate: ...``)."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, message: str, source: str | None = None) -> None:
+        self.key = key
+        self.message = message
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a placement, at ``path`` relative to the placement table."""
+
+    path: tuple[PathPart, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can do, as class attributes the core reads before calling it."""
+
+    max_batch: int
+    rate_unit: Literal["messages", "segments"]
+    receipts: Literal["push", "poll", "none"]
+    reach_metrics: tuple[str, ...]
+    person_addressed: bool
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """Facts the core looked up before validation, so ``validate`` does no I/O.
+
+    ``known_lists`` is None when no database is available; the list check is skipped then.
+    """
+
+    known_lists: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a person-addressed placement goes to: members of ``lists`` filtered by the rest."""
+
+    lists: tuple[str, ...]
+    areas: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One person as the inventory streams them: each contact once per audience query.
+
+    ``memberships`` counts the audience's lists that hold this person (more than one means
+    the extra appearances are duplicates); ``opted_out`` is for the channel being planned.
+    """
+
+    id: int
+    phone: str
+    line_type: str
+    area: str | None
+    district: str | None
+    memberships: int = 1
+    opted_out: bool = False
+
+
+class Inventory(Protocol):
+    """The core's read-only view of contacts, given to ``Channel.targets``."""
+
+    def contacts(self, audience: Audience, channel: str) -> Iterator[Contact]:
+        """Stream the audience's contacts in ascending ``phone`` order, never all at once."""
+        ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """One planned recipient. ``copies`` above 1 records duplicates of the same address.
+
+    Targets must be yielded in ascending ``address`` order: the planner merges the streams
+    of several placements of one channel to find duplicates without holding them in memory.
+    """
+
+    address: str
+    contact_id: int | None = None
+    skip_reason: str | None = None
+    detail: str | None = None
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One ``[[placements]]`` table of a campaign, already checked by its plugin."""
+
+    index: int
+    channel: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """What every channel plugin provides for validation and planning.
+
+    ``Cls()`` with no arguments must give an unconfigured instance that can validate and
+    plan (used when the deployment has no ``[channels.NAME]`` table); sending needs
+    ``from_config``.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self) -> None: ...
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> Self:
+        """Build from the ``[channels.NAME]`` table; raise ConfigError naming a bad key."""
+        ...
+
+    def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
+        """Every problem with one placement's options (without ``channel``); no I/O."""
+        ...
+
+    def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
+        """Stream the placement's targets lazily, in ascending address order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReachFigure:
+    """One reach number and how it was counted (DESIGN.md "Reach")."""
+
+    value: int
+    source: Literal["provider", "computed", "manual"]
+    method: str
+
+
+@runtime_checkable
+class ComputedReach(Protocol):
+    """A channel whose reach figures follow from its delivery rows' states."""
+
+    def computed_reach(self, placement: Placement,
+                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
+        """Figures for one placement from its row counts by state ("sent", "delivered"...)."""
+        ...
+
+
+def type_name(value: object) -> str:
+    """A TOML value's type as a planner would say it: "a string", "an integer", ..."""
+    from datetime import date, datetime, time
+
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+        (dict, "a table"), (list, "an array"), (datetime, "a date-time"), (date, "a date"),
+        (time, "a time"),
+    )
+    for kind, name in kinds:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def toml_value(value: object) -> str:
+    """A value as it would be written in TOML: "fax", 5, true."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)

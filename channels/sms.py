@@ -1,0 +1,158 @@
+"""SMS through Twilio: settings, placement validation and planning (sending comes later).
+
+Validation and planning need no credentials: they only read ``max_segments`` from the
+settings. ``SmsChannel()`` with no settings is therefore a working, unconfigured channel
+that the core can use to check and plan campaigns on a machine without ``[channels.sms]``;
+``SmsChannel.from_config(table)`` is the configured one that will also send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Self
+
+from channels.audience import got, parse_audience
+from channels.base import (
+    Capabilities,
+    Contact,
+    Inventory,
+    Placement,
+    Problem,
+    ReachFigure,
+    Target,
+    ValidationContext,
+)
+from channels.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
+from channels.sms_settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
+
+MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
+HANDED_TO_CARRIER = ("sent", "delivered", "undelivered")
+MOBILE_LINE_TYPES = ("mobile", "fixed_line_or_mobile")
+PLACEMENT_KEYS = ("audience", "body", "max_segments", "name")
+
+
+class SmsChannel:
+    """Text messages to contacts' mobile phones, counted and rate-limited in segments."""
+
+    name: ClassVar[str] = "sms"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=100, rate_unit="segments", receipts="push",
+        reach_metrics=("segments", "message_times"), person_addressed=True)
+
+    def __init__(self, settings: SmsSettings | None = None) -> None:
+        """``settings`` None: unconfigured, able to validate and plan but not to send."""
+        self.settings = settings
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> Self:
+        return cls(parse_settings(table))
+
+    @property
+    def default_max_segments(self) -> int:
+        return self.settings.max_segments if self.settings else MAX_SEGMENTS
+
+    def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
+        problems = [Problem((key,), f'unknown key "{key}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
+                    for key in options if key not in PLACEMENT_KEYS]
+        problems += parse_audience(options.get("audience"), context)[1]
+        checked = {key: check(options.get(key)) for key, check in _OPTION_CHECKS.items()}
+        problems += [Problem((key,), message) for key, message in checked.items() if message]
+        if checked["body"] is None and checked["max_segments"] is None:
+            problems += self._segment_problems(options["body"], options.get("max_segments"))
+        return problems
+
+    def _segment_problems(self, body: str, cap: int | None) -> list[Problem]:
+        count = count_segments(body)
+        limit = self.default_max_segments if cap is None else cap
+        if count.segments <= limit:
+            return []
+        origin = " (the default)" if cap is None else ""
+        return [Problem(("body",), f"is {_describe(count, body)}, more than max_segments = "
+                                   f"{limit}{origin}; shorten it or raise max_segments "
+                                   f"({_rules(count)})")]
+
+    def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
+        audience, problems = parse_audience(placement.options.get("audience"),
+                                            ValidationContext())
+        if audience is None:
+            raise ValueError(f"placement {placement.index} was not validated: "
+                             f"audience: {problems[0].message}")
+        for contact in inventory.contacts(audience, self.name):
+            reason, detail = _skip(contact)
+            yield Target(address=contact.phone, contact_id=contact.id, skip_reason=reason,
+                         detail=detail, copies=contact.memberships)
+
+
+    def computed_reach(self, placement: Placement,
+                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
+        """Messages the carrier took (sent, delivered or undelivered), and their segments."""
+        messages = sum(states.get(state, 0) for state in HANDED_TO_CARRIER)
+        per_message = count_segments(str(placement.options.get("body", ""))).segments
+        return {
+            "message_times": ReachFigure(messages, "computed", "rows sent, delivered or "
+                                         "undelivered (gross: one per message, not per person)"),
+            "segments": ReachFigure(messages * per_message, "computed",
+                                    f"message_times x {per_message} segment(s) per message"),
+        }
+
+
+def _skip(contact: Contact) -> tuple[str | None, str | None]:
+    if contact.opted_out:
+        return "opted_out", None
+    if contact.line_type not in MOBILE_LINE_TYPES:
+        return "invalid", f"not a mobile number ({contact.line_type})"
+    return None, None
+
+
+# Placement options: each check returns what is wrong with a value (None: absent or good).
+
+def _body_problem(value: Any) -> str | None:
+    if value is None:
+        return 'is required: the message text, such as body = "Report crime: call 110"'
+    if not isinstance(value, str):
+        return f"must be a string, {got(value)}"
+    if not value.strip():
+        return "must not be empty or only whitespace"
+    if len(value) > MAX_BODY_CHARS:
+        return (f"is {len(value)} characters, more than {MAX_BODY_CHARS} "
+                "(the most one message can hold)")
+    return None
+
+
+def _cap_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not is_int(value):
+        return f"must be an integer from 1 to {MAX_SEGMENTS}, {got(value)}"
+    if not 1 <= value <= MAX_SEGMENTS:
+        return f"must be an integer from 1 to {MAX_SEGMENTS}, got {value}"
+    return None
+
+
+def _name_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"must be a string (a label for this placement), {got(value)}"
+    return None if value.strip() else "must not be empty (a label for this placement)"
+
+
+def _describe(count: SegmentCount, body: str) -> str:
+    """``3 segments (UCS-2 because of "中", 150 characters)``"""
+    why = ""
+    if count.encoding == "UCS-2":
+        char = first_non_gsm(body) or ""
+        why = f' because of "{char}"' if char.isprintable() else f" because of U+{ord(char):04X}"
+    return f"{count.segments} segments ({count.encoding}{why}, {count.units} characters)"
+
+
+def _rules(count: SegmentCount) -> str:
+    single, part = LIMITS[count.encoding]
+    double = "each of ^ { } \\ [ ] ~ | € counts as 2" if count.encoding == "GSM-7" else (
+        "an emoji counts as 2")
+    return (f"{count.encoding}: {single} characters in one segment, {part} per segment "
+            f"when split; {double}")
+
+
+_OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "body": _body_problem, "max_segments": _cap_problem, "name": _name_problem}

@@ -1,0 +1,199 @@
+"""Deployment settings from ``config.toml``: the one place that parses them.
+
+Lookup order: ``--config PATH``, then ``$DISPATCHER_CONFIG``, then ``./config.toml``; with
+none of them the built-in defaults apply (SQLite under ``var/``, sandbox-ready SMS).
+``$DISPATCHER_DATABASE_URL`` overrides ``database.url``. Secrets are written as
+``"env:NAME"`` and kept as :class:`Secret` objects that read the environment only when a
+provider client is built, so validating a campaign never needs credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from dispatcher.errors import ConfigError
+
+ENV_PREFIX = "env:"
+SECRET_KEY_PATTERN = re.compile(r"(token|secret|password|passwd|api_key|aes_key|private_key)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+DEFAULT_DATABASE_URL = "sqlite:///var/dispatcher.db"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A reference to an environment variable; never printed, read only on demand."""
+
+    key: str
+    env_name: str
+
+    def reveal(self) -> str:
+        value = os.environ.get(self.env_name)
+        if not value:
+            raise ConfigError(self.key, f"environment variable {self.env_name} is not set")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Secret(env:{self.env_name})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen: str = "127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings. ``channels`` holds each channel's raw table for its plugin."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Asia/Shanghai"
+    default_region: str = "CN"
+    web: WebConfig = field(default_factory=WebConfig)
+    channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels"}
+DATABASE_KEYS = {"url"}
+WEB_KEYS = {"listen", "public_url"}
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, or None when the defaults apply."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("--config", f"file {path} does not exist")
+        return path
+    from_env = os.environ.get("DISPATCHER_CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError("DISPATCHER_CONFIG", f"file {path} does not exist")
+        return path
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path = find_config_path(explicit)
+    raw: dict[str, Any] = {}
+    source = str(path) if path else None
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("(file)", f"not valid TOML: {exc}", source) from exc
+    return parse_config(raw, source=source, base_dir=path.parent if path else Path.cwd())
+
+
+def parse_config(raw: Mapping[str, Any], source: str | None = None,
+                 base_dir: Path | None = None) -> Config:
+    """Check every key and build a :class:`Config`; the first problem raises ConfigError."""
+    try:
+        _reject_unknown(raw, TOP_LEVEL_KEYS, "")
+        timezone = _string(raw, "timezone", "Asia/Shanghai")
+        _check_timezone(timezone)
+        region = _string(raw, "default_region", "CN")
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError("default_region", f"{region!r} is not a region code; use a "
+                              "two-letter code such as \"CN\" or \"HK\"")
+        database = _table(raw, "database")
+        _reject_unknown(database, DATABASE_KEYS, "database.")
+        url = os.environ.get("DISPATCHER_DATABASE_URL") or _string(
+            database, "url", DEFAULT_DATABASE_URL, "database.url")
+        web_raw = _table(raw, "web")
+        _reject_unknown(web_raw, WEB_KEYS, "web.")
+        web = WebConfig(
+            listen=_string(web_raw, "listen", WebConfig.listen, "web.listen"),
+            public_url=_string(web_raw, "public_url", WebConfig.public_url, "web.public_url"),
+        )
+        channels_raw = _table(raw, "channels")
+        channels = {name: _channel_table(name, table) for name, table in channels_raw.items()}
+    except ConfigError as exc:
+        if source and exc.source is None:
+            raise ConfigError(exc.key, exc.message, source) from None
+        raise
+    return Config(database_url=_absolute_sqlite(url, base_dir), timezone=timezone,
+                  default_region=region, web=web, channels=channels, source=source)
+
+
+def _channel_table(name: str, table: Any) -> dict[str, Any]:
+    key = f"channels.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(key, "must be a table such as [channels.sms]")
+    return {k: _secret_or_value(f"{key}.{k}", v) for k, v in table.items()}
+
+
+def _secret_or_value(key: str, value: Any) -> Any:
+    """Turn ``"env:NAME"`` into a Secret; refuse secrets written into the file."""
+    if isinstance(value, dict):
+        return {k: _secret_or_value(f"{key}.{k}", v) for k, v in value.items()}
+    is_secret_key = SECRET_KEY_PATTERN.search(key.rsplit(".", 1)[-1]) is not None
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        env_name = value[len(ENV_PREFIX):]
+        if not _ENV_NAME.match(env_name):
+            raise ConfigError(key, f"{value!r} is not a valid environment reference; "
+                              "write \"env:NAME\" with letters, digits and _")
+        return Secret(key, env_name)
+    if is_secret_key and value not in ("", None):
+        raise ConfigError(key, "secrets must not be written in the file; write "
+                          "\"env:NAME\" and set the environment variable NAME")
+    return value
+
+
+def _check_timezone(name: str, key: str = "timezone") -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(key, f"{name!r} is not an IANA time zone; use a name such as "
+                          "\"Asia/Shanghai\"") from None
+
+
+def _absolute_sqlite(url: str, base_dir: Path | None) -> str:
+    """Make a relative SQLite path relative to the config file's folder, not the cwd."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:" or base_dir is None:
+        return url
+    path = Path(url[len(prefix):])
+    if path.is_absolute():
+        return url
+    return prefix + str((base_dir / path).resolve())
+
+
+def _reject_unknown(table: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{prefix}{key}", "unknown key; allowed here: "
+                              + ", ".join(sorted(allowed)))
+
+
+def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be a table ([{key}])")
+    return value
+
+
+def _string(raw: Mapping[str, Any], key: str, default: str, full_key: str | None = None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(full_key or key, f"must be a non-empty string, got {value!r}")
+    return value

@@ -1,0 +1,139 @@
+"""Every table of the dispatcher, in one place (SQLAlchemy Core).
+
+Alembic migrations in ``dispatcher/migrations`` create these; a change here needs a new
+migration. Bulk paths (contact import, planning) use Core executemany on these tables,
+never one ORM object per row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment, fast).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+campaigns = Table(
+    "campaigns", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+campaign_versions = Table(
+    "campaign_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("source_text", Text, nullable=False),
+    Column("definition", Text, nullable=False),  # the validated campaign as JSON
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("campaign_id", "version"),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("phone", String(20), nullable=False, unique=True),  # E.164
+    Column("line_type", String(24), nullable=False),  # mobile, fixed_line, ...
+    Column("area", String(16)),  # residential, work, activity, street
+    Column("district", Text),
+    Column("name", Text),
+    Column("tags", Text),  # comma-separated
+)
+
+contact_lists = Table(
+    "contact_lists", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+list_members = Table(
+    "list_members", metadata,
+    Column("list_id", Id, ForeignKey("contact_lists.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Index(None, "contact_id", "list_id"),
+)
+
+optouts = Table(
+    "optouts", metadata,
+    Column("channel", String(32), primary_key=True),  # "*" for every channel
+    Column("address", String(128), primary_key=True),
+    Column("source", String(32), nullable=False),  # operator, import, provider, reply
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("fire_time", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # planning, planned
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("planned_at", DateTime(timezone=True)),
+    UniqueConstraint("campaign_id", "fire_time"),  # one run per firing: firing is idempotent
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("placement", SmallInteger, nullable=False),
+    Column("target", String(128), nullable=False),
+    # 1 for the deliverable row; 2, 3, ... for skipped duplicates of the same target.
+    Column("occurrence", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(16)),  # skip reason when status is skipped
+    Column("detail", Text),
+    Column("contact_id", Id),
+    Column("provider_ref", String(64)),
+    Column("error_code", String(32)),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("run_id", "channel", "target", "occurrence"),
+    CheckConstraint("occurrence = 1 OR reason = 'duplicate'", name="only_duplicates_repeat"),
+    Index(None, "run_id", "channel", "placement", "status", "reason"),
+    Index(None, "updated_at", "id"),
+)
+
+delivery_events = Table(
+    "delivery_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id),  # null for run-level events (a whole run planned)
+    Column("run_id", Id, ForeignKey("runs.id")),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(32), nullable=False),  # planner, engine, webhook, operator
+    Column("event", String(32), nullable=False),
+    Column("detail", Text),
+    Index(None, "delivery_id"),
+)

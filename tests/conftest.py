@@ -1,0 +1,73 @@
+"""Shared fixtures: a migrated database on SQLite and, where reachable, PostgreSQL.
+
+PostgreSQL tests run against 127.0.0.1:5432 database ``test`` (override with
+``DISPATCHER_TEST_POSTGRES_URL``), each in a schema of its own that is dropped afterwards.
+They skip with a reason when PostgreSQL is unreachable, and fail instead when
+``DISPATCHER_REQUIRE_SERVICES=1`` (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from dispatcher.db import make_engine
+
+POSTGRES_URL = os.environ.get(
+    "DISPATCHER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def services_required() -> bool:
+    return os.environ.get("DISPATCHER_REQUIRE_SERVICES") == "1"
+
+
+def _postgres_or_skip() -> None:
+    try:
+        probe = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with probe.connect() as conn:
+            conn.execute(text("select 1"))
+        probe.dispose()
+    except Exception as exc:
+        reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {type(exc).__name__}"
+        if services_required():
+            pytest.fail(f"{reason} (DISPATCHER_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dispatcher.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    _postgres_or_skip()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database URL: every test using it runs on SQLite and on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated engine on each database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()

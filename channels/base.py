@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self, runtime_checkable
 
 # Delivery states and skip reasons (DESIGN.md "Delivery states"): the user contract.
 STATES = ("planned", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
@@ -76,9 +76,11 @@ class Audience:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(NamedTuple):
     """One person as the inventory streams them: each contact once per audience query.
+
+    A NamedTuple, like :class:`Target`: millions are made per plan, and a tuple is made
+    several times faster than a frozen dataclass.
 
     ``memberships`` counts the audience's lists that hold this person (more than one means
     the extra appearances are duplicates); ``opted_out`` is for the channel being planned.
@@ -97,18 +99,20 @@ class Inventory(Protocol):
     """The core's read-only view of contacts, given to ``Channel.targets``."""
 
     def contacts(self, audience: Audience, channel: str) -> Iterator[Contact]:
-        """Stream the audience's contacts in ascending ``phone`` order, never all at once."""
+        """Stream the audience's contacts in ascending ``id`` order, never all at once."""
         ...
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One planned recipient. ``copies`` above 1 records duplicates of the same address.
 
-    Targets must be yielded in ascending ``address`` order: the planner merges the streams
-    of several placements of one channel to find duplicates without holding them in memory.
+    A channel yields its targets in ascending ``sort_key`` order, and one address always
+    has the same key (person-addressed channels use the contact id). The planner merges
+    the streams of several placements of one channel by this key to find duplicates
+    without holding the audience in memory.
     """
 
+    sort_key: int
     address: str
     contact_id: int | None = None
     skip_reason: str | None = None

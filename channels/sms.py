@@ -79,7 +79,8 @@ class SmsChannel:
                              f"audience: {problems[0].message}")
         for contact in inventory.contacts(audience, self.name):
             reason, detail = _skip(contact)
-            yield Target(address=contact.phone, contact_id=contact.id, skip_reason=reason,
+            yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
+                         skip_reason=reason,
                          detail=detail, copies=contact.memberships)
 
 

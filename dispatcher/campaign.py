@@ -129,15 +129,17 @@ def load_campaign(path: str | Path, *, default_timezone: str, channel_for: Chann
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [Issue(name, 1, "(file)", f"cannot be read: {_reason(exc)}")]
+        return None, [unreadable(name, exc)]
     return parse_campaign(text, name, default_timezone=default_timezone,
                           channel_for=channel_for, context=context)
 
 
-def _reason(exc: Exception) -> str:
+def unreadable(file: str, exc: OSError | UnicodeDecodeError) -> Issue:
     if isinstance(exc, UnicodeDecodeError):
-        return "it is not UTF-8 text; save it as UTF-8"
-    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+        reason = "it is not UTF-8 text; save it as UTF-8"
+    else:
+        reason = exc.strerror or str(exc)
+    return Issue(file, 1, "(file)", f"cannot be read: {reason}")
 
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -167,8 +169,8 @@ def _check_campaign(raw: dict[str, Any], check: _Checker, default_timezone: str,
             check.add((key,), f"unknown key; allowed at the top level: {', '.join(TOP_KEYS)}")
     campaign_id = check.string(raw, "id", required=True)
     if campaign_id is not None and not SLUG.match(campaign_id):
-        check.add(("id",), f"{toml_value(campaign_id)} is not a valid id; use 1-64 lowercase letters, "
-                  "digits and inner hyphens, such as \"pingan-ding\"")
+        check.add(("id",), f"{toml_value(campaign_id)} is not a valid id; use 1-64 lowercase "
+                  "letters, digits and inner hyphens, such as \"pingan-ding\"")
         campaign_id = None
     title = check.string(raw, "title", required=True)
     owner = check.string(raw, "owner", required=True)

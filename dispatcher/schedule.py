@@ -176,8 +176,8 @@ def _cron(table: Mapping[str, Any], tz: ZoneInfo, out: _Counter, start: datetime
     try:
         trigger = cron_trigger(expr, tz)
     except ValueError as exc:
-        out.add(path, f"{toml_value(expr)} is not a valid cron expression ({exc}); use five fields, "
-                "minute hour day month day-of-week, such as \"0 9 * * 1-5\"")
+        out.add(path, f"{toml_value(expr)} is not a valid cron expression ({exc}); use five "
+                "fields, minute hour day month day-of-week, such as \"0 9 * * 1-5\"")
         return None
     if end is None:
         out.add(("schedule", "end"), "is required with cron: the time after which the "

@@ -325,7 +325,7 @@ class Person:
 
 
 class ListInventory:
-    """A real Inventory over a list: members of any audience list, filtered, by phone."""
+    """A real Inventory over a list: members of any audience list, filtered, by id."""
 
     def __init__(self, people: list[Person]) -> None:
         self.people = people
@@ -333,7 +333,7 @@ class ListInventory:
 
     def contacts(self, audience: Audience, channel: str) -> Iterator[Contact]:
         self.queries.append((audience, channel))
-        for number, person in sorted(enumerate(self.people, 1), key=lambda p: p[1].phone):
+        for number, person in enumerate(self.people, 1):
             memberships = len(person.lists & set(audience.lists))
             if not memberships or (audience.areas and person.area not in audience.areas):
                 continue
@@ -356,11 +356,11 @@ def test_targets_mark_opted_out_and_non_mobile_and_count_copies() -> None:
                "body": "Call 110"}
     targets = list(SmsChannel().targets(Placement(0, "sms", options), inventory))
     assert targets == [
-        Target("+8613800000000", 7, "opted_out"),
-        Target("+8613800000001", 2, "opted_out"),
-        Target("+8613800000003", 1, copies=2),
-        Target("+8613800000004", 4),
-        Target("+8675500000002", 3, "invalid", "not a mobile number (fixed_line)"),
+        Target(1, "+8613800000003", 1, copies=2),
+        Target(2, "+8613800000001", 2, "opted_out"),
+        Target(3, "+8675500000002", 3, "invalid", "not a mobile number (fixed_line)"),
+        Target(4, "+8613800000004", 4),
+        Target(7, "+8613800000000", 7, "opted_out"),
     ]
     assert inventory.queries == [
         (Audience(("residents", "workers"), ("residential",)), "sms")]
@@ -370,8 +370,8 @@ def test_targets_stream_lazily() -> None:
     inventory = ListInventory([Person(f"+86138000000{n:02}", {"residents"}) for n in range(50)])
     stream = SmsChannel().targets(Placement(0, "sms", placement()), inventory)
     assert inventory.queries == []
-    assert next(stream) == Target("+8613800000000", 1)
-    assert next(stream) == Target("+8613800000001", 2)
+    assert next(stream) == Target(1, "+8613800000000", 1)
+    assert next(stream) == Target(2, "+8613800000001", 2)
 
 
 def test_targets_refuse_an_unvalidated_placement() -> None:

@@ -1,0 +1,153 @@
+"""Campaign actions shared by the CLI and the web app: check, apply, list, show."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from channels.base import Channel, ValidationContext
+from dispatcher import registry
+from dispatcher.campaign import Campaign, Issue, parse_campaign, unreadable
+from dispatcher.config import Config
+from dispatcher.contacts import list_names
+from dispatcher.db import as_utc, utcnow
+from dispatcher.errors import NotFoundError
+from dispatcher.tables import campaign_versions, campaigns, runs
+
+
+def channel_lookup(config: Config) -> Any:
+    """``name -> configured Channel`` for installed plugins, None for unknown names."""
+    built: dict[str, Channel] = {}
+
+    def lookup(name: str) -> Channel | None:
+        if name not in registry.installed():
+            return None
+        if name not in built:
+            built[name] = registry.build_channel(name, config.channels)
+        return built[name]
+
+    return lookup
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    path: str
+    text: str  # exactly what was validated: apply stores this, not a re-read of the file
+    campaign: Campaign | None
+    issues: list[Issue]
+
+
+def check_file(config: Config, engine: Engine, path: str | Path) -> CheckedFile:
+    """Validate one campaign file against the installed channels and known lists."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return CheckedFile(name, "", None, [unreadable(name, exc)])
+    context = ValidationContext(known_lists=list_names(engine))
+    found, issues = parse_campaign(text, name, default_timezone=config.timezone,
+                                   channel_for=channel_lookup(config), context=context)
+    return CheckedFile(name, text, found, issues)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    campaign_id: str
+    version: int
+    changed: bool
+
+
+def definition_hash(campaign: Campaign) -> str:
+    """Hash of the validated content: comments and formatting do not make a new version."""
+    canonical = json.dumps(campaign.to_json(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def apply_campaign(engine: Engine, campaign: Campaign, source_path: str,
+                   source_text: str) -> ApplyResult:
+    """Store ``campaign`` as a new version unless its content equals the current one."""
+    digest = definition_hash(campaign)
+    now = utcnow()
+    with engine.begin() as conn:
+        current = conn.execute(
+            select(campaigns.c.current_version, campaign_versions.c.content_hash)
+            .join(campaign_versions, (campaign_versions.c.campaign_id == campaigns.c.id)
+                  & (campaign_versions.c.version == campaigns.c.current_version))
+            .where(campaigns.c.id == campaign.id)).first()
+        if current is not None and current.content_hash == digest:
+            return ApplyResult(campaign.id, current.current_version, changed=False)
+        version = 1 if current is None else current.current_version + 1
+        fields = {"title": campaign.title, "owner": campaign.owner,
+                  "current_version": version, "updated_at": now}
+        if current is None:
+            conn.execute(campaigns.insert().values(id=campaign.id, created_at=now, **fields))
+        else:
+            conn.execute(campaigns.update().where(campaigns.c.id == campaign.id).values(**fields))
+        conn.execute(campaign_versions.insert().values(
+            campaign_id=campaign.id, version=version, content_hash=digest,
+            source_path=source_path, source_text=source_text,
+            definition=json.dumps(campaign.to_json(), ensure_ascii=False), created_at=now))
+    return ApplyResult(campaign.id, version, changed=True)
+
+
+def load_stored(engine: Engine, campaign_id: str,
+                version: int | None = None) -> tuple[Campaign, int]:
+    """The stored campaign at ``version`` (default: the current one) and that version."""
+    with engine.connect() as conn:
+        current = conn.execute(select(campaigns.c.current_version)
+                               .where(campaigns.c.id == campaign_id)).scalar()
+        if current is None:
+            raise NotFoundError(f"no campaign {campaign_id!r}; see `dispatcher campaign list`")
+        wanted = version or current
+        definition = conn.execute(
+            select(campaign_versions.c.definition)
+            .where(campaign_versions.c.campaign_id == campaign_id,
+                   campaign_versions.c.version == wanted)).scalar()
+    if definition is None:
+        raise NotFoundError(f"campaign {campaign_id!r} has no version {wanted} "
+                            f"(versions 1 to {current})")
+    return Campaign.from_json(json.loads(definition)), wanted
+
+
+def list_campaigns(engine: Engine) -> list[dict[str, Any]]:
+    run_count = (select(runs.c.campaign_id, func.count().label("runs"))
+                 .group_by(runs.c.campaign_id).subquery())
+    query = (select(campaigns, func.coalesce(run_count.c.runs, 0).label("runs"))
+             .outerjoin(run_count, run_count.c.campaign_id == campaigns.c.id)
+             .order_by(campaigns.c.id))
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{"id": r["id"], "title": r["title"], "owner": r["owner"],
+             "version": r["current_version"], "runs": r["runs"],
+             "updated_at": _iso(r["updated_at"])} for r in rows]
+
+
+def show_campaign(engine: Engine, campaign_id: str) -> dict[str, Any]:
+    campaign, _version = load_stored(engine, campaign_id)
+    with engine.connect() as conn:
+        versions = conn.execute(
+            select(campaign_versions.c.version, campaign_versions.c.created_at,
+                   campaign_versions.c.source_path)
+            .where(campaign_versions.c.campaign_id == campaign_id)
+            .order_by(campaign_versions.c.version)).all()
+        run_rows = conn.execute(
+            select(runs.c.id, runs.c.version, runs.c.fire_time, runs.c.status)
+            .where(runs.c.campaign_id == campaign_id).order_by(runs.c.id)).all()
+    return {
+        **campaign.to_json(),
+        "version": versions[-1].version,
+        "versions": [{"version": v.version, "created_at": _iso(v.created_at),
+                      "source_path": v.source_path} for v in versions],
+        "runs": [{"id": r.id, "version": r.version, "fire_time": _iso(r.fire_time),
+                  "status": r.status} for r in run_rows],
+    }
+
+
+def _iso(value: datetime) -> str:
+    return as_utc(value).isoformat()

@@ -1,0 +1,177 @@
+"""``dispatcher campaign``: validate, apply, list, show and plan campaigns."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from dispatcher import campaign_store, registry
+from dispatcher.cli.output import print_json, print_table, progress_bar
+from dispatcher.context import AppContext
+from dispatcher.db import utcnow
+from dispatcher.errors import DispatcherError
+from dispatcher.planner import PlanResult, plan_run
+
+
+@click.group()
+def campaign() -> None:
+    """Campaign files: check them, store versions, plan runs."""
+
+
+@campaign.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.pass_obj
+def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
+    """Check campaign FILES; print FILE:LINE: field: problem, exit 1 if any. Stores nothing."""
+    report: list[dict[str, Any]] = []
+    failed = False
+    for path in files:
+        checked = campaign_store.check_file(app.config, app.engine, path)
+        found, issues = checked.campaign, checked.issues
+        failed = failed or bool(issues)
+        report.append({"file": path, "ok": not issues, "campaign": found.id if found else None,
+                       "problems": [vars(i) for i in issues]})
+        if not as_json:
+            for issue in issues:
+                click.echo(str(issue))
+            if found:
+                click.echo(f"{path}: ok ({found.id}: {len(found.placements)} placement(s), "
+                           f"channels {', '.join(found.channels)})", err=True)
+    if as_json:
+        print_json(report)
+    sys.exit(1 if failed else 0)
+
+
+@campaign.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_obj
+def apply(app: AppContext, file: str) -> None:
+    """Validate FILE and store it as a new version if its content changed."""
+    checked = campaign_store.check_file(app.config, app.engine, file)
+    if checked.campaign is None:
+        for issue in checked.issues:
+            click.echo(str(issue))
+        raise DispatcherError(f"{file}: {len(checked.issues)} problem(s); nothing was stored")
+    result = campaign_store.apply_campaign(app.engine, checked.campaign, file, checked.text)
+    if result.changed:
+        click.echo(f"{result.campaign_id}: stored version {result.version}")
+    else:
+        click.echo(f"{result.campaign_id}: unchanged (version {result.version})")
+
+
+@campaign.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def list_(app: AppContext, as_json: bool) -> None:
+    """List stored campaigns with their current version and number of runs."""
+    items = campaign_store.list_campaigns(app.engine)
+    if as_json:
+        print_json(items)
+        return
+    print_table(["id", "title", "owner", "version", "runs", "updated (UTC)"],
+                [[c["id"], c["title"], c["owner"], c["version"], c["runs"],
+                  c["updated_at"][:19]] for c in items], title="campaigns")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def show(app: AppContext, campaign_id: str, as_json: bool) -> None:
+    """Show CAMPAIGN_ID: its current definition, versions and runs."""
+    data = campaign_store.show_campaign(app.engine, campaign_id)
+    if as_json:
+        print_json(data)
+        return
+    schedule = data["schedule"]
+    click.echo(f"{data['id']} (version {data['version']}): {data['title']}")
+    click.echo(f"owner {data['owner']}, time zone {data['timezone']}")
+    click.echo(f"schedule: start {schedule['start']}, end {schedule['end'] or '-'}, "
+               f"cron {schedule['cron'] or '-'}, send window {schedule['send_window'] or '-'}, "
+               f"misfire {schedule['misfire']}")
+    print_table(["#", "channel", "settings"],
+                [[i, p["channel"], _summary(p)] for i, p in enumerate(data["placements"])],
+                title="placements")
+    print_table(["run", "version", "fire time", "status"],
+                [[r["id"], r["version"], r["fire_time"][:19], r["status"]] for r in data["runs"]],
+                title="runs")
+
+
+def _summary(placement: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in placement.items() if k != "channel")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--at", "at", default=None, metavar="DATETIME",
+              help="Fire time to plan, ISO 8601 (campaign time zone if no offset). "
+                   "Default: the campaign's latest due firing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def plan(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> None:
+    """Create the run for one firing of CAMPAIGN_ID and expand it into delivery rows.
+
+    Planning the same firing again changes nothing; an interrupted plan resumes.
+    """
+    plan_and_report(app, campaign_id, at, as_json)
+
+
+def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> None:
+    """Plan one firing of the stored campaign with a progress bar, then print the result."""
+    stored, version = campaign_store.load_stored(app.engine, campaign_id)
+    fire_time = _fire_time(stored.schedule, at, stored.timezone)
+    lookup = campaign_store.channel_lookup(app.config)
+    with progress_bar("planning") as bar:
+        task = bar.add_task(f"planning {campaign_id}", total=None)
+        result = plan_run(app.engine, stored, version, fire_time,
+                          channel_for=lambda name: _require(lookup(name), name),
+                          progress=lambda n: bar.advance(task, n))
+    _print_plan(result, as_json)
+
+
+def _require(channel: Any, name: str) -> Any:
+    if channel is None:
+        raise DispatcherError(f"channel {name!r} is not installed; installed: "
+                              + ", ".join(registry.installed()))
+    return channel
+
+
+def _fire_time(schedule: Any, at: str | None, tz_name: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise DispatcherError(f"--at {at!r} is not an ISO 8601 date-time; "
+                                  "write 2019-06-01T09:00 or 2019-06-01T09:00+08:00") from None
+        return moment.replace(tzinfo=ZoneInfo(tz_name)) if moment.tzinfo is None else moment
+    due: datetime | None = schedule.latest_firing(utcnow())
+    if due is None:
+        raise DispatcherError(f"the campaign starts at {schedule.start.isoformat()}, so no "
+                              "firing is due yet; pass --at to plan a firing ahead")
+    return due
+
+
+def _print_plan(result: PlanResult, as_json: bool) -> None:
+    if as_json:
+        print_json({"run": result.run_id, "campaign": result.campaign_id,
+                    "fire_time": result.fire_time.isoformat(), "created": result.created,
+                    "rows": dict(sorted(result.rows.items()))})
+        return
+    if not result.created:
+        click.echo(f"run {result.run_id} of {result.campaign_id} at "
+                   f"{result.fire_time.isoformat()} was already planned; nothing changed")
+        return
+    total = sum(result.rows.values())
+    click.echo(f"run {result.run_id} of {result.campaign_id} at {result.fire_time.isoformat()}: "
+               f"{total} delivery rows")
+    for key, count in sorted(result.rows.items()):
+        click.echo(f"  {key:<20} {count}")
+
+
+COMMANDS = [campaign]

@@ -1,0 +1,29 @@
+"""What a command needs, built lazily: the config, then the database engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from dispatcher.config import Config, load_config
+from dispatcher.db import make_engine
+
+
+@dataclass
+class AppContext:
+    config_path: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.config.database_url)
+        return self._engine

@@ -1,0 +1,90 @@
+"""Reach per campaign and channel, derived from delivery rows (DESIGN.md "Reach").
+
+State counts always add up: ``targets = pending + sending + sent + delivered +
+undelivered + failed + sum(skipped)``. Each reach figure carries its source and method in
+``reach_sources`` so a report can say how it was counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from channels.base import SKIP_REASONS, Channel, ComputedReach, Placement, ReachFigure
+from dispatcher.campaign import Campaign
+from dispatcher.tables import deliveries, runs
+
+COUNTED_STATES = ("sending", "sent", "delivered", "undelivered", "failed")
+
+ChannelLookup = Callable[[str], Channel | None]
+
+
+def state_counts(engine: Engine, campaign_id: str) -> dict[tuple[str, int], dict[str, int]]:
+    """Row counts per (channel, placement), keyed "planned", "sent", "skipped:duplicate"..."""
+    query = (select(deliveries.c.channel, deliveries.c.placement, deliveries.c.status,
+                    deliveries.c.reason, func.count())
+             .join(runs, runs.c.id == deliveries.c.run_id)
+             .where(runs.c.campaign_id == campaign_id)
+             .group_by(deliveries.c.channel, deliveries.c.placement, deliveries.c.status,
+                       deliveries.c.reason))
+    counts: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    with engine.connect() as conn:
+        for channel, placement, status, reason, n in conn.execute(query):
+            key = f"skipped:{reason}" if status == "skipped" else status
+            counts[(channel, placement)][key] = counts[(channel, placement)].get(key, 0) + n
+    return counts
+
+
+def run_count(engine: Engine, campaign_id: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(runs)
+                                .where(runs.c.campaign_id == campaign_id)).scalar_one())
+
+
+def campaign_reach(engine: Engine, campaign: Campaign,
+                   channel_for: ChannelLookup) -> dict[str, Any]:
+    """The reach object of DESIGN.md for ``campaign`` (all its runs)."""
+    counts = state_counts(engine, campaign.id)
+    names = sorted({p.channel for p in campaign.placements} | {c for c, _ in counts})
+    channels = {}
+    for name in names:
+        per_placement = {p: c for (ch, p), c in counts.items() if ch == name}
+        placements = [p for p in campaign.placements if p.channel == name]
+        channels[name] = _channel_reach(per_placement, placements, channel_for(name))
+    return {"campaign": campaign.id, "runs": run_count(engine, campaign.id),
+            "channels": channels}
+
+
+def _channel_reach(per_placement: dict[int, dict[str, int]], placements: list[Placement],
+                   channel: Channel | None) -> dict[str, Any]:
+    totals: dict[str, int] = defaultdict(int)
+    for states in per_placement.values():
+        for key, n in states.items():
+            totals[key] += n
+    skipped = {reason: totals.get(f"skipped:{reason}", 0) for reason in SKIP_REASONS}
+    out: dict[str, Any] = {"targets": sum(totals.values()), "pending": totals.get("planned", 0)}
+    out.update({state: totals.get(state, 0) for state in COUNTED_STATES})
+    out["skipped"] = skipped
+    figures = _figures(per_placement, placements, channel)
+    out["reach"] = {name: f.value for name, f in figures.items()}
+    out["reach_sources"] = {name: {"source": f.source, "method": f.method}
+                            for name, f in figures.items()}
+    return out
+
+
+def _figures(per_placement: dict[int, dict[str, int]], placements: list[Placement],
+             channel: Channel | None) -> dict[str, ReachFigure]:
+    """Sum each placement's figures; a channel without computed reach reports none here."""
+    if not isinstance(channel, ComputedReach):
+        return {}
+    summed: dict[str, ReachFigure] = {}
+    for placement in placements:
+        states = per_placement.get(placement.index, {})
+        for name, figure in channel.computed_reach(placement, states).items():
+            before = summed.get(name)
+            value = figure.value + (before.value if before else 0)
+            summed[name] = ReachFigure(value, figure.source, figure.method)
+    return summed

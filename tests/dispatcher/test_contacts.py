@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, func, select
+
+from dispatcher.cli.contacts import contacts as contacts_command
+from dispatcher.contacts import (
+    ListSize,
+    import_contacts,
+    list_names,
+    list_sizes,
+)
+from dispatcher.context import AppContext
+from dispatcher.csvfile import MAX_INVALID_DETAILS, ImportFileError, InvalidRow
+from dispatcher.phones import normalize
+from dispatcher.samples import SampleMix, sample_contacts, write_csv
+from dispatcher.tables import contact_lists, contacts, list_members
+
+AREA_REASON = "is not one of residential, work, activity, street (or empty)"
+
+
+def _write(tmp_path: Path, text: str, name: str = "contacts.csv",
+           encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _contacts(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(contacts)).mappings().all()
+    return {row["phone"]: dict(row) for row in rows}
+
+
+def _count(engine: Engine, table: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+MIXED = """\
+phone,area,district,name,tags
+13812345678,residential,丈八街道,王伟,"志愿者, 楼长"
+not-a-phone,work,细柳街道,,
++86 139 1234 5678,Work,鱼化寨街道,,
+
+029-88123456,home,兴隆街道,,
+13812,street,丈八街道,,
+"15012345678",activity,"东大
+街道",李娜,
+029-88123456,,兴隆街道,,商户
+x,,,,
+"""
+
+
+def test_invalid_rows_are_reported_by_line_and_valid_rows_imported(
+        engine: Engine, tmp_path: Path) -> None:
+    report = import_contacts(engine, _write(tmp_path, MIXED), "residents", "CN")
+    assert report.invalid_rows == [
+        InvalidRow(3, "phone: not a phone number"),
+        InvalidRow(6, f"area 'home' {AREA_REASON}"),
+        InvalidRow(7, "phone: too short: a local number without its area code"),
+        InvalidRow(11, "phone: not a phone number"),  # after a field over two lines
+    ]
+    assert (report.rows_read, report.imported, report.invalid) == (8, 4, 4)
+    assert report.members_added == 4
+    assert report.list_name == "residents"
+    stored = _contacts(engine)
+    assert set(stored) == {"+8613812345678", "+8613912345678", "+8615012345678",
+                           "+862988123456"}
+    first = stored["+8613812345678"]
+    assert (first["line_type"], first["area"], first["district"], first["name"],
+            first["tags"]) == ("mobile", "residential", "丈八街道", "王伟", "志愿者,楼长")
+    assert stored["+8613912345678"]["area"] == "work"
+    assert stored["+8615012345678"]["district"] == "东大\n街道"
+    landline = stored["+862988123456"]
+    assert (landline["line_type"], landline["area"], landline["tags"]) == (
+        "fixed_line", None, "商户")
+    assert list_sizes(engine) == [ListSize("residents", 4)]
+
+
+def test_reimport_is_idempotent(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    first = import_contacts(engine, path, "residents", "CN")
+    before = (_contacts(engine), _count(engine, list_members), _count(engine, contact_lists))
+    again = import_contacts(engine, path, "residents", "CN")
+    assert (again.rows_read, again.imported, again.invalid) == (
+        first.rows_read, first.imported, first.invalid)
+    assert again.members_added == 0
+    assert (_contacts(engine), _count(engine, list_members),
+            _count(engine, contact_lists)) == before
+
+
+def test_one_person_in_two_lists_is_one_contact(engine: Engine, tmp_path: Path) -> None:
+    residents = _write(tmp_path, "phone,area,district,name,tags\n"
+                                 "13812345678,residential,丈八街道,王伟,志愿者\n"
+                                 "13912345678,residential,丈八街道,,\n", "residents.csv")
+    workers = _write(tmp_path, "phone,area,district\n"
+                               "+86 138-1234-5678,,\n", "workers.csv")
+    import_contacts(engine, residents, "residents", "CN")
+    report = import_contacts(engine, workers, "workers", "CN")
+    assert report.members_added == 1
+    stored = _contacts(engine)
+    assert len(stored) == 2
+    # empty cells in the second file do not erase what the first one said
+    person = stored["+8613812345678"]
+    assert (person["area"], person["district"], person["name"], person["tags"]) == (
+        "residential", "丈八街道", "王伟", "志愿者")
+    assert _count(engine, list_members) == 3
+    assert list_sizes(engine) == [ListSize("residents", 2), ListSize("workers", 1)]
+    assert list_names(engine) == frozenset({"residents", "workers"})
+
+    # a filled cell replaces the stored value
+    moved = _write(tmp_path, "phone,area,district\n13812345678,work,细柳街道\n", "moved.csv")
+    import_contacts(engine, moved, "workers", "CN")
+    person = _contacts(engine)["+8613812345678"]
+    assert (person["area"], person["district"], person["name"]) == ("work", "细柳街道", "王伟")
+
+
+def test_same_phone_twice_in_a_file_across_batches(engine: Engine, tmp_path: Path) -> None:
+    lines = ["phone,area,district,name"]
+    for i in range(10):
+        lines.append(f"1381234567{i},residential,丈八街道,")
+    lines.append("138 1234 5670,,,张三")  # same as the first row, in the same or a later batch
+    lines.append("+8613812345671,work,,")
+    progress: list[tuple[int, int]] = []
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    report = import_contacts(engine, path, "x", "CN", batch_size=3,
+                             progress=lambda b, r: progress.append((b, r)))
+    assert (report.rows_read, report.imported, report.members_added) == (12, 12, 10)
+    stored = _contacts(engine)
+    assert len(stored) == 10
+    assert stored["+8613812345670"]["name"] == "张三"
+    assert stored["+8613812345670"]["area"] == "residential"
+    assert stored["+8613812345671"]["area"] == "work"
+    assert progress[-1] == (path.stat().st_size, 12)
+    assert [rows for _, rows in progress] == sorted(rows for _, rows in progress)
+    assert len(progress) >= 4
+
+
+def test_unknown_column_is_an_error_before_anything_is_imported(
+        engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district,email,age\n13812345678,work,丈八街道,a@b.c,30\n")
+    with pytest.raises(ImportFileError) as caught:
+        import_contacts(engine, path, "residents", "CN")
+    message = str(caught.value)
+    assert message.startswith(f"{path}:1: unknown column(s) 'email', 'age'")
+    assert "allowed: phone, area, district, name, tags" in message
+    assert _count(engine, contacts) == 0
+    assert list_names(engine) == frozenset()
+
+
+def test_missing_required_column(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,name\n13812345678,王伟\n")
+    with pytest.raises(ImportFileError, match=r"missing required column.*area, district"):
+        import_contacts(engine, path, "residents", "CN")
+    with pytest.raises(ImportFileError, match="empty"):
+        import_contacts(engine, _write(tmp_path, "", "empty.csv"), "residents", "CN")
+    assert _count(engine, contacts) == 0
+
+
+def test_bom_and_header_case_and_order(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "\ufeffTags, District ,AREA,Phone\n"
+                            "志愿者,丈八街道,street,13812345678\n")
+    report = import_contacts(engine, path, "residents", "CN")
+    assert (report.imported, report.invalid) == (1, 0)
+    person = _contacts(engine)["+8613812345678"]
+    assert (person["area"], person["district"], person["tags"]) == ("street", "丈八街道", "志愿者")
+
+
+def test_streams_binary_and_text(engine: Engine) -> None:
+    data = "phone,area,district\n13812345678,work,丈八街道\n"
+    report = import_contacts(engine, io.BytesIO(("\ufeff" + data).encode()), "a", "CN")
+    assert (report.imported, report.source) == (1, "<stream>")
+    report = import_contacts(engine, io.StringIO(data), "b", "CN")
+    assert (report.imported, report.members_added) == (1, 1)
+    assert len(_contacts(engine)) == 1
+
+
+def test_extra_fields_and_short_rows(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district\n"
+                            "13812345678,work,丈八街道,surprise\n"
+                            "13912345678,work,丈八街道,,\n"  # trailing empty fields are fine
+                            "15012345678\n")  # missing trailing cells are empty
+    report = import_contacts(engine, path, "residents", "CN")
+    assert report.invalid_rows == [
+        InvalidRow(2, "more fields than the 3 columns of the header")]
+    assert report.imported == 2
+    assert _contacts(engine)["+8615012345678"]["area"] is None
+
+
+def test_not_utf8_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district\n13812345678,work,丈八街道\n", encoding="gbk")
+    with pytest.raises(ImportFileError, match=r":2: not UTF-8 text"):
+        import_contacts(engine, path, "residents", "CN")
+
+
+def test_only_the_first_invalid_rows_are_kept(engine: Engine, tmp_path: Path) -> None:
+    bad = MAX_INVALID_DETAILS + 250
+    text = "phone,area,district\n" + "nope,,\n" * bad + "13812345678,,\n"
+    report = import_contacts(engine, _write(tmp_path, text), "x", "CN")
+    assert report.invalid == bad
+    assert len(report.invalid_rows) == MAX_INVALID_DETAILS
+    assert report.invalid_rows[-1].line == MAX_INVALID_DETAILS + 1
+    assert report.imported == 1
+
+
+def test_list_name_is_checked(engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district\n13812345678,,\n")
+    with pytest.raises(Exception, match="1 to 128 characters"):
+        import_contacts(engine, path, "  ", "CN")
+
+
+@pytest.mark.slow
+def test_import_200k_generated_rows(engine: Engine, tmp_path: Path) -> None:
+    count = 200_000
+    mix = SampleMix(invalid_rate=0.005, landline_rate=0.02, repeat_rate=0.01)
+    path = tmp_path / "big.csv"
+    write_csv(path, count, seed=2019, mix=mix)
+    expected: set[str] = set()
+    invalid = 0
+    for row in sample_contacts(count, seed=2019, mix=mix):
+        try:
+            expected.add(normalize(row.phone, "CN").e164)
+        except ValueError:
+            invalid += 1
+    report = import_contacts(engine, path, "big", "CN")
+    assert (report.rows_read, report.invalid, report.imported) == (
+        count, invalid, count - invalid)
+    assert report.members_added == len(expected)
+    assert _count(engine, contacts) == len(expected)
+    assert list_sizes(engine) == [ListSize("big", len(expected))]
+    again = import_contacts(engine, path, "big", "CN")
+    assert again.members_added == 0
+    assert _count(engine, contacts) == len(expected)
+
+
+# --- the command line ---------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
+    monkeypatch.delenv("DISPATCHER_DATABASE_URL", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "sqlite:///cli.db"\n', encoding="utf-8")
+    return AppContext(config_path=str(config))
+
+
+def _run(app: AppContext, *args: str) -> Any:
+    return CliRunner().invoke(contacts_command, list(args), obj=app)
+
+
+def test_cli_import_prints_summary_and_invalid_rows(app: AppContext, tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED)
+    result = _run(app, "import", str(path), "--list", "residents", "--show-invalid", "2")
+    assert result.exit_code == 0, result.output
+    assert f"{path}:3: phone: not a phone number" in result.stderr
+    assert f"{path}:6: area 'home' {AREA_REASON}" in result.stderr
+    assert f"{path}:7:" not in result.stderr
+    assert "2 more invalid rows (4 in all)" in result.stderr
+    assert "imported 4 of 8 rows into list 'residents' (4 new members, 4 invalid)" in result.stdout
+
+    result = _run(app, "import", str(path), "--list", "residents", "--json")
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["members_added"], report["invalid"]) == (4, 0, 4)
+    assert report["invalid_rows"][0] == {"line": 3,
+                                         "reason": "phone: not a phone number"}
+
+    result = _run(app, "lists", "--json")
+    assert json.loads(result.stdout) == [{"name": "residents", "members": 4}]
+    assert "residents" in _run(app, "lists").stdout
+
+
+def test_cli_import_exits_1_when_nothing_valid(app: AppContext, tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district\nnope,,\n")
+    result = _run(app, "import", str(path), "--list", "residents")
+    assert result.exit_code == 1
+    assert "no valid rows; nothing was imported" in result.stderr
+
+    path = _write(tmp_path, "phone,area,district,fax\n", "bad.csv")
+    result = _run(app, "import", str(path), "--list", "residents")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ImportFileError)
+    assert "unknown column(s) 'fax'" in str(result.exception)
+
+
+def test_cli_generate_then_import(app: AppContext, tmp_path: Path) -> None:
+    out = tmp_path / "sample.csv"
+    args = ["generate", "--count", "3000", "--out", str(out), "--seed", "5",
+            "--invalid-rate", "0.02", "--landline-rate", "0", "--repeat-rate", "0"]
+    result = _run(app, *args)
+    assert result.exit_code == 0, result.output
+    assert "wrote 3,000 sample contacts (seed 5)" in result.stdout
+    content = out.read_bytes()
+    assert _run(app, *args).exit_code == 0
+    assert out.read_bytes() == content  # deterministic
+
+    result = _run(app, "import", str(out), "--list", "demo", "--json")
+    report = json.loads(result.stdout)
+    assert report["rows_read"] == 3000
+    assert 30 <= report["invalid"] <= 90
+    assert report["members_added"] == report["imported"] == 3000 - report["invalid"]
+
+
+def test_cli_help_on_every_command() -> None:
+    for name in ("import", "lists", "generate"):
+        result = CliRunner().invoke(contacts_command, [name, "--help"])
+        assert result.exit_code == 0
+        assert len(result.output.splitlines()) > 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,18 +22,10 @@ from dispatcher.errors import NotFoundError
 from dispatcher.tables import campaign_versions, campaigns, runs
 
 
-def channel_lookup(config: Config) -> Any:
-    """``name -> configured Channel`` for installed plugins, None for unknown names."""
-    built: dict[str, Channel] = {}
-
-    def lookup(name: str) -> Channel | None:
-        if name not in registry.installed():
-            return None
-        if name not in built:
-            built[name] = registry.build_channel(name, config.channels)
-        return built[name]
-
-    return lookup
+def channel_lookup(config: Config) -> Callable[[str], Channel | None]:
+    """``name -> Channel`` for installed plugins (configured where config has a table),
+    None for unknown names."""
+    return registry.build_channels(config.channels, config.source).get
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from dispatcher import registry
 from dispatcher.config import Config, load_config
 from dispatcher.db import make_engine
 
@@ -19,7 +20,9 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(self.config_path)
+            registry.build_channels(config.channels, config.source)  # a bad table stops here
+            self._config = config
         return self._config
 
     @property

@@ -32,6 +32,25 @@ def channel_class(name: str) -> type[Channel]:
     return cls
 
 
+def build_channels(channel_tables: Mapping[str, Mapping[str, Any]],
+                   source: str | None = None) -> dict[str, Channel]:
+    """Every installed channel: configured from its table, or unconfigured without one.
+
+    Called at start, so a bad ``[channels.NAME]`` table stops the command at once with an
+    error naming the file and key.
+    """
+    try:
+        for name in channel_tables:
+            if name not in installed():
+                raise ConfigError(f"channels.{name}", "no channel plugin of that name is "
+                                  "installed; installed: " + ", ".join(installed()))
+        return {name: build_channel(name, channel_tables) for name in installed()}
+    except ConfigError as exc:
+        if exc.source is None and source is not None:
+            raise ConfigError(exc.key, exc.message, source) from None
+        raise
+
+
 def build_channel(name: str, channel_tables: Mapping[str, Mapping[str, Any]]) -> Channel:
     """An instance configured from ``[channels.NAME]``; unconfigured when the table is absent
     (able to validate and plan, not to send: see the Channel protocol)."""

@@ -48,16 +48,23 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
 
 @campaign.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def apply(app: AppContext, file: str) -> None:
-    """Validate FILE and store it as a new version if its content changed."""
+def apply(app: AppContext, file: str, as_json: bool) -> None:
+    """Validate FILE and store it as a new version if its content changed.
+
+    Comments and formatting are not changes: the validated content is compared.
+    """
     checked = campaign_store.check_file(app.config, app.engine, file)
     if checked.campaign is None:
         for issue in checked.issues:
             click.echo(str(issue))
         raise DispatcherError(f"{file}: {len(checked.issues)} problem(s); nothing was stored")
     result = campaign_store.apply_campaign(app.engine, checked.campaign, file, checked.text)
-    if result.changed:
+    if as_json:
+        print_json({"campaign": result.campaign_id, "version": result.version,
+                    "changed": result.changed})
+    elif result.changed:
         click.echo(f"{result.campaign_id}: stored version {result.version}")
     else:
         click.echo(f"{result.campaign_id}: unchanged (version {result.version})")

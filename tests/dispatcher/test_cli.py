@@ -125,3 +125,18 @@ def test_logs_pages_with_a_cursor(planned: Cli) -> None:
     ids += [json.loads(line)["id"] for line in second.stdout.splitlines()]
     assert sorted(ids, reverse=True) == ids and len(set(ids)) == 3
     assert "--cursor" not in second.stderr
+
+
+def test_apply_json_and_logs_time_filters(planned: Cli) -> None:
+    applied = json.loads(planned("campaign", "apply", str(DRIVE), "--json").stdout)
+    assert applied == {"campaign": "pingan-ding", "version": 1, "changed": False}
+    assert planned("logs", "--json", "--since", "2000-01-01").stdout.count("\n") == 3
+    assert planned("logs", "--json", "--until", "2000-01-01").stdout == ""
+    assert planned("logs", "--json", "--since", "2999-01-01T00:00+08:00").stdout == ""
+    assert "is not an ISO 8601" in planned("logs", "--since", "yesterday", code=1).stderr
+
+
+def test_bad_config_is_one_error_naming_the_key(cli: Cli) -> None:
+    cli.config.write_text('[channels.sms]\nrate = -1\n', encoding="utf-8")
+    result = cli("campaign", "validate", str(DRIVE), code=2)
+    assert result.stderr.startswith(f"error: {cli.config}: channels.sms.")

@@ -22,10 +22,12 @@ from dispatcher.csvfile import (
     ProgressCallback,
     RowsReport,
     Source,
+    chunked,
+    parsed_rows,
 )
 from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError
-from dispatcher.phones import InvalidPhone, normalize
+from dispatcher.phones import normalize
 from dispatcher.tables import contact_lists, contacts, list_members
 
 AREAS = AREA_TYPES
@@ -96,31 +98,13 @@ def import_contacts(engine: Engine, source: Source, list_name: str, region: str,
         report = ImportReport(source=rows.name, list_name=list_name)
         writer = _BatchWriter(engine, list_name)
         parse = _ContactParser(rows.columns, region)
-        batch: dict[str, dict[str, Any]] = {}
-        pending = 0
-        for line, cells in rows:
-            report.rows_read += 1
-            if not cells:
-                report.reject(line, rows.too_many_fields())
-                continue
-            try:
-                row = parse(cells)
-            except InvalidPhone as exc:
-                report.reject(line, f"phone: {exc.reason}")
-                continue
-            except ValueError as exc:
-                report.reject(line, str(exc))
-                continue
-            report.imported += 1
-            pending += 1
-            _merge(batch, row)
-            if pending >= batch_size:
-                report.members_added += writer.write(batch)
-                batch, pending = {}, 0
-                if progress is not None:
-                    progress(rows.bytes_read, report.rows_read)
-        if batch:
+        for chunk in chunked(parsed_rows(rows, report, parse), batch_size):
+            batch: dict[str, dict[str, Any]] = {}
+            for row in chunk:
+                _merge(batch, row)
             report.members_added += writer.write(batch)
+            if progress is not None:
+                progress(rows.bytes_read, report.rows_read)
         if progress is not None:
             progress(rows.bytes_read, report.rows_read)
     report.elapsed = time.monotonic() - started

@@ -12,10 +12,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from types import TracebackType
 from typing import IO, Any, cast
 
 from dispatcher.errors import DispatcherError
+from dispatcher.phones import InvalidPhone
 
 MAX_INVALID_DETAILS = 1_000
 
@@ -189,3 +191,29 @@ def _source_name(source: Source) -> str:
         return os.fspath(source)
     name = getattr(source, "name", None)
     return name if isinstance(name, str) else "<stream>"
+
+
+def parsed_rows(rows: CsvRows, report: RowsReport,
+                parse: Callable[[list[str]], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each valid row as ``parse`` returns it; each invalid one goes to ``report`` with its
+    line and reason (``parse`` raises InvalidPhone, ValueError or DispatcherError)."""
+    for line, cells in rows:
+        report.rows_read += 1
+        if not cells:
+            report.reject(line, rows.too_many_fields())
+            continue
+        try:
+            row = parse(cells)
+        except InvalidPhone as exc:
+            report.reject(line, f"phone: {exc.reason}")
+            continue
+        except (ValueError, DispatcherError) as exc:
+            report.reject(line, str(exc))
+            continue
+        report.imported += 1
+        yield row
+
+
+def chunked(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk

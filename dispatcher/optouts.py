@@ -17,7 +17,14 @@ from sqlalchemy import Engine, select, tuple_
 
 from dispatcher import registry
 from dispatcher.contacts import BATCH_SIZE
-from dispatcher.csvfile import CsvRows, ProgressCallback, RowsReport, Source
+from dispatcher.csvfile import (
+    CsvRows,
+    ProgressCallback,
+    RowsReport,
+    Source,
+    chunked,
+    parsed_rows,
+)
 from dispatcher.db import as_utc, insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.phones import InvalidPhone, normalize
@@ -134,29 +141,15 @@ def import_optouts(engine: Engine, source: Source, region: str, *,
     with CsvRows(source, ("phone",), OPTIONAL_COLUMNS) as rows:
         report = OptOutImportReport(source=rows.name)
         position = {c: rows.columns.index(c) for c in rows.columns}
-        batch: dict[tuple[str, str], dict[str, Any]] = {}
-        for line, cells in rows:
-            report.rows_read += 1
-            if not cells:
-                report.reject(line, rows.too_many_fields())
-                continue
-            try:
-                row = _optout_row(cells, position, region, default_channel)
-            except InvalidPhone as exc:
-                report.reject(line, f"phone: {exc.reason}")
-                continue
-            except DispatcherError as exc:
-                report.reject(line, str(exc))
-                continue
-            report.imported += 1
-            batch.setdefault((row["channel"], row["address"]), row)
-            if len(batch) >= batch_size:
-                report.added += _write(engine, statement, batch)
-                batch = {}
-                if progress is not None:
-                    progress(rows.bytes_read, report.rows_read)
-        if batch:
+
+        def parse(cells: list[str]) -> dict[str, Any]:
+            return _optout_row(cells, position, region, default_channel)
+
+        for chunk in chunked(parsed_rows(rows, report, parse), batch_size):
+            batch = {(row["channel"], row["address"]): row for row in reversed(chunk)}
             report.added += _write(engine, statement, batch)
+            if progress is not None:
+                progress(rows.bytes_read, report.rows_read)
         if progress is not None:
             progress(rows.bytes_read, report.rows_read)
     report.elapsed = time.monotonic() - started

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self, runtime_checkable
 
 # Delivery states and skip reasons (DESIGN.md "Delivery states"): the user contract.
@@ -173,6 +174,118 @@ class ComputedReach(Protocol):
     def computed_reach(self, placement: Placement,
                        states: Mapping[str, int]) -> dict[str, ReachFigure]:
         """Figures for one placement from its row counts by state ("sent", "delivered"...)."""
+        ...
+
+
+# Sending (DESIGN.md "Delivery states" and the reliability policy) -------------------------
+
+# Final states rank highest; a state only ever moves to a higher rank (forward only).
+STATE_RANK = {"planned": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3,
+              "failed": 3, "skipped": 3}
+
+
+class Message(NamedTuple):
+    """One delivery row handed to a channel to send."""
+
+    delivery_id: int
+    address: str
+    placement: Placement
+    attempt: int  # 1 for the first try
+    callback_url: str | None = None  # where the provider should post receipts for this row
+
+
+class SendResult(NamedTuple):
+    """What became of one Message. Provider errors are results, never exceptions.
+
+    ``outcome``:
+    - ``accepted``: the provider took it (``provider_ref`` set);
+    - ``failed``: the provider refused it for good (``code``, e.g. 21211);
+    - ``retry``: certainly not sent (429, connection refused): send again after a backoff,
+      no sooner than ``retry_after`` seconds when the provider said so;
+    - ``unknown``: the provider may have taken it (5xx, timeout): never re-send before
+      ``lookup`` has said it did not.
+    """
+
+    delivery_id: int
+    outcome: Literal["accepted", "failed", "retry", "unknown"]
+    provider_ref: str | None = None
+    code: str | None = None
+    detail: str | None = None
+    retry_after: float | None = None
+    opt_out: bool = False  # the provider says the recipient unsubscribed or blocked us
+    units: int = 1  # what the message cost in the channel's rate unit (Twilio: segments)
+
+
+class LookupResult(NamedTuple):
+    """What the provider knows of a send whose outcome was lost."""
+
+    found: bool
+    provider_ref: str | None = None
+    state: str | None = None  # sent, delivered, undelivered or failed
+    code: str | None = None
+
+
+class Receipt(NamedTuple):
+    """A provider's report on one message, already verified and mapped to our states."""
+
+    provider_ref: str
+    state: Literal["sent", "delivered", "undelivered", "failed"]
+    delivery_id: int | None = None  # when the callback URL carried it
+    code: str | None = None
+    detail: str | None = None
+
+
+class InboundMessage(NamedTuple):
+    """A message a person sent us (a reply): ``opt_out`` when it asks to stop."""
+
+    address: str
+    body: str
+    opt_out: bool
+
+
+class CallbackRequest(NamedTuple):
+    """An HTTP request from a provider, as the web app received it."""
+
+    url: str  # the full public URL the provider called, with the query string
+    headers: Mapping[str, str]
+    form: Mapping[str, str]
+
+
+class SignatureError(Exception):
+    """A provider callback whose signature is missing or wrong: answer 403, change nothing."""
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """A channel that sends. The engine owns concurrency, rate limits and retries."""
+
+    def message_cost(self, placement: Placement) -> int:
+        """Units of the channel's rate (``capabilities.rate_unit``) one message costs."""
+        ...
+
+    def rate_limit(self) -> tuple[str, float]:
+        """(account key, units per second): the limit shared by all sends of the account."""
+        ...
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        """Send up to ``capabilities.max_batch`` messages; one result per message."""
+        ...
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        """Whether the provider has a send of ``message`` created at or after ``since``."""
+        ...
+
+
+@runtime_checkable
+class CallbackReceiver(Protocol):
+    """A channel whose provider posts receipts and replies to the web app."""
+
+    def parse_callback(self, request: CallbackRequest) -> list[Receipt]:
+        """Verify the signature (SignatureError otherwise) and map the statuses."""
+        ...
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
+        """Verify the signature (SignatureError otherwise) and read a reply."""
         ...
 
 

@@ -9,16 +9,23 @@ that the core can use to check and plan campaigns on a machine without ``[channe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
+from urllib.parse import parse_qs, urlsplit
+
+from twilio.request_validator import RequestValidator
 
 from channels.audience import got, parse_audience
 from channels.base import (
+    CallbackRequest,
     Capabilities,
     Contact,
+    InboundMessage,
     Inventory,
     Placement,
     Problem,
     ReachFigure,
+    Receipt,
+    SignatureError,
     Target,
     ValidationContext,
 )
@@ -83,6 +90,12 @@ class SmsChannel:
                          skip_reason=reason,
                          detail=detail, copies=contact.memberships)
 
+
+    def parse_callback(self, request: CallbackRequest) -> list[Receipt]:
+        return receipts_from(verified_form(self.settings, request), request.url)
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
+        return inbound_from(verified_form(self.settings, request))
 
     def computed_reach(self, placement: Placement,
                        states: Mapping[str, int]) -> dict[str, ReachFigure]:
@@ -157,3 +170,52 @@ def _rules(count: SegmentCount) -> str:
 
 _OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "body": _body_problem, "max_segments": _cap_problem, "name": _name_problem}
+
+
+# Receipts and replies ----------------------------------------------------------------
+
+# Twilio's message statuses as our delivery states (DESIGN.md "Delivery states").
+TWILIO_STATES: dict[str, Literal["sent", "delivered", "undelivered", "failed"]] = {
+    "accepted": "sent", "scheduled": "sent", "queued": "sent", "sending": "sent",
+    "sent": "sent", "delivered": "delivered", "read": "delivered",
+    "undelivered": "undelivered", "failed": "failed", "canceled": "failed",
+}
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD",
+                           "退订", "取消订阅"})
+DELIVERY_PARAM = "d"  # the StatusCallback URL carries the delivery id: ...?d=123
+
+
+def verified_form(settings: SmsSettings | None, request: CallbackRequest) -> Mapping[str, str]:
+    """The form of a request whose X-Twilio-Signature matches; SignatureError otherwise."""
+    if settings is None:
+        raise SignatureError("the sms channel is not configured: no auth token to check with")
+    signature = _header(request.headers, "X-Twilio-Signature")
+    validator = RequestValidator(settings.auth_token.reveal())
+    if not signature or not validator.validate(request.url, dict(request.form), signature):
+        raise SignatureError("X-Twilio-Signature is missing or does not match")
+    return request.form
+
+
+def receipts_from(form: Mapping[str, str], url: str) -> list[Receipt]:
+    """The status callback as a receipt (none for a status we do not track)."""
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    ref = form.get("MessageSid") or form.get("SmsSid")
+    state = TWILIO_STATES.get(status)
+    if state is None or not ref:
+        return []
+    query = parse_qs(urlsplit(url).query).get(DELIVERY_PARAM, [""])[0]
+    delivery_id = int(query) if query.isdigit() else None
+    code = form.get("ErrorCode") or None
+    return [Receipt(provider_ref=ref, state=state, delivery_id=delivery_id, code=code,
+                    detail=f"twilio {status}")]
+
+
+def inbound_from(form: Mapping[str, str]) -> InboundMessage:
+    body = form.get("Body", "")
+    return InboundMessage(address=form.get("From", ""), body=body,
+                          opt_out=body.strip().upper() in OPT_OUT_WORDS)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)

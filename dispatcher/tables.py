@@ -97,9 +97,11 @@ runs = Table(
     Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("fire_time", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # planning, planned
+    # planning, planned (sendable), paused, cancelled, completed
+    Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("planned_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
     UniqueConstraint("campaign_id", "fire_time"),  # one run per firing: firing is idempotent
 )
 
@@ -119,9 +121,17 @@ deliveries = Table(
     Column("provider_ref", String(64)),
     Column("error_code", String(32)),
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("units", SmallInteger),  # what the send cost in the channel's unit (segments)
+    # While sending: when this attempt started (lookup asks the provider for sends since
+    # then) and until when the sender holds the row; past that, the row is reconciled.
+    Column("attempt_started_at", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),  # a planned retry waits until then
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("run_id", "channel", "target", "occurrence"),
     CheckConstraint("occurrence = 1 OR reason = 'duplicate'", name="only_duplicates_repeat"),
+    Index(None, "run_id", "status"),  # the engine claims planned rows, reconciles sending ones
+    Index(None, "provider_ref"),  # receipts find their row
     Index(None, "run_id", "channel", "placement", "status", "reason"),
     Index(None, "updated_at", "id"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dispatcher.cli import campaign, contacts, database, demo, logs, optout, reach
+from dispatcher.cli import campaign, contacts, database, demo, logs, optout, reach, run
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
 
@@ -33,6 +33,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, contacts, database, demo, logs, optout, reach):
+for module in (campaign, contacts, database, demo, logs, optout, reach, run):
     for command in module.COMMANDS:
         main.add_command(command)
+for command in run.LIFECYCLE:
+    campaign.campaign.add_command(command)

@@ -1,0 +1,136 @@
+"""The engine's row operations: claim with a lease, requeue, re-lease expired leases.
+
+A row is marked ``sending`` with a lease (and committed: SQLite runs with
+synchronous=FULL) before its provider call. A row still ``sending`` after its lease
+(crash, kill -9, a lost response) is re-leased by exactly one engine, which asks the
+provider (``lookup``) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from dispatcher.db import as_utc, utcnow
+from dispatcher.tables import deliveries, delivery_events, runs
+
+SENDABLE_RUN = "planned"  # runs.status of runs the engine sends
+
+
+class ClaimedRow(NamedTuple):
+    id: int
+    run_id: int
+    channel: str
+    placement: int
+    target: str
+    attempts: int
+    attempt_started_at: datetime
+
+
+_RETURNED = (deliveries.c.id, deliveries.c.run_id, deliveries.c.channel,
+             deliveries.c.placement, deliveries.c.target, deliveries.c.attempts,
+             deliveries.c.attempt_started_at)
+
+
+def sendable_runs(conn: Connection) -> list[int]:
+    return list(conn.execute(select(runs.c.id).where(runs.c.status == SENDABLE_RUN)
+                             .order_by(runs.c.id)).scalars())
+
+
+def claim(conn: Connection, run_id: int, channel: str, limit: int,
+          lease: timedelta) -> list[ClaimedRow]:
+    """Mark up to ``limit`` due planned rows of one run and channel as sending, leased."""
+    now = utcnow()
+    due = (select(deliveries.c.id)
+           .where(deliveries.c.run_id == run_id, deliveries.c.status == "planned",
+                  deliveries.c.channel == channel,
+                  or_(deliveries.c.next_attempt_at.is_(None),
+                      deliveries.c.next_attempt_at <= now))
+           .order_by(deliveries.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (update(deliveries)
+                 .where(deliveries.c.id.in_(due.scalar_subquery()),
+                        deliveries.c.status == "planned")
+                 .values(status="sending", attempts=deliveries.c.attempts + 1,
+                         attempt_started_at=now, lease_until=now + lease, updated_at=now)
+                 .returning(*_RETURNED))
+    rows = [_claimed(r) for r in conn.execute(statement).all()]
+    _events(conn, rows, "sending", "engine", now)
+    return sorted(rows)
+
+
+def release_expired(conn: Connection, limit: int, lease: timedelta) -> list[ClaimedRow]:
+    """Take over up to ``limit`` rows whose lease ran out, for reconciliation."""
+    now = utcnow()
+    expired = (select(deliveries.c.id)
+               .where(deliveries.c.status == "sending", deliveries.c.lease_until < now)
+               .order_by(deliveries.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        expired = expired.with_for_update(skip_locked=True)
+    statement = (update(deliveries)
+                 .where(deliveries.c.id.in_(expired.scalar_subquery()),
+                        deliveries.c.status == "sending", deliveries.c.lease_until < now)
+                 .values(lease_until=now + lease, updated_at=now)
+                 .returning(*_RETURNED))
+    return sorted(_claimed(r) for r in conn.execute(statement).all())
+
+
+def requeue(conn: Connection, row_id: int, at: datetime, detail: str) -> bool:
+    """Back to planned, to be sent again from ``at`` (only a row we still hold)."""
+    now = utcnow()
+    done = conn.execute(update(deliveries)
+                        .where(deliveries.c.id == row_id, deliveries.c.status == "sending")
+                        .values(status="planned", next_attempt_at=at, lease_until=None,
+                                updated_at=now, detail=detail)
+                        .returning(deliveries.c.run_id)).first()
+    if done is not None:
+        conn.execute(insert(delivery_events).values(
+            delivery_id=row_id, run_id=done.run_id, at=now, actor="engine", event="retry",
+            detail=detail))
+    return done is not None
+
+
+def expire_lease(conn: Connection, row_id: int, at: datetime, detail: str) -> None:
+    """The outcome is unknown: keep the row sending, due for a lookup from ``at``."""
+    conn.execute(update(deliveries)
+                 .where(deliveries.c.id == row_id, deliveries.c.status == "sending")
+                 .values(lease_until=at, detail=detail, updated_at=utcnow()))
+
+
+def set_provider_ref(conn: Connection, params: list[dict[str, Any]]) -> None:
+    """Remember provider refs (``{"id", "ref", "units"}``) even when a receipt got there first."""
+    if params:
+        from sqlalchemy import bindparam
+
+        conn.execute(update(deliveries)
+                     .where(deliveries.c.id == bindparam("row"),
+                            deliveries.c.provider_ref.is_(None))
+                     .values(provider_ref=bindparam("ref"), units=bindparam("cost")),
+                     [{"row": p["id"], "ref": p["ref"], "cost": p["units"]} for p in params])
+
+
+def open_rows(conn: Connection, horizon: datetime) -> int:
+    """Rows of sendable runs that are, or become within ``horizon``, the engine's work."""
+    pending = and_(deliveries.c.status == "planned",
+                   or_(deliveries.c.next_attempt_at.is_(None),
+                       deliveries.c.next_attempt_at <= horizon))
+    leased = and_(deliveries.c.status == "sending", deliveries.c.lease_until <= horizon)
+    query = (select(deliveries.c.id).join(runs, runs.c.id == deliveries.c.run_id)
+             .where(runs.c.status == SENDABLE_RUN, or_(pending, leased)).limit(1))
+    return len(conn.execute(query).all())
+
+
+def _claimed(row: Any) -> ClaimedRow:
+    return ClaimedRow(row.id, row.run_id, row.channel, row.placement, row.target,
+                      row.attempts, as_utc(row.attempt_started_at))
+
+
+def _events(conn: Connection, rows: list[ClaimedRow], event: str, actor: str,
+            at: datetime) -> None:
+    if rows:
+        conn.execute(insert(delivery_events), [
+            {"delivery_id": r.id, "run_id": r.run_id, "at": at, "actor": actor,
+             "event": event, "detail": f"attempt {r.attempts}"} for r in rows])

@@ -1,0 +1,116 @@
+"""``dispatcher run`` (plan what is due and send) and ``dispatcher retry``."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from types import FrameType
+
+import click
+from sqlalchemy import Engine, func, select
+
+from dispatcher import registry, runs
+from dispatcher.cli.output import print_json, progress_bar
+from dispatcher.context import AppContext
+from dispatcher.engine import DeliveryEngine
+from dispatcher.policy import EngineOptions
+from dispatcher.tables import deliveries
+from dispatcher.tables import runs as runs_table
+
+
+@click.command("run")
+@click.option("--until-idle", is_flag=True,
+              help="Exit 0 once nothing is left to send now (retries and expired leases "
+                   "due soon are waited for).")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(min=1), default=60.0,
+              show_default=True, help="Seconds a row is held while it is being sent; a row "
+                                      "held longer is reconciled with the provider.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Attempts per row before a retryable error counts as failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: int,
+        as_json: bool) -> None:
+    """Plan the runs that are due, then send their rows through the channels.
+
+    Runs until interrupted (Ctrl-C or SIGTERM finish the sends in flight and stop), or
+    with --until-idle until nothing is left to send.
+    """
+    channels = registry.build_channels(app.config.channels, app.config.source)
+    with progress_bar("planning") as bar:
+        task = bar.add_task("planning due runs", total=None)
+        planned = runs.plan_due(app.engine, channels.__getitem__,
+                                progress=lambda n: bar.advance(task, n))
+    options = EngineOptions(lease_seconds=lease_seconds, max_attempts=max_attempts)
+    engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
+    _stop_on_signals(engine)
+    with progress_bar("sending") as bar:
+        task = bar.add_task("sending", total=_open_rows(app))
+        report = engine.run(until_idle=until_idle, progress=lambda n: bar.advance(task, n))
+    summary = {"runs_planned": [r.run_id for r in planned if r.created],
+               "sent": report.sent, "failed": report.failed, "retried": report.retried,
+               "unknown_outcomes": report.unknown,
+               "reconciled_found": report.reconciled_found,
+               "reconciled_missing": report.reconciled_missing}
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))
+
+
+def _open_rows(app: AppContext) -> int:
+    query = (select(func.count()).select_from(deliveries)
+             .join(runs_table, runs_table.c.id == deliveries.c.run_id)
+             .where(runs_table.c.status == "planned",
+                    deliveries.c.status.in_(("planned", "sending"))))
+    with app.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _stop_on_signals(engine: DeliveryEngine) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        click.echo(f"{signal.Signals(signum).name}: finishing the sends in flight", err=True)
+        engine.stop.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+@click.command()
+@click.argument("campaign_id")
+@click.option("--status", type=click.Choice(["failed"]), required=True,
+              help="Which rows to requeue (only failed rows can be retried).")
+@click.pass_obj
+def retry(app: AppContext, campaign_id: str, status: str) -> None:
+    """Requeue CAMPAIGN_ID's failed rows; `dispatcher run` sends them again.
+
+    Rows whose number has opted out since are left failed.
+    """
+    change = runs.retry_failed(app.engine, campaign_id)
+    click.echo(f"{campaign_id}: {change.rows} {status} row(s) requeued")
+
+
+def _lifecycle(action: Callable[[Engine, str], runs.RunChange], done: str,
+               help_text: str) -> click.Command:
+    @click.command(action.__name__, help=help_text)
+    @click.argument("campaign_id")
+    @click.pass_obj
+    def command(app: AppContext, campaign_id: str) -> None:
+        change = action(app.engine, campaign_id)
+        skipped = f"; {change.rows} row(s) skipped(cancelled)" if action is runs.cancel else ""
+        click.echo(f"{campaign_id}: {done} run(s) {', '.join(map(str, change.runs))}{skipped}")
+
+    return command
+
+
+# Added to `dispatcher campaign` (pause, resume and cancel act on a campaign's runs).
+LIFECYCLE = [
+    _lifecycle(runs.pause, "paused", "Stop sending CAMPAIGN_ID's runs; sends in flight "
+                                     "finish."),
+    _lifecycle(runs.resume, "resumed", "Continue CAMPAIGN_ID's paused runs where they "
+                                       "stopped."),
+    _lifecycle(runs.cancel, "cancelled", "Cancel CAMPAIGN_ID's open runs: rows not sent "
+                                         "become skipped(cancelled)."),
+]
+
+COMMANDS = [run, retry]

@@ -1,0 +1,107 @@
+"""Run actions shared by the CLI and the web app: plan what is due, pause, resume,
+cancel, and requeue failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, exists, insert, literal, select, update
+
+from channels.base import Channel
+from dispatcher import campaign_store
+from dispatcher.db import utcnow
+from dispatcher.errors import DispatcherError
+from dispatcher.planner import PlanResult, plan_run
+from dispatcher.tables import campaigns, deliveries, delivery_events, optouts, runs
+
+ChannelFor = Callable[[str], Channel]
+
+
+def plan_due(engine: Engine, channel_for: ChannelFor, now: datetime | None = None,
+             progress: Callable[[int], None] | None = None) -> list[PlanResult]:
+    """Plan the latest due firing of every stored campaign (a planned one is a no-op)."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        ids = list(conn.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
+    results = []
+    for campaign_id in ids:
+        campaign, version = campaign_store.load_stored(engine, campaign_id)
+        fire_time = campaign.schedule.latest_firing(now)
+        if fire_time is not None:
+            results.append(plan_run(engine, campaign, version, fire_time, channel_for,
+                                    progress))
+    return results
+
+
+@dataclass(frozen=True)
+class RunChange:
+    campaign_id: str
+    runs: list[int]
+    rows: int = 0
+
+
+def _campaign_runs(engine: Engine, campaign_id: str, statuses: tuple[str, ...]) -> list[int]:
+    campaign_store.load_stored(engine, campaign_id)  # NotFoundError for a bad id
+    with engine.connect() as conn:
+        return list(conn.execute(select(runs.c.id).where(
+            runs.c.campaign_id == campaign_id, runs.c.status.in_(statuses))).scalars())
+
+
+def _set_status(engine: Engine, campaign_id: str, before: tuple[str, ...],
+                after: str, verb: str) -> RunChange:
+    run_ids = _campaign_runs(engine, campaign_id, before)
+    if not run_ids:
+        raise DispatcherError(f"campaign {campaign_id!r} has no run to {verb} "
+                              f"(runs that are {' or '.join(before)})")
+    with engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id.in_(run_ids)).values(status=after))
+    return RunChange(campaign_id, run_ids)
+
+
+def pause(engine: Engine, campaign_id: str) -> RunChange:
+    """Stop claiming rows of the campaign's runs; sends in flight finish."""
+    return _set_status(engine, campaign_id, ("planned",), "paused", "pause")
+
+
+def resume(engine: Engine, campaign_id: str) -> RunChange:
+    """Continue paused runs exactly where they stopped."""
+    return _set_status(engine, campaign_id, ("paused",), "planned", "resume")
+
+
+def cancel(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
+    """Skip every row not yet sent (skipped(cancelled)); rows being sent finish."""
+    change = _set_status(engine, campaign_id, ("planned", "paused", "planning"),
+                         "cancelled", "cancel")
+    now = utcnow()
+    waiting = (deliveries.c.run_id.in_(change.runs)) & (deliveries.c.status == "planned")
+    with engine.begin() as conn:
+        conn.execute(insert(delivery_events).from_select(
+            ["delivery_id", "run_id", "at", "actor", "event", "detail"],
+            select(deliveries.c.id, deliveries.c.run_id, literal(now), literal(actor),
+                   literal("skipped"), literal("cancelled")).where(waiting)))
+        rows = conn.execute(update(deliveries).where(waiting).values(
+            status="skipped", reason="cancelled", updated_at=now)).rowcount
+    return RunChange(campaign_id, change.runs, rows)
+
+
+def retry_failed(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
+    """Requeue the campaign's failed rows (not those whose target has opted out since)."""
+    run_ids = _campaign_runs(engine, campaign_id, ("planned", "paused", "completed"))
+    now = utcnow()
+    opted_out = exists().where(optouts.c.address == deliveries.c.target,
+                               optouts.c.channel.in_([deliveries.c.channel, "*"]))
+    failed = deliveries.c.run_id.in_(run_ids) & (deliveries.c.status == "failed") & ~opted_out
+    with engine.begin() as conn:
+        conn.execute(insert(delivery_events).from_select(
+            ["delivery_id", "run_id", "at", "actor", "event", "detail"],
+            select(deliveries.c.id, deliveries.c.run_id, literal(now), literal(actor),
+                   literal("planned"), literal("retry requested")).where(failed)))
+        rows = conn.execute(update(deliveries).where(failed).values(
+            status="planned", attempts=0, next_attempt_at=None, updated_at=now)).rowcount
+        if rows:
+            conn.execute(update(runs).where(runs.c.id.in_(run_ids),
+                                            runs.c.status == "completed")
+                         .values(status="planned", completed_at=None))
+    return RunChange(campaign_id, run_ids, rows)

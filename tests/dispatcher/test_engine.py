@@ -1,0 +1,205 @@
+"""The engine against an in-memory provider with scripted faults, on SQLite and PostgreSQL.
+
+``MemoryProvider`` is a real implementation of the Sender protocol whose "provider" is a
+dict: it records what it accepted, so every test can check that nothing was sent twice
+and nothing was lost. The twilio client against the sandbox is tested in test_send_sms.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import Engine, select
+
+from channels.base import (
+    Capabilities,
+    LookupResult,
+    Message,
+    Placement,
+    SendResult,
+    ValidationContext,
+)
+from dispatcher import claims, optouts, registry, runs
+from dispatcher.campaign import parse_campaign
+from dispatcher.campaign_store import apply_campaign
+from dispatcher.contacts import import_contacts
+from dispatcher.engine import DeliveryEngine
+from dispatcher.planner import plan_run
+from dispatcher.policy import EngineOptions
+from dispatcher.tables import deliveries, delivery_events
+from dispatcher.transitions import Transition, advance
+
+FAST = EngineOptions(lease_seconds=0.5, backoff_base=0.01, backoff_max=0.05,
+                     unknown_grace_seconds=0.0, idle_poll_seconds=0.01,
+                     lookup_skew_seconds=1.0, max_attempts=4)
+CAMPAIGN = '''id = "drive"
+title = "Drive"
+owner = "Publicity"
+[schedule]
+start = 2019-06-03T09:00:00
+[[placements]]
+channel = "sms"
+audience = { lists = ["residents"] }
+body = "Report gang crime: call 110."
+'''
+PHONES = [f"+86138000000{n:02d}" for n in range(20)]
+
+
+class MemoryProvider:
+    """A provider in a dict. ``script[address]`` lists the outcome of each attempt:
+    "ok", "lost-response" (accepted, but the answer is lost: outcome unknown),
+    "never-got-it" (unknown, nothing accepted), "throttled", or "fail:CODE"."""
+
+    name: ClassVar[str] = "sms"
+    capabilities: ClassVar[Capabilities] = Capabilities(1, "segments", "push", (), True)
+
+    def __init__(self, script: dict[str, list[str]] | None = None) -> None:
+        self.script = defaultdict(list, script or {})
+        self.accepted: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def message_cost(self, placement: Placement) -> int:
+        return 1
+
+    def rate_limit(self) -> tuple[str, float]:
+        return "memory", 10_000.0
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        return [self._send(m) for m in batch]
+
+    def _send(self, message: Message) -> SendResult:
+        with self.lock:
+            plan = self.script[message.address]
+            step = plan.pop(0) if plan else "ok"
+            if step in ("ok", "lost-response"):
+                self.accepted[message.address].append(
+                    (str(message.placement.options["body"]), datetime.now(UTC)))
+                ref = f"SM{message.address[-4:]}{len(self.accepted[message.address])}"
+        if step == "ok":
+            return SendResult(message.delivery_id, "accepted", provider_ref=ref)
+        if step in ("lost-response", "never-got-it"):
+            return SendResult(message.delivery_id, "unknown", detail="timed out")
+        if step == "throttled":
+            return SendResult(message.delivery_id, "retry", code="20429", retry_after=0.01)
+        code = step.split(":")[1]
+        return SendResult(message.delivery_id, "failed", code=code, opt_out=code == "21610")
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        with self.lock:
+            found = [t for body, t in self.accepted[message.address]
+                     if body == message.placement.options["body"] and t >= since]
+        return LookupResult(True, f"SM{message.address[-4:]}", "sent") if found else \
+            LookupResult(False)
+
+
+@pytest.fixture
+def planned(engine: Engine, tmp_path: Path) -> Engine:
+    contacts = tmp_path / "residents.csv"
+    contacts.write_text("phone,area,district\n" + "".join(f"{p},residential,A\n" for p in PHONES),
+                        encoding="utf-8")
+    import_contacts(engine, contacts, "residents", "CN")
+    campaign, issues = parse_campaign(CAMPAIGN, "drive.toml", default_timezone="Asia/Shanghai",
+                                      channel_for=lambda n: registry.build_channel(n, {}),
+                                      context=ValidationContext())
+    assert campaign is not None, issues
+    apply_campaign(engine, campaign, "drive.toml", CAMPAIGN)
+    plan_run(engine, campaign, 1, datetime(2019, 6, 3, 1, tzinfo=UTC),
+             lambda n: registry.build_channel(n, {}))
+    return engine
+
+
+def send_all(engine: Engine, provider: MemoryProvider) -> DeliveryEngine:
+    sender = DeliveryEngine(engine, {"sms": provider}, "http://127.0.0.1:9", FAST)
+    sender.run(until_idle=True)
+    return sender
+
+
+def states(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(deliveries.c.target, deliveries.c.status)).all())
+
+
+def test_every_target_is_sent_exactly_once(planned: Engine) -> None:
+    provider = MemoryProvider()
+    report = send_all(planned, provider).report
+    assert states(planned) == dict.fromkeys(PHONES, "sent")
+    assert {a: len(v) for a, v in provider.accepted.items()} == dict.fromkeys(PHONES, 1)
+    assert report.sent == 20
+    with planned.connect() as conn:
+        assert conn.execute(select(deliveries.c.provider_ref).where(
+            deliveries.c.target == PHONES[3])).scalar() == "SM00031"
+
+
+def test_unknown_outcomes_are_looked_up_before_any_resend(planned: Engine) -> None:
+    provider = MemoryProvider({PHONES[0]: ["lost-response"], PHONES[1]: ["never-got-it"],
+                               PHONES[2]: ["lost-response", "ok"]})
+    report = send_all(planned, provider).report
+    assert states(planned) == dict.fromkeys(PHONES, "sent")
+    assert {a: len(v) for a, v in provider.accepted.items()} == dict.fromkeys(PHONES, 1)
+    assert report.reconciled_found == 2 and report.reconciled_missing == 1
+
+
+def test_throttling_retries_and_permanent_failures(planned: Engine) -> None:
+    provider = MemoryProvider({PHONES[0]: ["throttled", "throttled", "ok"],
+                               PHONES[1]: ["fail:21211"], PHONES[2]: ["fail:21610"],
+                               PHONES[3]: ["throttled"] * 10})
+    send_all(planned, provider)
+    got = states(planned)
+    assert got[PHONES[0]] == "sent"
+    assert (got[PHONES[1]], got[PHONES[2]], got[PHONES[3]]) == ("failed",) * 3
+    assert optouts.is_opted_out(planned, PHONES[2], "sms")
+    assert not optouts.is_opted_out(planned, PHONES[1], "sms")
+    assert len(provider.accepted[PHONES[0]]) == 1 and PHONES[3] not in provider.accepted
+
+
+def test_a_crash_after_the_provider_accepted_is_reconciled_not_resent(planned: Engine) -> None:
+    provider = MemoryProvider()
+    with planned.begin() as conn:  # what a killed engine leaves behind
+        rows = claims.claim(conn, 1, "sms", 5, timedelta(seconds=0.2))
+    for row in rows[:3]:  # the provider accepted three of them before the kill
+        provider.accepted[row.target].append(("Report gang crime: call 110.",
+                                              datetime.now(UTC)))
+    send_all(planned, provider)
+    assert states(planned) == dict.fromkeys(PHONES, "sent")
+    assert {a: len(v) for a, v in provider.accepted.items()} == dict.fromkeys(PHONES, 1)
+
+
+def test_a_receipt_before_the_result_is_not_overwritten(planned: Engine) -> None:
+    with planned.begin() as conn:
+        row = claims.claim(conn, 1, "sms", 1, timedelta(seconds=60))[0]
+        advance(conn, [Transition("delivered", row.id, "SMx")], actor="webhook")
+        advance(conn, [Transition("sent", row.id, "SMx")], actor="engine")  # late
+    assert states(planned)[row.target] == "delivered"
+    with planned.connect() as conn:
+        events = conn.execute(select(delivery_events.c.event).where(
+            delivery_events.c.delivery_id == row.id)).scalars().all()
+    assert events == ["sending", "delivered"]
+
+
+def test_pause_resume_cancel_and_retry_failed(planned: Engine) -> None:
+    runs.pause(planned, "drive")
+    provider = MemoryProvider({PHONES[0]: ["fail:30003"]})
+    send_all(planned, provider)
+    assert provider.accepted == {} and set(states(planned).values()) == {"planned"}
+    runs.resume(planned, "drive")
+    send_all(planned, provider)
+    assert states(planned)[PHONES[0]] == "failed"
+    assert runs.retry_failed(planned, "drive").rows == 1
+    send_all(planned, provider)
+    assert states(planned) == dict.fromkeys(PHONES, "sent")
+    with pytest.raises(Exception, match="no run to cancel"):
+        runs.cancel(planned, "drive")  # completed runs cannot be cancelled
+
+
+def test_cancel_skips_what_was_not_sent(planned: Engine) -> None:
+    change = runs.cancel(planned, "drive")
+    assert change.rows == 20
+    send_all(planned, MemoryProvider())
+    with planned.connect() as conn:
+        reasons = set(conn.execute(select(deliveries.c.status, deliveries.c.reason)).all())
+    assert reasons == {("skipped", "cancelled")}

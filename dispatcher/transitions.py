@@ -45,7 +45,7 @@ def advance(conn: Connection, transitions: Iterable[Transition], actor: str) -> 
     for t in transitions:
         statement = (
             update(deliveries)
-            .where(_RANK_OF_STATUS < literal(STATE_RANK[t.state]))
+            .where(literal(STATE_RANK[t.state]) > _RANK_OF_STATUS)
             .values(status=t.state, updated_at=now, lease_until=None,
                     **_optional(t))
             .returning(deliveries.c.id, deliveries.c.run_id))

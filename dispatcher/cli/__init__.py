@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from dispatcher.cli import campaign, contacts, database, demo, logs, optout, reach, run
+from dispatcher.cli import (
+    campaign,
+    contacts,
+    database,
+    demo,
+    logs,
+    optout,
+    reach,
+    run,
+    serve,
+)
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
 
@@ -33,7 +43,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, contacts, database, demo, logs, optout, reach, run):
+for module in (campaign, contacts, database, demo, logs, optout, reach, run, serve):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

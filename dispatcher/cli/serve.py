@@ -1,0 +1,56 @@
+"""``dispatcher serve``: the web app (provider webhooks, health) in the foreground."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import uvicorn
+
+from channels.base import CallbackReceiver
+from dispatcher import registry
+from dispatcher.context import AppContext
+from dispatcher.errors import ConfigError
+from dispatcher.web import urls
+from dispatcher.web.app import create_app
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as (host, port); ValueError when malformed."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT, such as 127.0.0.1:8080 or 0.0.0.0:8080")
+    return host, int(port)
+
+
+@click.command()
+@click.option("--listen", metavar="HOST:PORT",
+              help="Address to listen on (default: web.listen of the config).")
+@click.pass_obj
+def serve(app: AppContext, listen: str | None) -> None:
+    """Serve provider webhooks and /healthz until interrupted (Ctrl-C)."""
+    config = app.config
+    try:
+        host, port = parse_listen(listen or config.web.listen)
+    except ValueError as exc:
+        if listen:
+            raise click.BadParameter(str(exc), param_hint="--listen") from None
+        raise ConfigError("web.listen", str(exc), config.source) from None
+    channels = registry.build_channels(config.channels, config.source)
+    web_app = create_app(app.engine, config, channels)
+    public = config.web.public_url
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"listening on http://{shown}:{port} (public URL {public})")
+    for name, channel in channels.items():
+        if isinstance(channel, CallbackReceiver):
+            click.echo(f"  {name} status callbacks: {urls.status_url(public, name)}"
+                       f"?{urls.DELIVERY_PARAM}=<delivery id>")
+            click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
+    click.echo(f"  health: {urls.health_url(public)}")
+    # uvicorn configures only its own loggers; show ours (opt-outs, unmatched receipts) too.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    uvicorn.run(web_app, host=host, port=port, log_level="info")
+
+
+COMMANDS = [serve]

@@ -1,0 +1,99 @@
+"""Provider webhooks: delivery receipts and replies, each verified by its channel.
+
+The channel plugin checks the provider's signature against the URL the provider called.
+Behind a proxy the Host and scheme the app sees differ from that URL, so the URL is
+rebuilt from ``web.public_url``, exactly as it was given to the provider (see
+:mod:`dispatcher.web.urls`), plus the query string as received.
+
+Handlers read the form on the event loop, then verify and write in the threadpool: the
+database calls block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+
+from channels.base import CallbackReceiver, CallbackRequest, Channel, SignatureError
+from dispatcher.config import Config
+from dispatcher.errors import ConfigError
+from dispatcher.receipts import apply_receipts, record_inbound
+from dispatcher.web import urls
+
+log = logging.getLogger(__name__)
+
+# Twilio takes an empty TwiML document as "nothing to send back" for a reply.
+EMPTY_TWIML = "<Response></Response>"
+
+
+def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]) -> APIRouter:
+    """``POST /hooks/{channel}/status`` and ``/inbound`` for each channel taking callbacks."""
+    receivers: dict[str, CallbackReceiver] = {
+        name: ch for name, ch in channels.items() if isinstance(ch, CallbackReceiver)}
+    public_url = config.web.public_url
+    region = config.default_region
+    router = APIRouter(prefix=urls.HOOKS_PREFIX, tags=["provider webhooks"])
+
+    @router.post(urls.STATUS_PATH, summary="Delivery receipts posted by a channel's provider")
+    async def status(channel: str, request: Request) -> Response:
+        receiver = _receiver(receivers, channel)
+        callback = await _callback_request(request, urls.status_url(public_url, channel))
+
+        def apply() -> Response:
+            receipts = receiver.parse_callback(callback)
+            report = apply_receipts(engine, receipts)
+            log.debug("%s status callback: %s", channel, report)
+            return Response(status_code=200)
+
+        return await run_in_threadpool(_verified, channel, "status", _client(request), apply)
+
+    @router.post(urls.INBOUND_PATH, summary="Replies people sent, posted by the provider")
+    async def inbound(channel: str, request: Request) -> Response:
+        receiver = _receiver(receivers, channel)
+        callback = await _callback_request(request, urls.inbound_url(public_url, channel))
+
+        def record() -> Response:
+            message = receiver.parse_inbound(callback)
+            record_inbound(engine, channel, message, region=region)
+            return Response(EMPTY_TWIML, media_type="text/xml")
+
+        return await run_in_threadpool(_verified, channel, "inbound", _client(request), record)
+
+    return router
+
+
+def _receiver(receivers: Mapping[str, CallbackReceiver], channel: str) -> CallbackReceiver:
+    receiver = receivers.get(channel)
+    if receiver is None:
+        raise HTTPException(404, f"no channel named {channel!r} takes callbacks; "
+                                 f"channels that do: {', '.join(sorted(receivers)) or 'none'}")
+    return receiver
+
+
+async def _callback_request(request: Request, public_url: str) -> CallbackRequest:
+    """The request as the provider sent it: public URL with the query, headers, form."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    async with request.form() as form:
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    return CallbackRequest(url=f"{public_url}?{query}" if query else public_url,
+                           headers=dict(request.headers), form=fields)
+
+
+def _verified(channel: str, kind: str, client: str, handle: Callable[[], Response]) -> Response:
+    """Run ``handle``; 403 when the signature is wrong, 503 when the channel cannot check."""
+    try:
+        return handle()
+    except SignatureError as exc:
+        log.warning("refused %s callback for %s from %s: %s", kind, channel, client, exc)
+        return Response("invalid signature", status_code=403, media_type="text/plain")
+    except ConfigError as exc:  # e.g. the auth token's environment variable is not set
+        log.error("cannot check %s callback for %s: %s", kind, channel, exc)
+        return Response("channel not configured", status_code=503, media_type="text/plain")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown client"

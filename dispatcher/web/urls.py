@@ -1,0 +1,38 @@
+"""The URLs providers call, shared by the web app (routes) and the engine (callback URLs).
+
+No FastAPI import here: the engine imports this module to tell a provider where to post
+a message's receipts, and the engine never imports the web app itself.
+"""
+
+from __future__ import annotations
+
+HOOKS_PREFIX = "/hooks"
+STATUS_PATH = "/{channel}/status"  # under HOOKS_PREFIX
+INBOUND_PATH = "/{channel}/inbound"
+HEALTH_PATH = "/healthz"
+# The status callback URL carries the delivery id in this query parameter, so a receipt
+# finds its row even before the send's provider ref was recorded (channels.sms reads it).
+DELIVERY_PARAM = "d"
+
+
+def _base(public_url: str) -> str:
+    return public_url.rstrip("/")
+
+
+def status_url(public_url: str, channel: str) -> str:
+    """Where ``channel``'s provider posts delivery receipts, without the delivery id."""
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/status"
+
+
+def status_callback_url(public_url: str, channel: str, delivery_id: int) -> str:
+    """The receipt URL for one delivery row: ``{public_url}/hooks/sms/status?d=123``."""
+    return f"{status_url(public_url, channel)}?{DELIVERY_PARAM}={delivery_id}"
+
+
+def inbound_url(public_url: str, channel: str) -> str:
+    """Where ``channel``'s provider posts replies (Twilio: the number's messaging webhook)."""
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/inbound"
+
+
+def health_url(public_url: str) -> str:
+    return f"{_base(public_url)}{HEALTH_PATH}"

@@ -1,0 +1,165 @@
+"""Receipts and replies applied to real databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select
+
+from channels.base import Channel, InboundMessage, Receipt, ValidationContext
+from dispatcher import optouts, registry
+from dispatcher.campaign import parse_campaign
+from dispatcher.campaign_store import apply_campaign
+from dispatcher.contacts import import_contacts
+from dispatcher.planner import plan_run
+from dispatcher.receipts import ReceiptReport, apply_receipts, record_inbound
+from dispatcher.tables import deliveries, delivery_events
+from dispatcher.transitions import Transition, advance
+
+FIRE = datetime(2019, 6, 3, 1, tzinfo=UTC)
+CAMPAIGN = '''
+id = "drive"
+title = "Drive"
+owner = "Publicity"
+[schedule]
+start = 2019-06-03T09:00:00
+[[placements]]
+channel = "sms"
+audience = { lists = ["residents"] }
+body = "Report gang crime: call 110. Reply TD to stop."
+'''
+CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
+
+
+def channel(name: str) -> Channel:
+    return registry.build_channel(name, {})
+
+
+def plan_deliveries(engine: Engine) -> list[int]:
+    """Plan a run of a one-placement campaign to three residents; their row ids."""
+    import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
+    found, issues = parse_campaign(CAMPAIGN, "drive.toml", default_timezone="Asia/Shanghai",
+                                   channel_for=channel, context=ValidationContext())
+    assert issues == [] and found is not None
+    apply_campaign(engine, found, "drive.toml", CAMPAIGN)
+    plan_run(engine, found, 1, FIRE, channel)
+    with engine.connect() as conn:
+        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
+                    .scalars())
+
+
+def move(engine: Engine, delivery_id: int, state: str, ref: str | None = None) -> None:
+    """What the engine does: claim (``sending``), then record the provider's answer."""
+    with engine.begin() as conn:
+        assert advance(conn, [Transition(state, delivery_id=delivery_id, provider_ref=ref)],
+                       actor="engine") == [delivery_id]
+
+
+def row(engine: Engine, delivery_id: int) -> tuple[str, str | None, str | None]:
+    query = select(deliveries.c.status, deliveries.c.provider_ref, deliveries.c.error_code
+                   ).where(deliveries.c.id == delivery_id)
+    with engine.connect() as conn:
+        status, ref, code = conn.execute(query).one()
+    return status, ref, code
+
+
+def events(engine: Engine, delivery_id: int) -> list[tuple[str, str]]:
+    query = (select(delivery_events.c.actor, delivery_events.c.event)
+             .where(delivery_events.c.delivery_id == delivery_id)
+             .order_by(delivery_events.c.id))
+    with engine.connect() as conn:
+        return [(actor, event) for actor, event in conn.execute(query)]
+
+
+@pytest.fixture
+def sent(engine: Engine) -> tuple[Engine, int]:
+    """A row the provider accepted as SM1."""
+    first = plan_deliveries(engine)[0]
+    move(engine, first, "sending")
+    move(engine, first, "sent", "SM1")
+    return engine, first
+
+
+def test_receipt_moves_a_sent_row_to_delivered(sent: tuple[Engine, int]) -> None:
+    engine, first = sent
+    report = apply_receipts(engine, [Receipt("SM1", "delivered", detail="twilio delivered")])
+    assert report == ReceiptReport(received=1, applied=1, delivery_ids=[first])
+    assert row(engine, first) == ("delivered", "SM1", None)
+    assert events(engine, first)[-1] == ("webhook", "delivered")
+
+
+def test_receipt_by_delivery_id_records_the_ref_of_a_row_still_sending(engine: Engine) -> None:
+    first = plan_deliveries(engine)[0]
+    move(engine, first, "sending")  # the provider answered, but we have not recorded it yet
+    report = apply_receipts(engine, [Receipt("SM9", "sent", delivery_id=first)])
+    assert report.applied == 1
+    assert row(engine, first) == ("sent", "SM9", None)
+
+
+def test_failure_receipt_keeps_the_error_code(sent: tuple[Engine, int]) -> None:
+    engine, first = sent
+    apply_receipts(engine, [Receipt("SM1", "undelivered", delivery_id=first, code="30003")])
+    assert row(engine, first) == ("undelivered", "SM1", "30003")
+
+
+def test_late_sent_never_overwrites_delivered(sent: tuple[Engine, int]) -> None:
+    engine, first = sent
+    apply_receipts(engine, [Receipt("SM1", "delivered", delivery_id=first)])
+    before = events(engine, first)
+    report = apply_receipts(engine, [Receipt("SM1", "sent", delivery_id=first)])
+    assert report == ReceiptReport(received=1, unchanged=1)
+    assert row(engine, first)[0] == "delivered"
+    assert events(engine, first) == before
+
+
+def test_repeated_receipt_changes_nothing_and_logs_no_event(sent: tuple[Engine, int]) -> None:
+    engine, first = sent
+    receipt = Receipt("SM1", "delivered", delivery_id=first)
+    assert apply_receipts(engine, [receipt]).applied == 1
+    before = events(engine, first)
+    assert apply_receipts(engine, [receipt, receipt]) == ReceiptReport(received=2, unchanged=2)
+    assert events(engine, first) == before
+
+
+def test_unknown_receipts_are_counted_and_logged_not_errors(
+        sent: tuple[Engine, int], caplog: pytest.LogCaptureFixture) -> None:
+    engine, first = sent
+    caplog.set_level(logging.INFO, logger="dispatcher.receipts")
+    report = apply_receipts(engine, [Receipt("SM-unknown", "delivered"),
+                                     Receipt("SM2", "delivered", delivery_id=first + 1000),
+                                     Receipt("SM1", "delivered")])
+    assert report == ReceiptReport(received=3, applied=1, unmatched=2, delivery_ids=[first])
+    unmatched = [r for r in caplog.records if "matches no delivery row" in r.getMessage()]
+    assert [r.levelno for r in unmatched] == [logging.INFO, logging.INFO]
+    assert "SM-unknown" in unmatched[0].getMessage()
+
+
+def test_no_receipts_touch_nothing(engine: Engine) -> None:
+    assert apply_receipts(engine, []) == ReceiptReport()
+
+
+@pytest.mark.parametrize("word", ["STOP", "TD", "退订", " td "])
+def test_opt_out_reply_opts_the_number_out_of_the_channel(engine: Engine, word: str) -> None:
+    message = InboundMessage("+8613800000001", word, opt_out=True)
+    assert record_inbound(engine, "sms", message) is True
+    assert record_inbound(engine, "sms", message) is False  # already recorded
+    [recorded] = optouts.iter_optouts(engine)
+    assert (recorded.channel, recorded.address, recorded.source) == (
+        "sms", "+8613800000001", "reply")
+    assert recorded.reason == f'replied "{word.strip()}"'
+    assert optouts.is_opted_out(engine, "+8613800000001", "sms")
+
+
+def test_ordinary_reply_records_nothing(engine: Engine) -> None:
+    assert record_inbound(engine, "sms", InboundMessage("+8613800000001", "thanks", False)) is False
+    assert list(optouts.iter_optouts(engine)) == []
+
+
+def test_opt_out_from_an_unusable_address_is_logged_not_raised(
+        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    assert record_inbound(engine, "sms", InboundMessage("+1381", "STOP", True)) is False
+    assert list(optouts.iter_optouts(engine)) == []
+    assert any(r.levelno == logging.WARNING for r in caplog.records)

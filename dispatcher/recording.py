@@ -29,6 +29,7 @@ class Recorder:
         self.senders = senders
         self.report: EngineReport = EngineReport()
         self.progress: Callable[[int], None] | None = None
+        self._counted_unknown: set[int] = set()  # rows already counted as done
 
     def record(self, results: list[tuple[Message, SendResult]]) -> None:
         if not results:
@@ -52,7 +53,9 @@ class Recorder:
             self.progress(finished)
 
     def _record_one(self, conn: Connection, message: Message, result: SendResult) -> int:
-        """Apply one result; 1 when the row reached a state the engine is done with."""
+        """Apply one result; return how far it moves the progress bar: 1 when the engine is
+        done with the row, also for an unknown outcome (its lookup either confirms it,
+        or takes the 1 back with -1 when the row has to be sent again)."""
         row = message.delivery_id
         if result.outcome == "accepted":
             self.report.sent += 1
@@ -70,7 +73,8 @@ class Recorder:
         self.report.unknown += 1
         at = utcnow() + timedelta(seconds=self.options.unknown_grace_seconds)
         claims.expire_lease(conn, row, at, f"outcome unknown: {result.detail or result.code}")
-        return 0
+        self._counted_unknown.add(row)
+        return 1
 
     def _retry(self, conn: Connection, message: Message, code: str | None,
                detail: str | None, retry_after: float | None) -> int:
@@ -101,6 +105,8 @@ class Recorder:
             log.warning("lookup of delivery %s failed; it is retried when its lease ends",
                         row.id, exc_info=True)
             return
+        counted = int(row.id in self._counted_unknown)
+        self._counted_unknown.discard(row.id)
         with self.db.begin() as conn:
             if found.found:
                 self.report.reconciled_found += 1
@@ -109,9 +115,10 @@ class Recorder:
                 advance(conn, [Transition(found.state or "sent", row.id, found.provider_ref,
                                           code=found.code, detail="found by lookup")],
                         actor="engine")
-                done = 1
+                done = 1 - counted
             else:
                 self.report.reconciled_missing += 1
-                done = self._retry(conn, message, None, "the provider never got it", None)
+                done = self._retry(conn, message, None, "the provider never got it",
+                                   None) - counted
         if self.progress and done:
             self.progress(done)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from dispatcher import campaign_store
@@ -20,7 +22,12 @@ def reach(app: AppContext, campaign_id: str, as_json: bool) -> None:
     data = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
     if as_json:
         print_json(data)
-        return
+    else:
+        print_reach(data)
+
+
+def print_reach(data: dict[str, Any]) -> None:
+    """The reach object as a table: one row per channel."""
     click.echo(f"{data['campaign']}: {data['runs']} run(s)")
     states = ["targets", "pending", *COUNTED_STATES]
     rows = []

@@ -1,0 +1,147 @@
+"""The offline demo: the Ping An Ding drive sent through the real twilio client to the
+Twilio sandbox, with receipts through the web app, in a temporary SQLite workspace.
+
+Everything runs in this process on free loopback ports: the sandbox (with seeded 5xx,
+timeouts, 429 bursts and undelivered messages), the web app receiving the signed status
+callbacks, and the engine. Nothing outside the workspace is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dispatcher import campaign_store, registry, samples
+from dispatcher.config import Config, parse_config
+from dispatcher.contacts import import_contacts
+from dispatcher.context import AppContext
+from dispatcher.engine import DeliveryEngine
+from dispatcher.errors import DispatcherError
+from dispatcher.policy import EngineOptions, EngineReport
+from dispatcher.reach import campaign_reach
+from dispatcher.runs import plan_due
+from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, TwilioOptions, TwilioSandbox
+from dispatcher.serving import BackgroundServer, free_port
+
+TOKEN_VARIABLE = "DISPATCHER_DEMO_TWILIO_AUTH_TOKEN"  # the sandbox's, set for this process
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    campaign_file: Path = Path("campaigns") / "pingan-ding.toml"
+    scale: int = 5_000
+    seed: int = 2019
+    rate: float = 250.0  # segments per second for the sandbox account
+    latency_ms: float = 20.0
+    error_rate: float = 0.02
+    timeout_rate: float = 0.005
+    throttle_every: int = 1_000
+    throttle_burst: int = 5
+    undelivered_rate: float = 0.03
+    workdir: Path | None = None
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    reach: dict[str, Any]
+    engine: EngineReport
+    sandbox: dict[str, Any]
+
+
+Step = Callable[[str], None]
+# progress(description, total or None) -> advance(n): a progress bar that moves by n.
+Progress = Callable[[str, int | None], Callable[[int], None]]
+
+
+def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResult:
+    """Run the drive end to end; ``say`` prints a line, ``progress`` makes a bar."""
+    if not settings.campaign_file.is_file():
+        raise DispatcherError(f"{settings.campaign_file} not found; run the demo from the "
+                              "repository root or pass --campaign FILE")
+    workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    sandbox = TwilioSandbox(_sandbox_options(settings))
+    with sandbox.serve() as api_url, _web_app(workdir, api_url, settings.rate) as app:
+        say(f"workspace {workdir}; Twilio sandbox {api_url}; web app "
+            f"{app.config.web.public_url}")
+        _load(app, settings, workdir, say, progress)
+        report = _send(app, say, progress)
+        say("waiting for the last delivery receipts")
+        sandbox.wait_for_callbacks(timeout=60)
+        campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
+        reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
+        return DemoResult(workdir, reach, report, sandbox.stats())
+
+
+def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
+    return TwilioOptions(seed=settings.seed, latency_ms=settings.latency_ms,
+                         error_rate=settings.error_rate, timeout_rate=settings.timeout_rate,
+                         timeout_delay_s=3.0, throttle_every=settings.throttle_every,
+                         throttle_burst=settings.throttle_burst,
+                         undelivered_rate=settings.undelivered_rate)
+
+
+def demo_config(workdir: Path, api_url: str, public_url: str, rate: float) -> Config:
+    """The deployment of the demo: the sandbox account, SQLite in the workspace."""
+    config = parse_config({
+        "web": {"listen": public_url.removeprefix("http://"), "public_url": public_url},
+        "channels": {"sms": {
+            "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
+            "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
+            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": 2.0}},
+    })
+    return replace(config, database_url=f"sqlite:///{workdir / 'dispatcher.db'}")
+
+
+@contextmanager
+def _web_app(workdir: Path, api_url: str, rate: float) -> Iterator[AppContext]:
+    from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
+    from dispatcher.web import create_app
+
+    os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
+    port = free_port()
+    config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate)
+    app = AppContext(_config=config)
+    channels = registry.build_channels(config.channels)
+    with BackgroundServer(create_app(app.engine, config, channels), port=port):
+        yield app
+    app.engine.dispose()
+
+
+def _load(app: AppContext, settings: DemoSettings, workdir: Path, say: Step,
+          progress: Progress) -> None:
+    csv_path = workdir / "contacts.csv"
+    samples.write_csv(csv_path, settings.scale, settings.seed)
+    advance = progress("importing contacts", os.path.getsize(csv_path))
+    read = [0]
+
+    def step(bytes_read: int, _rows: int) -> None:
+        advance(bytes_read - read[0])
+        read[0] = bytes_read
+
+    report = import_contacts(app.engine, csv_path, "residents", app.config.default_region,
+                             progress=step)
+    say(f"contacts: {report.imported:,} imported, {report.invalid:,} invalid rows skipped")
+    checked = campaign_store.check_file(app.config, app.engine, settings.campaign_file)
+    if checked.campaign is None:
+        raise DispatcherError("\n".join(map(str, checked.issues)))
+    applied = campaign_store.apply_campaign(app.engine, checked.campaign,
+                                            str(settings.campaign_file), checked.text)
+    say(f"campaign {applied.campaign_id} version {applied.version} applied")
+
+
+def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:
+    channels = registry.build_channels(app.config.channels)
+    planned = plan_due(app.engine, channels.__getitem__, progress=progress("planning", None))
+    rows = sum(sum(p.rows.values()) for p in planned)
+    say(f"planned {rows:,} delivery rows")
+    engine = DeliveryEngine(app.engine, channels, app.config.web.public_url,
+                            EngineOptions(lease_seconds=30.0, backoff_max=5.0))
+    pending = sum(p.rows.get("planned", 0) for p in planned)
+    return engine.run(until_idle=True, progress=progress("sending SMS", pending))

@@ -1,14 +1,18 @@
-"""SMS through Twilio: settings, placement validation and planning (sending comes later).
+"""SMS through Twilio: settings, placement validation, planning, sending and receipts.
 
 Validation and planning need no credentials: they only read ``max_segments`` from the
 settings. ``SmsChannel()`` with no settings is therefore a working, unconfigured channel
 that the core can use to check and plan campaigns on a machine without ``[channels.sms]``;
-``SmsChannel.from_config(table)`` is the configured one that will also send.
+``SmsChannel.from_config(table)`` is the configured one that also sends. Its Twilio
+client is built at the first send or lookup (secrets are read then), once, and shared by
+the engine's sending threads (see :mod:`channels.twilio_client`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,19 +22,24 @@ from channels.audience import got, parse_audience
 from channels.base import (
     CallbackRequest,
     Capabilities,
+    ConfigError,
     Contact,
     InboundMessage,
     Inventory,
+    LookupResult,
+    Message,
     Placement,
     Problem,
     ReachFigure,
     Receipt,
+    SendResult,
     SignatureError,
     Target,
     ValidationContext,
 )
 from channels.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
 from channels.sms_settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
+from channels.twilio_client import TwilioAccount
 
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
 HANDED_TO_CARRIER = ("sent", "delivered", "undelivered")
@@ -43,12 +52,14 @@ class SmsChannel:
 
     name: ClassVar[str] = "sms"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=100, rate_unit="segments", receipts="push",
+        max_batch=1, rate_unit="segments", receipts="push",  # one API call per message
         reach_metrics=("segments", "message_times"), person_addressed=True)
 
     def __init__(self, settings: SmsSettings | None = None) -> None:
         """``settings`` None: unconfigured, able to validate and plan but not to send."""
         self.settings = settings
+        self._account: TwilioAccount | None = None
+        self._account_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:
@@ -90,6 +101,65 @@ class SmsChannel:
                          skip_reason=reason,
                          detail=detail, copies=contact.memberships)
 
+    # Sending (the Sender protocol) ------------------------------------------------------
+
+    def message_cost(self, placement: Placement) -> int:
+        return count_segments(str(placement.options.get("body", ""))).segments
+
+    def rate_limit(self) -> tuple[str, float]:
+        settings = self._configured()
+        sid = settings.account_sid
+        return f"twilio:{sid if isinstance(sid, str) else sid.reveal()}", settings.rate
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        """One ``Messages.create`` per message. Twilio's errors become results: 429/20429
+        ``retry`` (with ``Retry-After``), permanent codes ``failed`` (21610 and 30004 with
+        ``opt_out``), 5xx and timeouts ``unknown``, no connection ``retry``."""
+        account, settings = self.twilio(), self._configured()
+        results = []
+        for message in batch:
+            body = str(message.placement.options["body"])
+            params: dict[str, Any] = {"to": message.address, "body": body}
+            if settings.sender is not None:
+                params["from_"] = settings.sender
+            else:
+                params["messaging_service_sid"] = settings.messaging_service_sid
+            if settings.status_callback and message.callback_url:
+                params["status_callback"] = message.callback_url
+            units = max(1, count_segments(body).segments)
+            results.append(account.create(message.delivery_id, params, units))
+        return results
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        """Whether Twilio has a message to this address with this body created at or after
+        ``since`` (naive means UTC). Errors raise (TwilioException, requests'
+        RequestException): the engine asks again later rather than guess."""
+        body = str(message.placement.options["body"])
+        found = self.twilio().find(message.address, body, since)
+        if found is None:
+            return LookupResult(found=False)
+        code = None if found.error_code is None else str(found.error_code)
+        return LookupResult(found=True, provider_ref=found.sid,
+                            state=TWILIO_STATES.get(found.status, "sent"), code=code)
+
+    def twilio(self) -> TwilioAccount:
+        """The channel's one Twilio client, built on first use (thread-safe)."""
+        account = self._account
+        if account is None:
+            with self._account_lock:
+                if self._account is None:
+                    self._account = TwilioAccount(self._configured())
+                account = self._account
+        return account
+
+    def _configured(self) -> SmsSettings:
+        if self.settings is None:
+            raise ConfigError("channels.sms", "is not configured: sending SMS needs a "
+                                              "[channels.sms] table with account_sid, "
+                                              "auth_token and from")
+        return self.settings
+
+    # Receipts ------------------------------------------------------------------------------
 
     def parse_callback(self, request: CallbackRequest) -> list[Receipt]:
         return receipts_from(verified_form(self.settings, request), request.url)

@@ -17,7 +17,9 @@ from channels.base import ConfigError, toml_value
 
 MAX_SEGMENTS = 10
 CONFIG_KEYS = ("account_sid", "api_base", "auth_token", "concurrency", "from",
-               "max_segments", "messaging_service_sid", "provider", "rate", "status_callback")
+               "max_segments", "messaging_service_sid", "provider", "rate", "status_callback",
+               "timeout")
+MAX_TIMEOUT = 300.0  # seconds: a Twilio API call that takes longer has failed
 # E.164 number, short code, or alphanumeric sender ID (up to 11, at least one letter).
 _SENDER = re.compile(r"\+[1-9]\d{6,14}|\d{3,8}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 _SERVICE_SID = re.compile(r"MG[0-9A-Za-z]+")
@@ -44,6 +46,7 @@ class SmsSettings:
     max_segments: int = MAX_SEGMENTS  # default cap for placements that set none
     concurrency: int = 8
     status_callback: bool = True
+    timeout: float = 10.0  # seconds for each Twilio API call (connect and read)
 
 
 def parse_settings(table: Mapping[str, Any]) -> SmsSettings:
@@ -67,7 +70,8 @@ def parse_settings(table: Mapping[str, Any]) -> SmsSettings:
         rate=_rate(table.get("rate", 10)),
         max_segments=_int(table, "max_segments", MAX_SEGMENTS, MAX_SEGMENTS),
         concurrency=_int(table, "concurrency", 8, None),
-        status_callback=_bool(table, "status_callback", True))
+        status_callback=_bool(table, "status_callback", True),
+        timeout=_timeout(table.get("timeout", 10)))
 
 
 def is_int(value: Any) -> bool:
@@ -134,6 +138,14 @@ def _rate(value: Any) -> float:
     if not number or not math.isfinite(value) or value <= 0:
         _fail("rate", "must be a positive number of segments per second, such as 10, "
                       f"got {toml_value(value)}")
+    return float(value)
+
+
+def _timeout(value: Any) -> float:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        _fail("timeout", f"must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+                         f"such as 10, got {toml_value(value)}")
     return float(value)
 
 

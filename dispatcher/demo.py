@@ -84,17 +84,18 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
                          error_rate=settings.error_rate, timeout_rate=settings.timeout_rate,
                          timeout_delay_s=3.0, throttle_every=settings.throttle_every,
                          throttle_burst=settings.throttle_burst,
-                         undelivered_rate=settings.undelivered_rate)
+                         undelivered_rate=settings.undelivered_rate, callback_workers=32)
 
 
-def demo_config(workdir: Path, api_url: str, public_url: str, rate: float) -> Config:
+def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
+                timeout: float = 2.0) -> Config:
     """The deployment of the demo: the sandbox account, SQLite in the workspace."""
     config = parse_config({
         "web": {"listen": public_url.removeprefix("http://"), "public_url": public_url},
         "channels": {"sms": {
             "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
             "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
-            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": 2.0}},
+            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout}},
     })
     return replace(config, database_url=f"sqlite:///{workdir / 'dispatcher.db'}")
 

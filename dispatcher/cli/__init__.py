@@ -16,6 +16,7 @@ from dispatcher.cli import (
     optout,
     reach,
     run,
+    sandbox,
     serve,
 )
 from dispatcher.context import AppContext
@@ -43,7 +44,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, contacts, database, demo, logs, optout, reach, run, serve):
+for module in (campaign, contacts, database, demo, logs, optout, reach, run, sandbox, serve):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from channels.base import CallbackReceiver, CallbackRequest, Channel, SignatureError
 from dispatcher.config import Config
 from dispatcher.errors import ConfigError
-from dispatcher.receipts import apply_receipts, record_inbound
+from dispatcher.receipts import ReceiptBatcher, record_inbound
 from dispatcher.web import urls
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
         name: ch for name, ch in channels.items() if isinstance(ch, CallbackReceiver)}
     public_url = config.web.public_url
     region = config.default_region
+    batcher = ReceiptBatcher(engine)
     router = APIRouter(prefix=urls.HOOKS_PREFIX, tags=["provider webhooks"])
 
     @router.post(urls.STATUS_PATH, summary="Delivery receipts posted by a channel's provider")
@@ -45,7 +46,7 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
 
         def apply() -> Response:
             receipts = receiver.parse_callback(callback)
-            report = apply_receipts(engine, receipts)
+            report = batcher.apply(receipts)
             log.debug("%s status callback: %s", channel, report)
             return Response(status_code=200)
 

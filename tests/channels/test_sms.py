@@ -73,13 +73,14 @@ def test_from_config_defaults_and_secrets_kept_unrevealed() -> None:
                                    sender="+15005550006")
     assert (settings.rate, settings.max_segments, settings.concurrency) == (10.0, 10, 8)
     assert settings.status_callback is True and settings.api_base is None
+    assert settings.timeout == 10.0
 
 
 def test_from_config_every_key() -> None:
     sid = Unrevealed()
     table = sms_table(drop=("from",), account_sid=sid, messaging_service_sid=SERVICE_SID,
                       api_base="http://127.0.0.1:8765/", rate=2.5, max_segments=3,
-                      concurrency=1, status_callback=False)
+                      concurrency=1, status_callback=False, timeout=2.5)
     settings = SmsChannel.from_config(table).settings
     assert settings is not None
     assert settings.account_sid is sid
@@ -87,6 +88,7 @@ def test_from_config_every_key() -> None:
     assert settings.api_base == "http://127.0.0.1:8765"
     assert (settings.rate, settings.max_segments, settings.concurrency) == (2.5, 3, 1)
     assert settings.status_callback is False
+    assert settings.timeout == 2.5
 
 
 @pytest.mark.parametrize("sender", ["+8613800138000", "12345", "PingAn Gov"])
@@ -98,7 +100,7 @@ def test_from_config_accepts_senders(sender: str) -> None:
 @pytest.mark.parametrize(("table", "key", "message"), [
     (sms_table(form="+1"), "channels.sms.form",
      "unknown key; allowed: account_sid, api_base, auth_token, concurrency, from, "
-     "max_segments, messaging_service_sid, provider, rate, status_callback"),
+     "max_segments, messaging_service_sid, provider, rate, status_callback, timeout"),
     (sms_table(provider="aliyun"), "channels.sms.provider",
      'must be "twilio" (the only SMS provider), got "aliyun"'),
     (sms_table(drop=("account_sid",)), "channels.sms.account_sid",
@@ -143,6 +145,12 @@ def test_from_config_accepts_senders(sender: str) -> None:
      "must be a positive integer, got false"),
     (sms_table(status_callback="yes"), "channels.sms.status_callback",
      'must be true or false, got "yes"'),
+    (sms_table(timeout=0), "channels.sms.timeout",
+     "must be a number of seconds above 0 and at most 300, such as 10, got 0"),
+    (sms_table(timeout=301), "channels.sms.timeout",
+     "must be a number of seconds above 0 and at most 300, such as 10, got 301"),
+    (sms_table(timeout="10s"), "channels.sms.timeout",
+     'must be a number of seconds above 0 and at most 300, such as 10, got "10s"'),
 ])
 def test_from_config_errors_name_the_key(table: dict[str, Any], key: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:

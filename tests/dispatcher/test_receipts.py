@@ -163,3 +163,20 @@ def test_opt_out_from_an_unusable_address_is_logged_not_raised(
     assert record_inbound(engine, "sms", InboundMessage("+1381", "STOP", True)) is False
     assert list(optouts.iter_optouts(engine)) == []
     assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_concurrent_callbacks_share_commits_and_each_is_applied(engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dispatcher.receipts import ReceiptBatcher
+
+    ids = plan_deliveries(engine)
+    for n, delivery_id in enumerate(ids):
+        move(engine, delivery_id, "sent", f"SM{n}")
+    batcher = ReceiptBatcher(engine)
+    receipts = [Receipt(f"SM{n}", "delivered") for n in range(len(ids))]
+    with ThreadPoolExecutor(max_workers=len(ids) * 2) as pool:
+        reports = list(pool.map(lambda r: batcher.apply([r]), receipts + receipts))
+    assert sum(r.applied for r in reports) == len(ids)
+    assert sum(r.unchanged for r in reports) == len(ids)
+    assert {row(engine, i)[0] for i in ids} == {"delivered"}

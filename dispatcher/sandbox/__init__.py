@@ -1,0 +1,24 @@
+"""Provider simulators on loopback, reached only over HTTP exactly like the real providers.
+
+Nothing here imports the engine, planner, database or web app: the dispatcher cannot tell
+a sandbox from the real service, so the demo and the tests run the real client libraries
+offline. ``dispatcher sandbox serve`` runs one in the foreground; from Python::
+
+    from dispatcher.sandbox import TwilioOptions, TwilioSandbox
+
+    sandbox = TwilioSandbox(TwilioOptions(seed=7, error_rate=0.05))
+    with sandbox.serve() as url:   # http://127.0.0.1:<free port>
+        ...                        # point [channels.sms] api_base at url
+    print(sandbox.stats())
+"""
+
+from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
+from dispatcher.sandbox.twilio_options import (
+    MAGIC_TO_NUMBERS,
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_AUTH_TOKEN,
+    TwilioOptions,
+)
+
+__all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AUTH_TOKEN", "TwilioOptions",
+           "TwilioSandbox", "create_twilio_app"]

@@ -1,0 +1,114 @@
+"""The real twilio client, the engine, the web app and the Twilio sandbox, over loopback.
+
+With 5 % server errors (half of them after the message was created), 2 % timeouts (the
+message created, the answer too late) and 429 bursts, every target must end delivered,
+the sandbox must hold each number at most once, and the counts must equal the
+sandbox's own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dispatcher import campaign_store, registry, samples
+from dispatcher.contacts import import_contacts
+from dispatcher.context import AppContext
+from dispatcher.demo import TOKEN_VARIABLE, demo_config
+from dispatcher.engine import DeliveryEngine
+from dispatcher.policy import EngineOptions
+from dispatcher.reach import campaign_reach
+from dispatcher.runs import plan_due
+from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
+from dispatcher.serving import BackgroundServer, free_port
+from dispatcher.tables import deliveries
+from dispatcher.web import create_app
+
+REPO = Path(__file__).resolve().parents[2]
+DRIVE = REPO / "campaigns" / "pingan-ding.toml"
+FAULTS = TwilioOptions(seed=11, latency_ms=2, error_rate=0.05, timeout_rate=0.02,
+                       timeout_delay_s=1.5, throttle_every=300, throttle_burst=10,
+                       callback_workers=16)
+
+
+@dataclass
+class Stack:
+    app: AppContext
+    sandbox: TwilioSandbox
+
+
+@contextmanager
+def stack(workdir: Path, options: TwilioOptions, contacts: int) -> Iterator[Stack]:
+    """Sandbox + web app + a workspace holding the drive planned for ``contacts`` people."""
+    os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
+    sandbox = TwilioSandbox(options)
+    with sandbox.serve() as api_url:
+        port = free_port()
+        config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate=5_000,
+                             timeout=0.5)
+        app = AppContext(_config=config)
+        channels = registry.build_channels(config.channels)
+        with BackgroundServer(create_app(app.engine, config, channels), port=port):
+            samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
+            import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
+            checked = campaign_store.check_file(config, app.engine, DRIVE)
+            assert checked.campaign is not None, checked.issues
+            campaign_store.apply_campaign(app.engine, checked.campaign, str(DRIVE),
+                                          checked.text)
+            plan_due(app.engine, channels.__getitem__)
+            yield Stack(app, sandbox)
+        app.engine.dispose()
+
+
+def send(app: AppContext) -> None:
+    channels = registry.build_channels(app.config.channels)
+    options = EngineOptions(lease_seconds=5, backoff_base=0.05, backoff_max=0.5,
+                            unknown_grace_seconds=0.2)
+    DeliveryEngine(app.engine, channels, app.config.web.public_url, options).run(
+        until_idle=True)
+
+
+def statuses(app: AppContext) -> dict[str, int]:
+    from sqlalchemy import func
+
+    query = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+    with app.engine.connect() as conn:
+        return dict(conn.execute(query).all())  # type: ignore[arg-type]
+
+
+def test_every_retryable_target_ends_delivered_once(tmp_path: Path) -> None:
+    with stack(tmp_path, FAULTS, 2_000) as s:
+        send(s.app)
+        assert s.sandbox.wait_for_callbacks(timeout=30)
+        stats = s.sandbox.stats()
+        planned = statuses(s.app)
+        faults = stats["faults"]
+        assert faults["error_created"] > 0 and faults["timeout"] > 0 and faults["throttle"] > 0
+        assert stats["duplicates"] == 0 and stats["duplicate_messages"] == 0
+        assert set(planned) == {"delivered", "skipped"}
+        assert planned["delivered"] == stats["created"] == stats["by_status"]["delivered"]
+        campaign, _ = campaign_store.load_stored(s.app.engine, "pingan-ding")
+        lookup = campaign_store.channel_lookup(s.app.config)
+        reach = campaign_reach(s.app.engine, campaign, lookup)["channels"]["sms"]
+        assert reach["reach"]["message_times"] == stats["created"]
+        assert reach["delivered"] == stats["created"]
+        assert reach["targets"] == sum(planned.values())
+
+
+def test_undelivered_and_refused_numbers_are_accounted_for(tmp_path: Path) -> None:
+    options = TwilioOptions(seed=3, undelivered_rate=0.1)
+    with stack(tmp_path, options, 300) as s:
+        send(s.app)
+        assert s.sandbox.wait_for_callbacks(timeout=30)
+        stats = s.sandbox.stats()
+        planned = statuses(s.app)
+        assert planned.get("undelivered", 0) == stats["by_status"]["undelivered"] > 0
+        assert planned["delivered"] == stats["by_status"]["delivered"]
+        assert "sending" not in planned and "planned" not in planned
+
+

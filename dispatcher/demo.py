@@ -88,14 +88,15 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
 
 
 def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
-                timeout: float = 2.0) -> Config:
+                timeout: float = 2.0, status_callback: bool = True) -> Config:
     """The deployment of the demo: the sandbox account, SQLite in the workspace."""
     config = parse_config({
         "web": {"listen": public_url.removeprefix("http://"), "public_url": public_url},
         "channels": {"sms": {
             "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
             "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
-            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout}},
+            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
+            "status_callback": status_callback}},
     })
     return replace(config, database_url=f"sqlite:///{workdir / 'dispatcher.db'}")
 

@@ -22,16 +22,13 @@ from channels.base import (
     Message,
     Placement,
     SendResult,
-    ValidationContext,
 )
-from dispatcher import claims, optouts, registry, runs
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from dispatcher import claims, optouts, runs
 from dispatcher.contacts import import_contacts
 from dispatcher.engine import DeliveryEngine
-from dispatcher.planner import plan_run
 from dispatcher.policy import EngineOptions
 from dispatcher.tables import deliveries, delivery_events
+from dispatcher.testing import plan_campaign
 from dispatcher.transitions import Transition, advance
 
 FAST = EngineOptions(lease_seconds=0.5, backoff_base=0.01, backoff_max=0.05,
@@ -103,13 +100,7 @@ def planned(engine: Engine, tmp_path: Path) -> Engine:
     contacts.write_text("phone,area,district\n" + "".join(f"{p},residential,A\n" for p in PHONES),
                         encoding="utf-8")
     import_contacts(engine, contacts, "residents", "CN")
-    campaign, issues = parse_campaign(CAMPAIGN, "drive.toml", default_timezone="Asia/Shanghai",
-                                      channel_for=lambda n: registry.build_channel(n, {}),
-                                      context=ValidationContext())
-    assert campaign is not None, issues
-    apply_campaign(engine, campaign, "drive.toml", CAMPAIGN)
-    plan_run(engine, campaign, 1, datetime(2019, 6, 3, 1, tzinfo=UTC),
-             lambda n: registry.build_channel(n, {}))
+    plan_campaign(engine, CAMPAIGN)
     return engine
 
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from channels.base import Channel, Inventory, Placement, Target, ValidationContext
-from dispatcher import optouts, registry
-from dispatcher.campaign import Campaign, parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from channels.base import Inventory, Placement, Target
+from dispatcher import optouts
+from dispatcher.campaign import Campaign
 from dispatcher.contacts import import_contacts
 from dispatcher.planner import plan_run
 from dispatcher.reach import campaign_reach
 from dispatcher.tables import deliveries, runs
+from dispatcher.testing import FIRE_TIME, store_campaign, unconfigured_channel
 
-FIRE = datetime(2019, 6, 3, 1, tzinfo=UTC)
+FIRE = FIRE_TIME
 
 CAMPAIGN = '''
 id = "drive"
@@ -47,17 +46,12 @@ WORKERS = """phone,area,district
 """
 
 
-def channel(name: str) -> Channel:
-    return registry.build_channel(name, {})
+channel = unconfigured_channel
 
 
 def campaign(engine: Engine, text: str = CAMPAIGN) -> Campaign:
     """Parse and store ``text`` as version 1 (or the unchanged current version)."""
-    found, issues = parse_campaign(text, "drive.toml", default_timezone="Asia/Shanghai",
-                                   channel_for=channel, context=ValidationContext())
-    assert issues == [] and found is not None
-    apply_campaign(engine, found, "drive.toml", text)
-    return found
+    return store_campaign(engine, text, "drive.toml")
 
 
 @pytest.fixture

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, select
 
-from channels.base import Channel, InboundMessage, Receipt, ValidationContext
-from dispatcher import optouts, registry
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from channels.base import InboundMessage, Receipt
+from dispatcher import optouts
 from dispatcher.contacts import import_contacts
-from dispatcher.planner import plan_run
 from dispatcher.receipts import ReceiptReport, apply_receipts, record_inbound
 from dispatcher.tables import deliveries, delivery_events
+from dispatcher.testing import plan_campaign
 from dispatcher.transitions import Transition, advance
 
-FIRE = datetime(2019, 6, 3, 1, tzinfo=UTC)
 CAMPAIGN = '''
 id = "drive"
 title = "Drive"
@@ -34,18 +30,10 @@ body = "Report gang crime: call 110. Reply TD to stop."
 CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
 
 
-def channel(name: str) -> Channel:
-    return registry.build_channel(name, {})
-
-
 def plan_deliveries(engine: Engine) -> list[int]:
     """Plan a run of a one-placement campaign to three residents; their row ids."""
     import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
-    found, issues = parse_campaign(CAMPAIGN, "drive.toml", default_timezone="Asia/Shanghai",
-                                   channel_for=channel, context=ValidationContext())
-    assert issues == [] and found is not None
-    apply_campaign(engine, found, "drive.toml", CAMPAIGN)
-    plan_run(engine, found, 1, FIRE, channel)
+    plan_campaign(engine, CAMPAIGN)
     with engine.connect() as conn:
         return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
                     .scalars())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,18 +20,15 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, select
 from twilio.request_validator import RequestValidator
 
-from channels.base import Channel, ValidationContext
 from channels.sms import SmsChannel
-from dispatcher import optouts, registry
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from dispatcher import optouts
 from dispatcher.cli.serve import parse_listen, serve
 from dispatcher.config import Config, Secret, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.planner import plan_run
 from dispatcher.serving import BackgroundServer
 from dispatcher.tables import deliveries, delivery_events
+from dispatcher.testing import plan_campaign
 from dispatcher.transitions import Transition, advance
 from dispatcher.web import create_app, urls
 
@@ -42,7 +38,6 @@ ACCOUNT_SID = "AC" + "0" * 32
 PUBLIC = "https://hooks.example.org/dispatcher"
 PHONE = "+8613800000001"
 
-FIRE = datetime(2019, 6, 3, 1, tzinfo=UTC)
 CAMPAIGN = '''
 id = "drive"
 title = "Drive"
@@ -110,15 +105,7 @@ def callback(sid: str, status: str, **extra: str) -> dict[str, str]:
 
 def plan_deliveries(engine: Engine) -> list[int]:
     import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
-
-    def channel(name: str) -> Channel:
-        return registry.build_channel(name, {})
-
-    found, issues = parse_campaign(CAMPAIGN, "drive.toml", default_timezone="Asia/Shanghai",
-                                   channel_for=channel, context=ValidationContext())
-    assert issues == [] and found is not None
-    apply_campaign(engine, found, "drive.toml", CAMPAIGN)
-    plan_run(engine, found, 1, FIRE, channel)
+    plan_campaign(engine, CAMPAIGN)
     with engine.connect() as conn:
         return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
                     .scalars())

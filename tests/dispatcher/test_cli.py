@@ -140,3 +140,14 @@ def test_bad_config_is_one_error_naming_the_key(cli: Cli) -> None:
     cli.config.write_text('[channels.sms]\nrate = -1\n', encoding="utf-8")
     result = cli("campaign", "validate", str(DRIVE), code=2)
     assert result.stderr.startswith(f"error: {cli.config}: channels.sms.")
+
+
+def test_pause_resume_cancel_and_retry_commands(planned: Cli) -> None:
+    assert "pingan-ding: paused run(s) 1" in planned("campaign", "pause", "pingan-ding").stdout
+    assert "no run to pause" in planned("campaign", "pause", "pingan-ding", code=1).stderr
+    assert "resumed run(s) 1" in planned("campaign", "resume", "pingan-ding").stdout
+    cancelled = planned("campaign", "cancel", "pingan-ding").stdout
+    assert "cancelled run(s) 1; 1 row(s) skipped(cancelled)" in cancelled
+    retried = planned("retry", "pingan-ding", "--status", "failed").stdout
+    assert retried == "pingan-ding: 0 failed row(s) requeued\n"
+    assert "Usage:" in planned("retry", "pingan-ding", "--status", "sent", code=2).output

@@ -8,6 +8,7 @@ and nothing was lost. The twilio client against the sandbox is tested in test_se
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,3 +195,20 @@ def test_cancel_skips_what_was_not_sent(planned: Engine) -> None:
     with planned.connect() as conn:
         reasons = set(conn.execute(select(deliveries.c.status, deliveries.c.reason)).all())
     assert reasons == {("skipped", "cancelled")}
+
+
+def test_plain_run_keeps_going_until_stopped(planned: Engine) -> None:
+    provider = MemoryProvider()
+    sender = DeliveryEngine(planned, {"sms": provider}, "http://127.0.0.1:9", FAST)
+    worker = threading.Thread(target=sender.run)  # without until_idle
+    worker.start()
+    deadline = time.monotonic() + 20
+    while len(provider.accepted) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert worker.is_alive()  # idle, but still running
+    runs.retry_failed(planned, "drive")  # nothing failed: nothing to do, still alive
+    sender.stop.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert states(planned) == dict.fromkeys(PHONES, "sent")

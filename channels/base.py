@@ -233,6 +233,7 @@ class Receipt(NamedTuple):
     delivery_id: int | None = None  # when the callback URL carried it
     code: str | None = None
     detail: str | None = None
+    opt_out: bool = False  # the error says the recipient unsubscribed or blocked us
 
 
 class InboundMessage(NamedTuple):

@@ -39,7 +39,7 @@ from channels.base import (
 )
 from channels.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
 from channels.sms_settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
-from channels.twilio_client import TwilioAccount
+from channels.twilio_client import OPT_OUT_CODES, TwilioAccount
 
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
 HANDED_TO_CARRIER = ("sent", "delivered", "undelivered")
@@ -276,8 +276,9 @@ def receipts_from(form: Mapping[str, str], url: str) -> list[Receipt]:
     query = parse_qs(urlsplit(url).query).get(DELIVERY_PARAM, [""])[0]
     delivery_id = int(query) if query.isdigit() else None
     code = form.get("ErrorCode") or None
+    opt_out = code is not None and code.isdigit() and int(code) in OPT_OUT_CODES
     return [Receipt(provider_ref=ref, state=state, delivery_id=delivery_id, code=code,
-                    detail=f"twilio {status}")]
+                    detail=f"twilio {status}", opt_out=opt_out)]
 
 
 def inbound_from(form: Mapping[str, str]) -> InboundMessage:

@@ -23,9 +23,11 @@ from sqlalchemy import Connection, Engine, select
 
 from channels.base import InboundMessage, Receipt
 from dispatcher import optouts
+from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError
-from dispatcher.phones import InvalidPhone
+from dispatcher.phones import InvalidPhone, mask
 from dispatcher.tables import deliveries
+from dispatcher.tables import optouts as optouts_table
 from dispatcher.transitions import Transition, advance
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ def _apply_in(conn: Connection, receipts: Sequence[Receipt]) -> ReceiptReport:
     report = ReceiptReport(received=len(receipts))
     for receipt in receipts:
         changed = advance(conn, [_transition(receipt)], actor=ACTOR)
+        if changed and receipt.opt_out:
+            _opt_out_rows(conn, changed, f"provider error {receipt.code}")
         if changed:
             report.applied += 1
             report.delivery_ids.extend(changed)
@@ -114,6 +118,17 @@ class ReceiptBatcher:
                 done.set_result(report)
 
 
+def _opt_out_rows(conn: Connection, delivery_ids: list[int], reason: str) -> None:
+    """The provider says these rows' recipients opted out: remember it for their channel."""
+    rows = conn.execute(select(deliveries.c.channel, deliveries.c.target)
+                        .where(deliveries.c.id.in_(delivery_ids))).all()
+    statement = insert_ignoring_conflicts(optouts_table, conn.engine)
+    for channel, target in rows:
+        conn.execute(statement.values(channel=channel, address=target, source="provider",
+                                      reason=reason, created_at=utcnow()))
+        log.info("opt-out on %s from %s: %s", channel, mask(target), reason)
+
+
 def _transition(receipt: Receipt) -> Transition:
     return Transition(state=receipt.state, delivery_id=receipt.delivery_id,
                       provider_ref=receipt.provider_ref, code=receipt.code,
@@ -138,7 +153,7 @@ def record_inbound(engine: Engine, channel_name: str, message: InboundMessage, *
     opted out, or a sender address that is not a valid phone number (logged).
     """
     if not message.opt_out:
-        log.debug("reply on %s from %s is not an opt-out", channel_name, _masked(message.address))
+        log.debug("reply on %s from %s is not an opt-out", channel_name, mask(message.address))
         return False
     word = message.body.strip()
     try:
@@ -148,13 +163,6 @@ def record_inbound(engine: Engine, channel_name: str, message: InboundMessage, *
         log.warning("opt-out reply %r on %s from an unusable address: %s", word,
                     channel_name, exc)
         return False
-    log.info("opt-out on %s from %s (replied %r)%s", channel_name, _masked(message.address),
+    log.info("opt-out on %s from %s (replied %r)%s", channel_name, mask(message.address),
              word, "" if added else ", already recorded")
     return added
-
-
-def _masked(address: str) -> str:
-    """A phone number with its middle digits hidden, for logs: +86138****0001."""
-    head, tail = (6, 4) if len(address) >= 12 else (2, 2)
-    hidden = len(address) - head - tail
-    return address[:head] + "*" * hidden + address[-tail:] if hidden > 0 else address

@@ -168,3 +168,26 @@ def test_concurrent_callbacks_share_commits_and_each_is_applied(engine: Engine) 
     assert sum(r.applied for r in reports) == len(ids)
     assert sum(r.unchanged for r in reports) == len(ids)
     assert {row(engine, i)[0] for i in ids} == {"delivered"}
+
+
+def test_an_opt_out_error_in_a_receipt_opts_the_recipient_out(engine: Engine) -> None:
+    ids = plan_deliveries(engine)
+    move(engine, ids[0], "sent", "SMblocked")
+    move(engine, ids[1], "sent", "SMunreachable")
+    apply_receipts(engine, [Receipt("SMblocked", "undelivered", code="30004", opt_out=True),
+                            Receipt("SMunreachable", "undelivered", code="30003")])
+    assert optouts.is_opted_out(engine, "+8613800000001", "sms")
+    assert not optouts.is_opted_out(engine, "+8613800000002", "sms")
+    apply_receipts(engine, [Receipt("SMblocked", "undelivered", code="30004", opt_out=True)])
+
+
+def test_twilio_error_codes_that_mean_opted_out() -> None:
+    from channels.sms import receipts_from
+
+    url = "https://x/hooks/sms/status?d=7"
+    blocked = receipts_from({"MessageSid": "SM1", "MessageStatus": "undelivered",
+                             "ErrorCode": "30004"}, url)
+    unreachable = receipts_from({"MessageSid": "SM2", "MessageStatus": "undelivered",
+                                 "ErrorCode": "30003"}, url)
+    assert blocked[0].opt_out and blocked[0].delivery_id == 7
+    assert not unreachable[0].opt_out

@@ -90,6 +90,7 @@ def bench_size(size: int, out: Path) -> dict[str, float]:
     import_s, import_rss = run_child(
         [*DISPATCHER, "contacts", "import", str(csv_path), "--list", "everyone"], env)
     run_child([*DISPATCHER, "campaign", "apply", str(work / "bench.toml")], env)
+    run_child([*DISPATCHER, "campaign", "approve", "bench", "--by", "bench"], env)
     plan_s, plan_rss = run_child([*DISPATCHER, "campaign", "plan", "bench"], env)
     raw_s, rows = raw_insert_seconds(db, work / "baseline.db")
     return {"size": size, "import_s": import_s, "contacts_per_s": size / import_s,

@@ -31,7 +31,7 @@ from pathlib import Path
 import requests
 from twilio.rest import Client
 
-from dispatcher import campaign_store, registry, samples
+from dispatcher import campaign_store, lifecycle, registry, samples
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
 from dispatcher.demo import TOKEN_VARIABLE, demo_config
@@ -99,6 +99,7 @@ def engine_send(api: str, n: int, workdir: Path, rate: float,
     assert checked.campaign is not None, checked.issues
     campaign_store.apply_campaign(app.engine, checked.campaign, "pingan-ding.toml",
                                   checked.text)
+    lifecycle.approve(app.engine, "pingan-ding", "bench")
     channels = registry.build_channels(config.channels)
     plan_due(app.engine, channels.__getitem__)
     engine = DeliveryEngine(app.engine, channels, config.web.public_url, EngineOptions())

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from channels.base import Channel, ValidationContext
-from dispatcher import registry
+from dispatcher import lifecycle, registry
 from dispatcher.campaign import Campaign, Issue, parse_campaign, unreadable
 from dispatcher.config import Config
 from dispatcher.contacts import list_names
@@ -62,9 +62,13 @@ def definition_hash(campaign: Campaign) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def apply_campaign(engine: Engine, campaign: Campaign, source_path: str,
-                   source_text: str) -> ApplyResult:
-    """Store ``campaign`` as a new version unless its content equals the current one."""
+def apply_campaign(engine: Engine, campaign: Campaign, source_path: str, source_text: str,
+                   actor: str = "system", keep_approved: bool = False) -> ApplyResult:
+    """Store ``campaign`` as a new version unless its content equals the current one.
+
+    A new version needs approval before it fires; with ``keep_approved`` the last
+    approved version goes on firing meanwhile.
+    """
     digest = definition_hash(campaign)
     now = utcnow()
     with engine.begin() as conn:
@@ -77,7 +81,8 @@ def apply_campaign(engine: Engine, campaign: Campaign, source_path: str,
             return ApplyResult(campaign.id, current.current_version, changed=False)
         version = 1 if current is None else current.current_version + 1
         fields = {"title": campaign.title, "owner": campaign.owner,
-                  "current_version": version, "updated_at": now}
+                  "current_version": version, "keep_approved": keep_approved,
+                  "updated_at": now}
         if current is None:
             conn.execute(campaigns.insert().values(id=campaign.id, created_at=now, **fields))
         else:
@@ -86,6 +91,9 @@ def apply_campaign(engine: Engine, campaign: Campaign, source_path: str,
             campaign_id=campaign.id, version=version, content_hash=digest,
             source_path=source_path, source_text=source_text,
             definition=json.dumps(campaign.to_json(), ensure_ascii=False), created_at=now))
+        lifecycle.record(conn, actor, "apply", campaign.id, version,
+                         f"stored from {source_path}"
+                         + ("; the approved version keeps running" if keep_approved else ""))
     return ApplyResult(campaign.id, version, changed=True)
 
 
@@ -126,7 +134,7 @@ def show_campaign(engine: Engine, campaign_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
         versions = conn.execute(
             select(campaign_versions.c.version, campaign_versions.c.created_at,
-                   campaign_versions.c.source_path)
+                   campaign_versions.c.source_path, campaign_versions.c.approved_by)
             .where(campaign_versions.c.campaign_id == campaign_id)
             .order_by(campaign_versions.c.version)).all()
         run_rows = conn.execute(
@@ -136,7 +144,8 @@ def show_campaign(engine: Engine, campaign_id: str) -> dict[str, Any]:
         **campaign.to_json(),
         "version": versions[-1].version,
         "versions": [{"version": v.version, "created_at": _iso(v.created_at),
-                      "source_path": v.source_path} for v in versions],
+                      "source_path": v.source_path, "approved_by": v.approved_by}
+                     for v in versions],
         "runs": [{"id": r.id, "version": r.version, "fire_time": _iso(r.fire_time),
                   "status": r.status} for r in run_rows],
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dispatcher import campaign_store, registry, samples
+from dispatcher import campaign_store, lifecycle, registry, samples
 from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
@@ -134,8 +134,10 @@ def _load(app: AppContext, settings: DemoSettings, workdir: Path, say: Step,
     if checked.campaign is None:
         raise DispatcherError("\n".join(map(str, checked.issues)))
     applied = campaign_store.apply_campaign(app.engine, checked.campaign,
-                                            str(settings.campaign_file), checked.text)
-    say(f"campaign {applied.campaign_id} version {applied.version} applied")
+                                            str(settings.campaign_file), checked.text,
+                                            actor="demo planner")
+    lifecycle.approve(app.engine, applied.campaign_id, "demo approver")
+    say(f"campaign {applied.campaign_id} version {applied.version} applied and approved")
 
 
 def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:

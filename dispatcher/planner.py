@@ -25,6 +25,7 @@ from threading import Event, Thread
 from sqlalchemy import Engine, select
 
 from channels.base import Channel, Placement, Target
+from dispatcher import lifecycle
 from dispatcher.campaign import Campaign
 from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.inventory import DatabaseInventory
@@ -58,7 +59,7 @@ def plan_run(engine: Engine, campaign: Campaign, version: int, fire_time: dateti
         streams = [_tagged(p, channel.targets(p, inventory)) for p in placements]
         rows = _rows(run_id, channel_name, streams, result.rows)
         _write(engine, rows, progress)
-    _finish(engine, run_id, result.rows)
+    _finish(engine, result, version)
     return result
 
 
@@ -173,11 +174,15 @@ def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         worker.join()
 
 
-def _finish(engine: Engine, run_id: int, counts: Counter[str]) -> None:
+def _finish(engine: Engine, result: PlanResult, version: int) -> None:
     now = utcnow()
+    counts = dict(sorted(result.rows.items()))
     with engine.begin() as conn:
-        conn.execute(runs.update().where(runs.c.id == run_id)
+        conn.execute(runs.update().where(runs.c.id == result.run_id)
                      .values(status="planned", planned_at=now))
         conn.execute(delivery_events.insert().values(
-            run_id=run_id, at=now, actor="planner", event="planned",
-            detail=json.dumps(dict(sorted(counts.items())))))
+            run_id=result.run_id, at=now, actor="planner", event="planned",
+            detail=json.dumps(counts)))
+        lifecycle.record(conn, "planner", "plan", result.campaign_id, version,
+                         f"run {result.run_id} firing at {result.fire_time.isoformat()}: "
+                         f"{sum(counts.values())} rows")

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine, exists, insert, literal, select, update
 
 from channels.base import Channel
-from dispatcher import campaign_store
+from dispatcher import campaign_store, lifecycle
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.planner import PlanResult, plan_run
@@ -27,7 +27,11 @@ def plan_due(engine: Engine, channel_for: ChannelFor, now: datetime | None = Non
         ids = list(conn.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
     results = []
     for campaign_id in ids:
-        campaign, version = campaign_store.load_stored(engine, campaign_id)
+        with engine.connect() as conn:
+            approved = lifecycle.version_to_run(conn, campaign_id)
+        if approved is None:
+            continue  # awaiting approval: nothing goes out unapproved
+        campaign, version = campaign_store.load_stored(engine, campaign_id, approved)
         fire_time = campaign.schedule.latest_firing(now)
         if fire_time is not None:
             results.append(plan_run(engine, campaign, version, fire_time, channel_for,
@@ -50,30 +54,32 @@ def _campaign_runs(engine: Engine, campaign_id: str, statuses: tuple[str, ...]) 
 
 
 def _set_status(engine: Engine, campaign_id: str, before: tuple[str, ...],
-                after: str, verb: str) -> RunChange:
+                after: str, verb: str, actor: str) -> RunChange:
     run_ids = _campaign_runs(engine, campaign_id, before)
     if not run_ids:
         raise DispatcherError(f"campaign {campaign_id!r} has no run to {verb} "
                               f"(runs that are {' or '.join(before)})")
     with engine.begin() as conn:
         conn.execute(update(runs).where(runs.c.id.in_(run_ids)).values(status=after))
+        lifecycle.record(conn, actor, verb, campaign_id,
+                         detail=f"run(s) {', '.join(map(str, run_ids))}")
     return RunChange(campaign_id, run_ids)
 
 
-def pause(engine: Engine, campaign_id: str) -> RunChange:
+def pause(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
     """Stop claiming rows of the campaign's runs; sends in flight finish."""
-    return _set_status(engine, campaign_id, ("planned",), "paused", "pause")
+    return _set_status(engine, campaign_id, ("planned",), "paused", "pause", actor)
 
 
-def resume(engine: Engine, campaign_id: str) -> RunChange:
+def resume(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
     """Continue paused runs exactly where they stopped."""
-    return _set_status(engine, campaign_id, ("paused",), "planned", "resume")
+    return _set_status(engine, campaign_id, ("paused",), "planned", "resume", actor)
 
 
 def cancel(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
     """Skip every row not yet sent (skipped(cancelled)); rows being sent finish."""
     change = _set_status(engine, campaign_id, ("planned", "paused", "planning"),
-                         "cancelled", "cancel")
+                         "cancelled", "cancel", actor)
     now = utcnow()
     waiting = (deliveries.c.run_id.in_(change.runs)) & (deliveries.c.status == "planned")
     with engine.begin() as conn:
@@ -104,4 +110,5 @@ def retry_failed(engine: Engine, campaign_id: str, actor: str = "operator") -> R
             conn.execute(update(runs).where(runs.c.id.in_(run_ids),
                                             runs.c.status == "completed")
                          .values(status="planned", completed_at=None))
+        lifecycle.record(conn, actor, "retry", campaign_id, detail=f"{rows} failed row(s)")
     return RunChange(campaign_id, run_ids, rows)

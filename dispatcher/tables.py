@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 # SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment, fast).
@@ -40,6 +42,9 @@ campaigns = Table(
     Column("title", Text, nullable=False),
     Column("owner", Text, nullable=False),
     Column("current_version", Integer, nullable=False),
+    # When a new version awaits approval: keep running the last approved one (true) or
+    # stop firing until the new one is approved (false, the default).
+    Column("keep_approved", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -54,7 +59,22 @@ campaign_versions = Table(
     Column("source_text", Text, nullable=False),
     Column("definition", Text, nullable=False),  # the validated campaign as JSON
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", Text),  # nothing is planned from a version nobody approved
+    Column("approved_at", DateTime(timezone=True)),
     UniqueConstraint("campaign_id", "version"),
+)
+
+# Every lifecycle action on a campaign: who, when, what, which version.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(32), nullable=False),  # apply, approve, plan, pause, ...
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("version", Integer),
+    Column("detail", Text),
+    Index(None, "campaign_id", "id"),
 )
 
 contacts = Table(

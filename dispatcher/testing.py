@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from channels.base import Channel, ValidationContext
-from dispatcher import registry
+from dispatcher import lifecycle, registry
 from dispatcher.campaign import Campaign, parse_campaign
 from dispatcher.campaign_store import apply_campaign
 from dispatcher.planner import PlanResult, plan_run
@@ -24,13 +24,17 @@ def unconfigured_channel(name: str) -> Channel:
     return registry.build_channel(name, {})
 
 
-def store_campaign(engine: Engine, text: str, file: str = "campaign.toml") -> Campaign:
-    """Parse ``text`` (AssertionError listing the problems if any) and store it."""
+def store_campaign(engine: Engine, text: str, file: str = "campaign.toml",
+                   approve_as: str | None = "approver") -> Campaign:
+    """Parse ``text`` (AssertionError listing the problems if any), store it, and approve
+    the stored version as ``approve_as`` (None leaves it awaiting approval)."""
     campaign, issues = parse_campaign(text, file, default_timezone="Asia/Shanghai",
                                       channel_for=unconfigured_channel,
                                       context=ValidationContext())
     assert campaign is not None, "\n".join(map(str, issues))
-    apply_campaign(engine, campaign, file, text)
+    apply_campaign(engine, campaign, file, text, actor="planner")
+    if approve_as is not None:
+        lifecycle.approve(engine, campaign.id, approve_as)
     return campaign
 
 

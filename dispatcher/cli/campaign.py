@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
-from dispatcher import campaign_store, registry
+from dispatcher import campaign_store, lifecycle, registry
 from dispatcher.cli.output import print_json, print_table, progress_bar
 from dispatcher.context import AppContext
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
+from dispatcher.lifecycle import default_actor
 from dispatcher.planner import PlanResult, plan_run
 
 
@@ -49,23 +50,31 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
 @campaign.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--keep-approved", is_flag=True,
+              help="Keep firing the last approved version until this one is approved "
+                   "(by default a new version stops the campaign until it is approved).")
+@click.option("--by", default=default_actor, show_default="your login name",
+              help="Who stores it, for the audit log.")
 @click.pass_obj
-def apply(app: AppContext, file: str, as_json: bool) -> None:
+def apply(app: AppContext, file: str, as_json: bool, keep_approved: bool, by: str) -> None:
     """Validate FILE and store it as a new version if its content changed.
 
-    Comments and formatting are not changes: the validated content is compared.
+    Comments and formatting are not changes: the validated content is compared. A new
+    version needs `dispatcher campaign approve` before it fires.
     """
     checked = campaign_store.check_file(app.config, app.engine, file)
     if checked.campaign is None:
         for issue in checked.issues:
             click.echo(str(issue))
         raise DispatcherError(f"{file}: {len(checked.issues)} problem(s); nothing was stored")
-    result = campaign_store.apply_campaign(app.engine, checked.campaign, file, checked.text)
+    result = campaign_store.apply_campaign(app.engine, checked.campaign, file, checked.text,
+                                           actor=by, keep_approved=keep_approved)
     if as_json:
         print_json({"campaign": result.campaign_id, "version": result.version,
                     "changed": result.changed})
     elif result.changed:
-        click.echo(f"{result.campaign_id}: stored version {result.version}")
+        click.echo(f"{result.campaign_id}: stored version {result.version}; approve it with "
+                   f"`dispatcher campaign approve {result.campaign_id} --by NAME`")
     else:
         click.echo(f"{result.campaign_id}: unchanged (version {result.version})")
 
@@ -128,8 +137,9 @@ def plan(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> No
 
 
 def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> None:
-    """Plan one firing of the stored campaign with a progress bar, then print the result."""
-    stored, version = campaign_store.load_stored(app.engine, campaign_id)
+    """Plan one firing of the approved version with a progress bar, then print the result."""
+    approved = lifecycle.require_approved(app.engine, campaign_id)
+    stored, version = campaign_store.load_stored(app.engine, campaign_id, approved)
     fire_time = _fire_time(stored.schedule, at, stored.timezone)
     lookup = campaign_store.channel_lookup(app.config)
     with progress_bar("planning") as bar:
@@ -179,6 +189,34 @@ def _print_plan(result: PlanResult, as_json: bool) -> None:
                f"{total} delivery rows")
     for key, count in sorted(result.rows.items()):
         click.echo(f"  {key:<20} {count}")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--by", required=True, help="Who approves, for the audit log.")
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="The version to approve (default: the current one).")
+@click.pass_obj
+def approve(app: AppContext, campaign_id: str, by: str, version: int | None) -> None:
+    """Approve one version of CAMPAIGN_ID: only approved versions are planned and sent."""
+    result = lifecycle.approve(app.engine, campaign_id, by, version)
+    state = "approved" if result.changed else "was already approved"
+    click.echo(f"{campaign_id}: version {result.version} {state}")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def history(app: AppContext, campaign_id: str, as_json: bool) -> None:
+    """Show CAMPAIGN_ID's audit log: who did what, when, to which version."""
+    entries = lifecycle.history(app.engine, campaign_id)
+    if as_json:
+        print_json(entries)
+        return
+    print_table(["when (UTC)", "who", "action", "version", "detail"],
+                [[e["at"][:19], e["actor"], e["action"], e["version"], e["detail"]]
+                 for e in entries], title=f"{campaign_id}: history")
 
 
 COMMANDS = [campaign]

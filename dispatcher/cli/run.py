@@ -13,6 +13,7 @@ from dispatcher import registry, runs
 from dispatcher.cli.output import print_json, progress_bar
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
+from dispatcher.lifecycle import default_actor
 from dispatcher.policy import EngineOptions
 from dispatcher.tables import deliveries
 from dispatcher.tables import runs as runs_table
@@ -76,27 +77,33 @@ def _stop_on_signals(engine: DeliveryEngine) -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+by_option = click.option("--by", default=default_actor, show_default="your login name",
+                         help="Who does this, for the audit log.")
+
+
 @click.command()
 @click.argument("campaign_id")
 @click.option("--status", type=click.Choice(["failed"]), required=True,
               help="Which rows to requeue (only failed rows can be retried).")
+@by_option
 @click.pass_obj
-def retry(app: AppContext, campaign_id: str, status: str) -> None:
+def retry(app: AppContext, campaign_id: str, status: str, by: str) -> None:
     """Requeue CAMPAIGN_ID's failed rows; `dispatcher run` sends them again.
 
     Rows whose number has opted out since are left failed.
     """
-    change = runs.retry_failed(app.engine, campaign_id)
+    change = runs.retry_failed(app.engine, campaign_id, by)
     click.echo(f"{campaign_id}: {change.rows} {status} row(s) requeued")
 
 
-def _lifecycle(action: Callable[[Engine, str], runs.RunChange], done: str,
+def _lifecycle(action: Callable[[Engine, str, str], runs.RunChange], done: str,
                help_text: str) -> click.Command:
     @click.command(action.__name__, help=help_text)
     @click.argument("campaign_id")
+    @by_option
     @click.pass_obj
-    def command(app: AppContext, campaign_id: str) -> None:
-        change = action(app.engine, campaign_id)
+    def command(app: AppContext, campaign_id: str, by: str) -> None:
+        change = action(app.engine, campaign_id, by)
         skipped = f"; {change.rows} row(s) skipped(cancelled)" if action is runs.cancel else ""
         click.echo(f"{campaign_id}: {done} run(s) {', '.join(map(str, change.runs))}{skipped}")
 

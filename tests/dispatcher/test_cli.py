@@ -44,6 +44,7 @@ def planned(cli: Cli) -> Cli:
     cli("contacts", "import", str(contacts), "--list", "residents")
     cli("optout", "add", "13912345678", "--channel", "sms")
     cli("campaign", "apply", str(DRIVE))
+    cli("campaign", "approve", "pingan-ding", "--by", "chief")
     cli("campaign", "plan", "pingan-ding")
     return cli
 
@@ -151,3 +152,21 @@ def test_pause_resume_cancel_and_retry_commands(planned: Cli) -> None:
     retried = planned("retry", "pingan-ding", "--status", "failed").stdout
     assert retried == "pingan-ding: 0 failed row(s) requeued\n"
     assert "Usage:" in planned("retry", "pingan-ding", "--status", "sent", code=2).output
+
+
+def test_approval_and_history_commands(cli: Cli) -> None:
+    contacts = cli.tmp / "residents.csv"
+    contacts.write_text("phone,area,district\n13800138000,residential,丈八街道\n", "utf-8")
+    cli("contacts", "import", str(contacts), "--list", "residents")
+    assert "approve it with" in cli("campaign", "apply", str(DRIVE), "--by", "li").stdout
+    refused = cli("campaign", "plan", "pingan-ding", code=1).stderr
+    assert "version 1 is not approved" in refused
+    assert "version 1 approved" in cli("campaign", "approve", "pingan-ding", "--by",
+                                       "chief").stdout
+    cli("campaign", "plan", "pingan-ding")
+    entries = json.loads(cli("campaign", "history", "pingan-ding", "--json").stdout)
+    assert [(e["actor"], e["action"]) for e in entries] == [
+        ("li", "apply"), ("chief", "approve"), ("planner", "plan")]
+    shown = json.loads(cli("campaign", "show", "pingan-ding", "--json").stdout)
+    assert shown["versions"][0]["approved_by"] == "chief"
+    assert "chief" in cli("campaign", "history", "pingan-ding").stdout

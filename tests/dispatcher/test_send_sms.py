@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from dispatcher import campaign_store, registry, samples
+from dispatcher import campaign_store, lifecycle, registry, samples
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
 from dispatcher.demo import TOKEN_VARIABLE, demo_config
@@ -60,6 +60,7 @@ def stack(workdir: Path, options: TwilioOptions, contacts: int) -> Iterator[Stac
             assert checked.campaign is not None, checked.issues
             campaign_store.apply_campaign(app.engine, checked.campaign, str(DRIVE),
                                           checked.text)
+            lifecycle.approve(app.engine, "pingan-ding", "approver")
             plan_due(app.engine, channels.__getitem__)
             yield Stack(app, sandbox)
         app.engine.dispose()

@@ -260,12 +260,18 @@ class SignatureError(Exception):
 class Sender(Protocol):
     """A channel that sends. The engine owns concurrency, rate limits and retries."""
 
+    capabilities: ClassVar[Capabilities]
+
     def message_cost(self, placement: Placement) -> int:
         """Units of the channel's rate (``capabilities.rate_unit``) one message costs."""
         ...
 
     def rate_limit(self) -> tuple[str, float]:
         """(account key, units per second): the limit shared by all sends of the account."""
+        ...
+
+    def max_in_flight(self) -> int:
+        """How many ``send`` calls the engine may have running at once for this channel."""
         ...
 
     def send(self, batch: list[Message]) -> list[SendResult]:

@@ -111,6 +111,10 @@ class SmsChannel:
         sid = settings.account_sid
         return f"twilio:{sid if isinstance(sid, str) else sid.reveal()}", settings.rate
 
+    def max_in_flight(self) -> int:
+        """Twilio calls the engine may have in flight for this account (``concurrency``)."""
+        return self._configured().concurrency
+
     def send(self, batch: list[Message]) -> list[SendResult]:
         """One ``Messages.create`` per message. Twilio's errors become results: 429/20429
         ``retry`` (with ``Retry-After``), permanent codes ``failed`` (21610 and 30004 with

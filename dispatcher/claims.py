@@ -112,14 +112,15 @@ def set_provider_ref(conn: Connection, params: list[dict[str, Any]]) -> None:
                      [{"row": p["id"], "ref": p["ref"], "cost": p["units"]} for p in params])
 
 
-def open_rows(conn: Connection, horizon: datetime) -> int:
-    """Rows of sendable runs that are, or become within ``horizon``, the engine's work."""
+def open_rows(conn: Connection, horizon: datetime, run_ids: list[int]) -> int:
+    """Rows of these runs that are, or become within ``horizon``, the engine's work."""
     pending = and_(deliveries.c.status == "planned",
                    or_(deliveries.c.next_attempt_at.is_(None),
                        deliveries.c.next_attempt_at <= horizon))
     leased = and_(deliveries.c.status == "sending", deliveries.c.lease_until <= horizon)
     query = (select(deliveries.c.id).join(runs, runs.c.id == deliveries.c.run_id)
-             .where(runs.c.status == SENDABLE_RUN, or_(pending, leased)).limit(1))
+             .where(runs.c.status == SENDABLE_RUN, runs.c.id.in_(run_ids),
+                    or_(pending, leased)).limit(1))
     return len(conn.execute(query).all())
 
 

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -73,8 +73,7 @@ class DeliveryEngine:
         return self.report
 
     def _concurrency(self, sender: Sender) -> int:
-        limit = getattr(sender, "max_in_flight", None)
-        return int(limit()) if callable(limit) else self.options.concurrency
+        return max(1, sender.max_in_flight())
 
     def _claim_and_send(self) -> int:
         started = 0
@@ -85,6 +84,8 @@ class DeliveryEngine:
             rows: list[ClaimedRow] = []
             with self.db.begin() as conn:
                 for run in claims.sendable_runs(conn):
+                    if not self._window_open(sender, run, utcnow()):
+                        continue  # its rows wait for the send window to open
                     rows += claims.claim(conn, run, name, room - len(rows), self.lease)
                     if len(rows) >= room:
                         break
@@ -136,11 +137,25 @@ class DeliveryEngine:
                 self.recorder.lookup_done(message, row, future)
         self.recorder.record(results)
 
+    def _window_open(self, sender: Sender, run_id: int, at: datetime) -> bool:
+        """Person-addressed channels send only inside the campaign's send window."""
+        if not self.options.respect_send_windows:
+            return True
+        if not sender.capabilities.person_addressed:
+            return True
+        return self.placements.window_open(run_id, at)
+
     def _work_ahead(self) -> bool:
-        horizon = utcnow() + timedelta(seconds=self.options.lease_seconds
-                                       + self.options.backoff_max)
+        """Rows to send now or soon: retries and expired leases due within the horizon, in
+        runs whose send window is open by then (a closed window is not work for now)."""
+        now = utcnow()
+        horizon = now + timedelta(seconds=self.options.lease_seconds
+                                  + self.options.backoff_max)
         with self.db.connect() as conn:
-            return claims.open_rows(conn, horizon) > 0
+            run_ids = [run for run in claims.sendable_runs(conn)
+                       if not self.options.respect_send_windows
+                       or self.placements.opens_by(run, horizon, now)]
+            return bool(run_ids) and claims.open_rows(conn, horizon, run_ids) > 0
 
     def _drain(self) -> None:
         while self._in_flight or self._lookups:

@@ -15,7 +15,9 @@ class EngineOptions:
     lookup_skew_seconds: float = 5.0  # clock difference allowed between us and the provider
     unknown_grace_seconds: float = 2.0  # wait before looking up a send of unknown outcome
     idle_poll_seconds: float = 0.2
-    concurrency: int = 8  # sends in flight per channel when the channel does not say
+    # Person-addressed channels send only inside the campaign's send_window (the demo,
+    # which must run at any hour, turns this off and says so).
+    respect_send_windows: bool = True
 
 
 @dataclass

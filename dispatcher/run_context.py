@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, exists, select, update
 
@@ -10,6 +12,7 @@ from channels.base import Message, Placement
 from dispatcher.campaign import Campaign
 from dispatcher.claims import SENDABLE_RUN, ClaimedRow
 from dispatcher.db import utcnow
+from dispatcher.send_window import is_open, next_opening
 from dispatcher.tables import campaign_versions, deliveries, runs
 from dispatcher.web.urls import status_callback_url
 
@@ -36,6 +39,16 @@ class RunPlacements:
 
     def placement(self, run_id: int, index: int) -> Placement:
         return self.campaign(run_id).placements[index]
+
+    def window_open(self, run_id: int, at: datetime) -> bool:
+        campaign = self.campaign(run_id)
+        return is_open(campaign.schedule.send_window, ZoneInfo(campaign.timezone), at)
+
+    def opens_by(self, run_id: int, horizon: datetime, now: datetime) -> bool:
+        """Whether the run's send window is open at some moment up to ``horizon``."""
+        campaign = self.campaign(run_id)
+        opening = next_opening(campaign.schedule.send_window, ZoneInfo(campaign.timezone), now)
+        return opening <= horizon
 
     def message(self, row: ClaimedRow) -> Message:
         return Message(delivery_id=row.id, address=row.target,

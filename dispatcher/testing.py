@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from channels.base import Channel, ValidationContext
 from dispatcher import lifecycle, registry
 from dispatcher.campaign import Campaign, parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from dispatcher.campaign_store import apply_campaign, load_stored
 from dispatcher.planner import PlanResult, plan_run
 
 FIRE_TIME = datetime(2019, 6, 3, 1, tzinfo=UTC)
@@ -40,5 +40,6 @@ def store_campaign(engine: Engine, text: str, file: str = "campaign.toml",
 
 def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) -> PlanResult:
     """Store the campaign in ``text`` and plan its firing at ``fire_time``."""
-    campaign = store_campaign(engine, text)
-    return plan_run(engine, campaign, 1, fire_time, unconfigured_channel)
+    stored = store_campaign(engine, text)
+    campaign, version = load_stored(engine, stored.id)
+    return plan_run(engine, campaign, version, fire_time, unconfigured_channel)

@@ -67,6 +67,9 @@ class MemoryProvider:
     def rate_limit(self) -> tuple[str, float]:
         return "memory", 10_000.0
 
+    def max_in_flight(self) -> int:
+        return 8
+
     def send(self, batch: list[Message]) -> list[SendResult]:
         return [self._send(m) for m in batch]
 
@@ -212,3 +215,27 @@ def test_plain_run_keeps_going_until_stopped(planned: Engine) -> None:
     worker.join(timeout=10)
     assert not worker.is_alive()
     assert states(planned) == dict.fromkeys(PHONES, "sent")
+
+
+def windowed(hours_from_now: float, length_hours: float) -> str:
+    """The campaign with a UTC send window opening ``hours_from_now`` from now."""
+    now = datetime.now(UTC)
+    opens = (now + timedelta(hours=hours_from_now)).strftime("%H:%M")
+    closes = (now + timedelta(hours=hours_from_now + length_hours)).strftime("%H:%M")
+    return CAMPAIGN.replace('owner = "Publicity"', 'owner = "Publicity"\ntimezone = "UTC"').replace(
+        "[schedule]\n", f'[schedule]\nsend_window = ["{opens}", "{closes}"]\n')
+
+
+def test_rows_wait_for_the_send_window(engine: Engine, tmp_path: Path) -> None:
+    contacts = tmp_path / "residents.csv"
+    contacts.write_text("phone,area,district\n13800000001,,\n", encoding="utf-8")
+    import_contacts(engine, contacts, "residents", "CN")
+    plan_campaign(engine, windowed(hours_from_now=3, length_hours=2))
+    provider = MemoryProvider()
+    send_all(engine, provider)  # until idle: a window three hours away is not work now
+    assert provider.accepted == {} and states(engine) == {"+8613800000001": "planned"}
+    runs.cancel(engine, "drive")
+    plan_campaign(engine, windowed(hours_from_now=-1, length_hours=2),
+                  fire_time=datetime(2019, 6, 4, tzinfo=UTC))
+    send_all(engine, provider)
+    assert len(provider.accepted["+8613800000001"]) == 1

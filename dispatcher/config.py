@@ -55,6 +55,16 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class FrequencyCap:
+    """At most ``messages`` per person per ``days`` days, across all campaigns; ``per``
+    "channel" counts each channel apart, "all" counts every channel together."""
+
+    messages: int
+    days: int
+    per: str = "channel"
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. ``channels`` holds each channel's raw table for its plugin."""
 
@@ -63,6 +73,7 @@ class Config:
     default_region: str = "CN"
     web: WebConfig = field(default_factory=WebConfig)
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    frequency_cap: FrequencyCap | None = None
     source: str | None = None
 
     @property
@@ -70,7 +81,9 @@ class Config:
         return ZoneInfo(self.timezone)
 
 
-TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels"}
+TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels", "limits"}
+LIMITS_KEYS = {"frequency_cap"}
+CAP_KEYS = {"messages", "days", "per"}
 DATABASE_KEYS = {"url"}
 WEB_KEYS = {"listen", "public_url"}
 
@@ -127,12 +140,35 @@ def parse_config(raw: Mapping[str, Any], source: str | None = None,
         )
         channels_raw = _table(raw, "channels")
         channels = {name: _channel_table(name, table) for name, table in channels_raw.items()}
+        cap = _frequency_cap(_table(raw, "limits"))
     except ConfigError as exc:
         if source and exc.source is None:
             raise ConfigError(exc.key, exc.message, source) from None
         raise
     return Config(database_url=_absolute_sqlite(url, base_dir), timezone=timezone,
-                  default_region=region, web=web, channels=channels, source=source)
+                  default_region=region, web=web, channels=channels, frequency_cap=cap,
+                  source=source)
+
+
+def _frequency_cap(limits: Mapping[str, Any]) -> FrequencyCap | None:
+    _reject_unknown(limits, LIMITS_KEYS, "limits.")
+    if "frequency_cap" not in limits:
+        return None
+    table = limits["frequency_cap"]
+    key = "limits.frequency_cap"
+    if not isinstance(table, dict):
+        raise ConfigError(key, "must be a table such as { messages = 3, days = 7 }")
+    _reject_unknown(table, CAP_KEYS, f"{key}.")
+    numbers = {}
+    for name in ("messages", "days"):
+        value = table.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{key}.{name}", f"must be a positive whole number, got {value!r}")
+        numbers[name] = value
+    per = table.get("per", "channel")
+    if per not in ("channel", "all"):
+        raise ConfigError(f"{key}.per", f"must be \"channel\" or \"all\", got {per!r}")
+    return FrequencyCap(numbers["messages"], numbers["days"], per)
 
 
 def _channel_table(name: str, table: Any) -> dict[str, Any]:

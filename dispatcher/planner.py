@@ -27,6 +27,8 @@ from sqlalchemy import Engine, select
 from channels.base import Channel, Placement, Target
 from dispatcher import lifecycle
 from dispatcher.campaign import Campaign
+from dispatcher.capping import apply_cap
+from dispatcher.config import FrequencyCap
 from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.inventory import DatabaseInventory
 from dispatcher.tables import deliveries, delivery_events, runs
@@ -47,19 +49,27 @@ class PlanResult:
 
 
 def plan_run(engine: Engine, campaign: Campaign, version: int, fire_time: datetime,
-             channel_for: ChannelFactory, progress: Progress | None = None) -> PlanResult:
-    """Create (or finish) the run of ``campaign`` firing at ``fire_time`` and plan its rows."""
+             channel_for: ChannelFactory, progress: Progress | None = None,
+             cap: FrequencyCap | None = None) -> PlanResult:
+    """Create (or finish) the run of ``campaign`` firing at ``fire_time`` and plan its rows.
+
+    With a frequency ``cap``, rows of person-addressed channels over it become
+    skipped(capped) in the same transaction that marks the run planned.
+    """
     run_id, status = _get_or_create_run(engine, campaign.id, version, fire_time)
     result = PlanResult(run_id, campaign.id, fire_time, created=status != "planned")
     if status == "planned":
         return result
     inventory = DatabaseInventory(engine)
+    capped_channels = []
     for channel_name, placements in _by_channel(campaign.placements):
         channel = channel_for(channel_name)
+        if channel.capabilities.person_addressed:
+            capped_channels.append(channel_name)
         streams = [_tagged(p, channel.targets(p, inventory)) for p in placements]
         rows = _rows(run_id, channel_name, streams, result.rows)
         _write(engine, rows, progress)
-    _finish(engine, result, version)
+    _finish(engine, result, version, cap, capped_channels)
     return result
 
 
@@ -174,10 +184,17 @@ def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         worker.join()
 
 
-def _finish(engine: Engine, result: PlanResult, version: int) -> None:
+def _finish(engine: Engine, result: PlanResult, version: int, cap: FrequencyCap | None,
+            capped_channels: list[str]) -> None:
     now = utcnow()
-    counts = dict(sorted(result.rows.items()))
     with engine.begin() as conn:
+        if cap is not None and capped_channels:
+            capped = apply_cap(conn, result.run_id, result.fire_time, cap, capped_channels)
+            if capped:
+                result.rows["planned"] -= capped
+                result.rows["skipped:capped"] += capped
+                result.rows = +result.rows  # drops a count that fell to zero
+        counts = dict(sorted(result.rows.items()))
         conn.execute(runs.update().where(runs.c.id == result.run_id)
                      .values(status="planned", planned_at=now))
         conn.execute(delivery_events.insert().values(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, exists, insert, literal, select, update
 
 from channels.base import Channel
 from dispatcher import campaign_store, lifecycle
+from dispatcher.config import FrequencyCap
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.planner import PlanResult, plan_run
@@ -20,7 +21,8 @@ ChannelFor = Callable[[str], Channel]
 
 
 def plan_due(engine: Engine, channel_for: ChannelFor, now: datetime | None = None,
-             progress: Callable[[int], None] | None = None) -> list[PlanResult]:
+             progress: Callable[[int], None] | None = None,
+             cap: FrequencyCap | None = None) -> list[PlanResult]:
     """Plan the latest due firing of every stored campaign (a planned one is a no-op)."""
     now = now or utcnow()
     with engine.connect() as conn:
@@ -35,7 +37,7 @@ def plan_due(engine: Engine, channel_for: ChannelFor, now: datetime | None = Non
         fire_time = campaign.schedule.latest_firing(now)
         if fire_time is not None:
             results.append(plan_run(engine, campaign, version, fire_time, channel_for,
-                                    progress))
+                                    progress, cap))
     return results
 
 

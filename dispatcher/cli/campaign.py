@@ -146,7 +146,8 @@ def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: 
         task = bar.add_task(f"planning {campaign_id}", total=None)
         result = plan_run(app.engine, stored, version, fire_time,
                           channel_for=lambda name: _require(lookup(name), name),
-                          progress=lambda n: bar.advance(task, n))
+                          progress=lambda n: bar.advance(task, n),
+                          cap=app.config.frequency_cap)
     _print_plan(result, as_json)
 
 

@@ -41,7 +41,8 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
     with progress_bar("planning") as bar:
         task = bar.add_task("planning due runs", total=None)
         planned = runs.plan_due(app.engine, channels.__getitem__,
-                                progress=lambda n: bar.advance(task, n))
+                                progress=lambda n: bar.advance(task, n),
+                                cap=app.config.frequency_cap)
     options = EngineOptions(lease_seconds=lease_seconds, max_attempts=max_attempts)
     engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
     _stop_on_signals(engine)

@@ -106,6 +106,7 @@ class Crashing:
 
     def __init__(self, after: int) -> None:
         self.inner = channel("sms")
+        self.capabilities = self.inner.capabilities
         self.after = after
 
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:

@@ -8,7 +8,7 @@ other runs fired during the M days up to this run's fire time becomes
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, func, select, update
 
@@ -31,6 +31,7 @@ def apply_cap(conn: Connection, run_id: int, fire_time: datetime, cap: Frequency
 
 def _cap_group(conn: Connection, run_id: int, fire_time: datetime, cap: FrequencyCap,
                group: list[str]) -> int:
+    fire_time = fire_time.astimezone(UTC)  # run fire times are stored in UTC
     earlier = deliveries.alias("earlier")
     earlier_run = runs.alias("earlier_run")
     over_cap = (select(earlier.c.target)

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import groupby, islice
 from queue import Empty, Queue
 from threading import Event, Thread
@@ -56,7 +56,9 @@ def plan_run(engine: Engine, campaign: Campaign, version: int, fire_time: dateti
     With a frequency ``cap``, rows of person-addressed channels over it become
     skipped(capped) in the same transaction that marks the run planned.
     """
-    run_id, status = _get_or_create_run(engine, campaign.id, version, fire_time)
+    # Stored in UTC: SQLite keeps a datetime's wall time without its offset.
+    run_id, status = _get_or_create_run(engine, campaign.id, version,
+                                        fire_time.astimezone(UTC))
     result = PlanResult(run_id, campaign.id, fire_time, created=status != "planned")
     if status == "planned":
         return result

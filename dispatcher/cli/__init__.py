@@ -17,6 +17,7 @@ from dispatcher.cli import (
     reach,
     run,
     sandbox,
+    schedule,
     serve,
 )
 from dispatcher.context import AppContext
@@ -44,7 +45,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, contacts, database, demo, logs, optout, reach, run, sandbox, serve):
+for module in (campaign, contacts, database, demo, logs, optout, reach, run, sandbox, schedule,
+               serve):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

@@ -9,11 +9,12 @@ from types import FrameType
 import click
 from sqlalchemy import Engine, func, select
 
-from dispatcher import registry, runs
+from dispatcher import registry, runs, scheduler
 from dispatcher.cli.output import print_json, progress_bar
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
 from dispatcher.lifecycle import default_actor
+from dispatcher.planner import PlanResult
 from dispatcher.policy import EngineOptions
 from dispatcher.tables import deliveries
 from dispatcher.tables import runs as runs_table
@@ -32,23 +33,40 @@ from dispatcher.tables import runs as runs_table
 @click.pass_obj
 def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: int,
         as_json: bool) -> None:
-    """Plan the runs that are due, then send their rows through the channels.
+    """Send campaigns: the scheduler fires them, the engine sends their rows.
 
-    Runs until interrupted (Ctrl-C or SIGTERM finish the sends in flight and stop), or
-    with --until-idle until nothing is left to send.
+    Plain `dispatcher run` keeps going until interrupted (Ctrl-C or SIGTERM finish the
+    sends in flight and stop). It runs the scheduler too when this process is the leader
+    (one scheduler across processes; another process takes over if it dies), which fires
+    each approved campaign at its times with its misfire policy.
+
+    With --until-idle it plans the latest due firing of every approved campaign once, sends
+    until nothing is left to send now, and exits 0 (no scheduler).
     """
     channels = registry.build_channels(app.config.channels, app.config.source)
-    with progress_bar("planning") as bar:
-        task = bar.add_task("planning due runs", total=None)
-        planned = runs.plan_due(app.engine, channels.__getitem__,
-                                progress=lambda n: bar.advance(task, n),
-                                cap=app.config.frequency_cap)
+    planned: list[PlanResult] = []
+    if until_idle:
+        with progress_bar("planning") as bar:
+            task = bar.add_task("planning due runs", total=None)
+            planned = runs.plan_due(app.engine, channels.__getitem__,
+                                    progress=lambda n: bar.advance(task, n),
+                                    cap=app.config.frequency_cap)
+    else:
+        leader = scheduler.start_scheduler(app.engine, app.config.database_url,
+                                           channel_for=channels.__getitem__,
+                                           cap=app.config.frequency_cap)
+        click.echo("scheduler: " + ("running (this process leads)" if leader else
+                                    "standing by (another process leads)"), err=True)
     options = EngineOptions(lease_seconds=lease_seconds, max_attempts=max_attempts)
     engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
     _stop_on_signals(engine)
-    with progress_bar("sending") as bar:
-        task = bar.add_task("sending", total=_open_rows(app))
-        report = engine.run(until_idle=until_idle, progress=lambda n: bar.advance(task, n))
+    try:
+        with progress_bar("sending") as bar:
+            task = bar.add_task("sending", total=_open_rows(app))
+            report = engine.run(until_idle=until_idle,
+                                progress=lambda n: bar.advance(task, n))
+    finally:
+        scheduler.stop()
     summary = {"runs_planned": [r.run_id for r in planned if r.created],
                "sent": report.sent, "failed": report.failed, "retried": report.retried,
                "unknown_outcomes": report.unknown,

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from channels.base import Channel, ValidationContext
 from dispatcher import lifecycle, registry
@@ -101,19 +101,27 @@ def load_stored(engine: Engine, campaign_id: str,
                 version: int | None = None) -> tuple[Campaign, int]:
     """The stored campaign at ``version`` (default: the current one) and that version."""
     with engine.connect() as conn:
-        current = conn.execute(select(campaigns.c.current_version)
-                               .where(campaigns.c.id == campaign_id)).scalar()
-        if current is None:
-            raise NotFoundError(f"no campaign {campaign_id!r}; see `dispatcher campaign list`")
-        wanted = version or current
-        definition = conn.execute(
-            select(campaign_versions.c.definition)
-            .where(campaign_versions.c.campaign_id == campaign_id,
-                   campaign_versions.c.version == wanted)).scalar()
+        campaign = load_stored_in(conn, campaign_id, version)
+        wanted = version or conn.execute(select(campaigns.c.current_version).where(
+            campaigns.c.id == campaign_id)).scalar_one()
+    return campaign, wanted
+
+
+def load_stored_in(conn: Connection, campaign_id: str, version: int | None = None) -> Campaign:
+    """:func:`load_stored` inside an open connection."""
+    current = conn.execute(select(campaigns.c.current_version)
+                           .where(campaigns.c.id == campaign_id)).scalar()
+    if current is None:
+        raise NotFoundError(f"no campaign {campaign_id!r}; see `dispatcher campaign list`")
+    wanted = version or current
+    definition = conn.execute(
+        select(campaign_versions.c.definition)
+        .where(campaign_versions.c.campaign_id == campaign_id,
+               campaign_versions.c.version == wanted)).scalar()
     if definition is None:
         raise NotFoundError(f"campaign {campaign_id!r} has no version {wanted} "
                             f"(versions 1 to {current})")
-    return Campaign.from_json(json.loads(definition)), wanted
+    return Campaign.from_json(json.loads(definition))
 
 
 def list_campaigns(engine: Engine) -> list[dict[str, Any]]:
@@ -124,8 +132,9 @@ def list_campaigns(engine: Engine) -> list[dict[str, Any]]:
              .order_by(campaigns.c.id))
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
+        states = {r["id"]: lifecycle.status(conn, r["id"]) for r in rows}
     return [{"id": r["id"], "title": r["title"], "owner": r["owner"],
-             "version": r["current_version"], "runs": r["runs"],
+             "status": states[r["id"]], "version": r["current_version"], "runs": r["runs"],
              "updated_at": _iso(r["updated_at"])} for r in rows]
 
 
@@ -140,8 +149,10 @@ def show_campaign(engine: Engine, campaign_id: str) -> dict[str, Any]:
         run_rows = conn.execute(
             select(runs.c.id, runs.c.version, runs.c.fire_time, runs.c.status)
             .where(runs.c.campaign_id == campaign_id).order_by(runs.c.id)).all()
+        state = lifecycle.status(conn, campaign_id)
     return {
         **campaign.to_json(),
+        "status": state,
         "version": versions[-1].version,
         "versions": [{"version": v.version, "created_at": _iso(v.created_at),
                       "source_path": v.source_path, "approved_by": v.approved_by}

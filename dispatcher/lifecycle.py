@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from dispatcher.db import as_utc, utcnow
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import audit_log, campaign_versions, campaigns
+from dispatcher.tables import audit_log, campaign_versions, campaigns, runs
 
 
 def default_actor() -> str:
@@ -108,3 +109,29 @@ def history(engine: Engine, campaign_id: str) -> list[dict[str, Any]]:
                             .order_by(audit_log.c.id)).mappings().all()
     return [{"at": as_utc(r["at"]).isoformat(), "actor": r["actor"], "action": r["action"],
              "version": r["version"], "detail": r["detail"]} for r in rows]
+
+
+def status(conn: Connection, campaign_id: str, now: datetime | None = None) -> str:
+    """The campaign's lifecycle state, derived from its versions, runs and schedule:
+    draft (awaiting approval), approved (approved, first firing ahead), scheduled (has
+    run, more firings ahead), running (a run is sending), paused, cancelled, completed."""
+    from dispatcher.campaign_store import load_stored_in
+
+    now = now or utcnow()
+    version = version_to_run(conn, campaign_id)
+    if version is None:
+        return "draft"
+    states = set(conn.execute(select(runs.c.status)
+                              .where(runs.c.campaign_id == campaign_id)).scalars())
+    if "paused" in states:
+        return "paused"
+    if states & {"planning", "planned"}:
+        return "running"
+    campaign = load_stored_in(conn, campaign_id, version)
+    schedule = campaign.schedule
+    ahead = schedule.next_firing_after(now) is not None
+    if not states:
+        return "approved" if ahead else "completed"
+    if ahead:
+        return "scheduled"
+    return "cancelled" if states == {"cancelled"} else "completed"

@@ -55,6 +55,14 @@ class Schedule:
             return None
         return cron_trigger(self.cron, self.start.tzinfo)
 
+    def next_firing_after(self, now: datetime) -> datetime | None:
+        """The first firing later than ``now`` (None once the schedule is over)."""
+        trigger = self.trigger()
+        if trigger is None:
+            return self.start if self.start > now else None
+        fire = trigger.get_next_fire_time(None, max(now + timedelta(seconds=1), self.start))
+        return fire if fire is not None and (self.end is None or fire <= self.end) else None
+
     def latest_firing(self, now: datetime) -> datetime | None:
         """The latest firing at or before ``now`` (None if the campaign has not started)."""
         if now < self.start:

@@ -88,8 +88,8 @@ def list_(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(items)
         return
-    print_table(["id", "title", "owner", "version", "runs", "updated (UTC)"],
-                [[c["id"], c["title"], c["owner"], c["version"], c["runs"],
+    print_table(["id", "title", "owner", "status", "version", "runs", "updated (UTC)"],
+                [[c["id"], c["title"], c["owner"], c["status"], c["version"], c["runs"],
                   c["updated_at"][:19]] for c in items], title="campaigns")
 
 
@@ -104,7 +104,7 @@ def show(app: AppContext, campaign_id: str, as_json: bool) -> None:
         print_json(data)
         return
     schedule = data["schedule"]
-    click.echo(f"{data['id']} (version {data['version']}): {data['title']}")
+    click.echo(f"{data['id']} (version {data['version']}, {data['status']}): {data['title']}")
     click.echo(f"owner {data['owner']}, time zone {data['timezone']}")
     click.echo(f"schedule: start {schedule['start']}, end {schedule['end'] or '-'}, "
                f"cron {schedule['cron'] or '-'}, send window {schedule['send_window'] or '-'}, "

@@ -100,3 +100,31 @@ def test_approving_what_does_not_exist(people: Engine) -> None:
         lifecycle.approve(people, "drive", "  ")
     with people.connect() as conn:
         assert conn.execute(select(func.count()).select_from(runs_table)).scalar() == 0
+
+
+def test_lifecycle_states(people: Engine) -> None:
+    from sqlalchemy import update
+
+    def state(now: datetime) -> str:
+        with people.connect() as conn:
+            return lifecycle.status(conn, "drive", now)
+
+    before = datetime(2019, 6, 1, tzinfo=UTC)
+    after_end = datetime(2019, 7, 1, tzinfo=UTC)
+    store_campaign(people, CAMPAIGN, approve_as=None)
+    assert state(before) == "draft"
+    lifecycle.approve(people, "drive", "chief")
+    assert (state(before), state(after_end)) == ("approved", "completed")
+    runs.plan_due(people, unconfigured_channel, now=MONDAY)
+    assert state(MONDAY) == "running"
+    runs.pause(people, "drive")
+    assert state(MONDAY) == "paused"
+    runs.resume(people, "drive")
+    with people.begin() as conn:
+        conn.execute(update(runs_table).values(status="completed"))
+    assert (state(MONDAY), state(after_end)) == ("scheduled", "completed")
+    runs.plan_due(people, unconfigured_channel, now=TUESDAY)
+    runs.cancel(people, "drive")
+    with people.begin() as conn:
+        conn.execute(update(runs_table).values(status="cancelled"))
+    assert state(after_end) == "cancelled"

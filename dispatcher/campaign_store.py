@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from channels.base import Channel, ValidationContext
+from channels.base import ValidationContext
 from dispatcher import lifecycle, registry
-from dispatcher.campaign import Campaign, Issue, parse_campaign, unreadable
+from dispatcher.campaign import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
 from dispatcher.config import Config
 from dispatcher.contacts import list_names
 from dispatcher.db import as_utc, utcnow
@@ -22,7 +21,7 @@ from dispatcher.errors import NotFoundError
 from dispatcher.tables import campaign_versions, campaigns, runs
 
 
-def channel_lookup(config: Config) -> Callable[[str], Channel | None]:
+def channel_lookup(config: Config) -> ChannelLookup:
     """``name -> Channel`` for installed plugins (configured where config has a table),
     None for unknown names."""
     return registry.build_channels(config.channels, config.source).get

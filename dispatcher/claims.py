@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from dispatcher.db import as_utc, utcnow
 from dispatcher.tables import deliveries, delivery_events, runs
@@ -103,8 +103,6 @@ def expire_lease(conn: Connection, row_id: int, at: datetime, detail: str) -> No
 def set_provider_ref(conn: Connection, params: list[dict[str, Any]]) -> None:
     """Remember provider refs (``{"id", "ref", "units"}``) even when a receipt got there first."""
     if params:
-        from sqlalchemy import bindparam
-
         conn.execute(update(deliveries)
                      .where(deliveries.c.id == bindparam("row"),
                             deliveries.c.provider_ref.is_(None))

@@ -8,19 +8,15 @@ undelivered + failed + sum(skipped)``. Each reach figure carries its source and 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS, Channel, ComputedReach, Placement, ReachFigure
-from dispatcher.campaign import Campaign
+from dispatcher.campaign import Campaign, ChannelLookup
 from dispatcher.tables import deliveries, runs
 
 COUNTED_STATES = ("sending", "sent", "delivered", "undelivered", "failed")
-
-ChannelLookup = Callable[[str], Channel | None]
-
 
 def state_counts(engine: Engine, campaign_id: str) -> dict[tuple[str, int], dict[str, int]]:
     """Row counts per (channel, placement), keyed "planned", "sent", "skipped:duplicate"..."""

@@ -37,7 +37,7 @@ from dispatcher.context import AppContext
 from dispatcher.demo import TOKEN_VARIABLE, demo_config
 from dispatcher.engine import DeliveryEngine
 from dispatcher.policy import EngineOptions
-from dispatcher.runs import plan_due
+from dispatcher.runs import plan_firing
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 
@@ -101,7 +101,8 @@ def engine_send(api: str, n: int, workdir: Path, rate: float,
                                   checked.text)
     lifecycle.approve(app.engine, "pingan-ding", "bench")
     channels = registry.build_channels(config.channels)
-    plan_due(app.engine, channels.__getitem__)
+    plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
+                channels.__getitem__)
     engine = DeliveryEngine(app.engine, channels, config.web.public_url,
                             EngineOptions(respect_send_windows=False))  # any hour
     if seconds is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, exists, insert, literal, select, update
 
@@ -14,31 +14,55 @@ from dispatcher import campaign_store, lifecycle
 from dispatcher.config import FrequencyCap
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
+from dispatcher.firings import approved_campaigns, is_planned, missed_because, record_missed
 from dispatcher.planner import PlanResult, plan_run
-from dispatcher.tables import campaigns, deliveries, delivery_events, optouts, runs
+from dispatcher.tables import deliveries, delivery_events, optouts, runs
 
 ChannelFor = Callable[[str], Channel]
+# How late `dispatcher run --until-idle` may still plan a "skip" campaign's firing: it is
+# meant to be called every minute or so (from cron or a timer), not exactly on time.
+UNTIL_IDLE_GRACE = timedelta(minutes=5)
 
 
 def plan_due(engine: Engine, channel_for: ChannelFor, now: datetime | None = None,
              progress: Callable[[int], None] | None = None,
-             cap: FrequencyCap | None = None) -> list[PlanResult]:
-    """Plan the latest due firing of every stored campaign (a planned one is a no-op)."""
+             cap: FrequencyCap | None = None,
+             grace: timedelta = UNTIL_IDLE_GRACE) -> list[PlanResult]:
+    """Plan the latest due firing of every approved campaign, once.
+
+    Follows each campaign's misfire policy: a firing after the campaign's ``end``, or a
+    ``misfire = "skip"`` firing more than ``grace`` old, is recorded as missed instead of
+    planned. A firing planned before is left as it is (an interrupted plan resumes).
+    """
     now = now or utcnow()
-    with engine.connect() as conn:
-        ids = list(conn.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
     results = []
-    for campaign_id in ids:
-        with engine.connect() as conn:
-            approved = lifecycle.version_to_run(conn, campaign_id)
-        if approved is None:
-            continue  # awaiting approval: nothing goes out unapproved
-        campaign, version = campaign_store.load_stored(engine, campaign_id, approved)
+    for campaign, version in approved_campaigns(engine):
         fire_time = campaign.schedule.latest_firing(now)
-        if fire_time is not None:
-            results.append(plan_run(engine, campaign, version, fire_time, channel_for,
-                                    progress, cap))
+        if fire_time is None:
+            continue
+        with engine.connect() as conn:
+            planned = is_planned(conn, campaign.id, fire_time)
+        why = None if planned else missed_because(campaign, fire_time, now, grace)
+        if why is not None:
+            record_missed(engine, campaign, version, fire_time, why)
+            continue
+        results.append(plan_run(engine, campaign, version, fire_time, channel_for,
+                                progress, cap))
     return results
+
+
+def plan_firing(engine: Engine, campaign_id: str, fire_time: datetime,
+                channel_for: ChannelFor, progress: Callable[[int], None] | None = None,
+                cap: FrequencyCap | None = None) -> PlanResult:
+    """Plan the approved version's firing at ``fire_time``, asked for by hand.
+
+    For `dispatcher campaign plan` and replays of past drives (the demo): an operator's
+    explicit choice, so the misfire policy and ``end`` do not apply. Planning a firing
+    again changes nothing.
+    """
+    version = lifecycle.require_approved(engine, campaign_id)
+    campaign, version = campaign_store.load_stored(engine, campaign_id, version)
+    return plan_run(engine, campaign, version, fire_time, channel_for, progress, cap)
 
 
 @dataclass(frozen=True)

@@ -57,26 +57,46 @@ class Schedule:
 
     def next_firing_after(self, now: datetime) -> datetime | None:
         """The first firing later than ``now`` (None once the schedule is over)."""
+        found = self.next_firings(now, 1)
+        return found[0] if found else None
+
+    def next_firings(self, after: datetime, limit: int) -> list[datetime]:
+        """Up to ``limit`` firings strictly after ``after`` and not after ``end``."""
         trigger = self.trigger()
         if trigger is None:
-            return self.start if self.start > now else None
-        fire = trigger.get_next_fire_time(None, max(now + timedelta(seconds=1), self.start))
-        return fire if fire is not None and (self.end is None or fire <= self.end) else None
+            return [self.start] if self.start > after and limit > 0 else []
+        found: list[datetime] = []
+        fire = trigger.get_next_fire_time(None, max(after + timedelta(seconds=1), self.start))
+        while fire is not None and len(found) < limit and (self.end is None or fire <= self.end):
+            found.append(fire)
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        return found
 
     def latest_firing(self, now: datetime) -> datetime | None:
-        """The latest firing at or before ``now`` (None if the campaign has not started)."""
+        """The latest firing at or before ``now`` and ``end`` (None before ``start``).
+
+        Looks back from ``now`` in growing windows rather than walking every firing since
+        ``start``: a campaign that fires every minute for a year stays cheap.
+        """
         if now < self.start:
             return None
         last = now if self.end is None else min(now, self.end)
         trigger = self.trigger()
         if trigger is None:
             return self.start
-        latest = None
-        fire = trigger.get_next_fire_time(None, self.start)
-        while fire is not None and fire <= last:
-            latest = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        return latest
+        span = timedelta(hours=1)
+        while True:
+            begin = max(self.start, last - span)
+            fire: datetime | None = trigger.get_next_fire_time(None, begin)
+            if fire is not None and fire <= last:
+                break
+            if begin == self.start:
+                return None
+            span *= 4
+        while (following := trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))) \
+                is not None and following <= last:
+            fire = following
+        return fire
 
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -31,8 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -40,7 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from channels.base import Channel
 from dispatcher import campaign_store, lifecycle, registry
@@ -48,16 +47,24 @@ from dispatcher.campaign import Campaign
 from dispatcher.config import FrequencyCap
 from dispatcher.db import make_engine, utcnow
 from dispatcher.errors import NotFoundError
+from dispatcher.firings import (
+    ACTOR,
+    approved_campaigns,
+    campaign_zone,
+    is_missed,
+    is_planned,
+    late_by,
+    missed_because,
+    record_missed,
+)
 from dispatcher.leader import LeaderLock
 from dispatcher.planner import plan_run
 from dispatcher.schedule import cron_trigger
-from dispatcher.tables import audit_log, campaigns, runs
 
 log = logging.getLogger(__name__)
 
 FIRE_REF = "dispatcher.scheduler:fire"
 JOB_TABLE = "apscheduler_jobs"
-ACTOR = "scheduler"
 # How late a one-shot "run-late" campaign without an end may still fire.
 ONE_SHOT_GRACE = timedelta(days=7)
 # A "skip" firing more than this late is missed (APScheduler's own default).
@@ -103,11 +110,7 @@ def configure(engine: Engine | None, url: str | None,
     HOLDER.cap = cap
 
 
-# Firings -----------------------------------------------------------------------------
-
-
-def campaign_zone(campaign: Campaign) -> ZoneInfo:
-    return ZoneInfo(campaign.timezone)
+# Jobs and their triggers ------------------------------------------------------------
 
 
 def make_trigger(campaign: Campaign) -> DateTrigger | CronTrigger:
@@ -132,71 +135,6 @@ def misfire_grace_seconds(campaign: Campaign) -> int:
     return int(ONE_SHOT_GRACE.total_seconds())
 
 
-def next_firings(campaign: Campaign, after: datetime, limit: int) -> list[datetime]:
-    """Up to ``limit`` firings strictly after ``after``, in the campaign's time zone."""
-    trigger = make_trigger(campaign)
-    if isinstance(trigger, DateTrigger):
-        start = campaign.schedule.start.astimezone(campaign_zone(campaign))
-        return [start] if start > after and limit > 0 else []
-    found: list[datetime] = []
-    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    while fire is not None and len(found) < limit:
-        found.append(fire)
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    return found
-
-
-def latest_firing(campaign: Campaign, now: datetime) -> datetime | None:
-    """The latest firing at or before ``now`` (before ``end``), in the campaign's zone."""
-    trigger = make_trigger(campaign)
-    start = campaign.schedule.start.astimezone(campaign_zone(campaign))
-    if isinstance(trigger, DateTrigger):
-        return start if start <= now else None
-    span = timedelta(hours=1)
-    while True:  # look back in growing windows instead of walking from the start
-        begin = max(start, now - span)
-        fire: datetime | None = trigger.get_next_fire_time(None, begin)
-        if fire is not None and fire <= now:
-            break
-        if begin == start:
-            return None
-        span *= 4
-    assert fire is not None
-    while (following := trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))) \
-            is not None and following <= now:
-        fire = following
-    return fire
-
-
-class Firing(NamedTuple):
-    campaign_id: str
-    fire_time: datetime  # in the campaign's time zone
-
-
-def approved_campaigns(engine: Engine) -> list[tuple[Campaign, int]]:
-    """Every stored campaign with a version allowed to fire, and that version."""
-    with engine.connect() as conn:
-        ids = list(conn.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
-        versions = {i: lifecycle.version_to_run(conn, i) for i in ids}
-    found = []
-    for campaign_id, version in versions.items():
-        if version is not None:
-            found.append(campaign_store.load_stored(engine, campaign_id, version))
-    return found
-
-
-def coming_firings(engine: Engine, now: datetime | None = None,
-                   limit: int = 20) -> list[Firing]:
-    """The next ``limit`` firings of all approved campaigns, soonest first, each in its
-    campaign's local time (computed from the schedules; no scheduler needed)."""
-    now = now or utcnow()
-    firings = [Firing(campaign.id, fire)
-               for campaign, _version in approved_campaigns(engine)
-               for fire in next_firings(campaign, now, limit)]
-    firings.sort(key=lambda f: (f.fire_time, f.campaign_id))
-    return firings[:limit]
-
-
 # The job function --------------------------------------------------------------------
 
 
@@ -217,45 +155,29 @@ def fire(campaign_id: str, fire_time_iso: str = "") -> None:
         log.warning("scheduler: campaign %s has no approved version; not fired", campaign_id)
         return
     campaign, version = campaign_store.load_stored(engine, campaign_id, version)
-    tz = campaign_zone(campaign)
     now = utcnow()
     if fire_time_iso:
-        fire_time = datetime.fromisoformat(fire_time_iso).astimezone(tz)
+        fire_time = datetime.fromisoformat(fire_time_iso)
     else:
-        found = latest_firing(campaign, now)
+        found = campaign.schedule.latest_firing(now)
         if found is None:
             log.warning("scheduler: campaign %s has no firing due at %s", campaign_id, now)
             return
         fire_time = found
-    end = campaign.schedule.end
-    if end is not None and now > end:
-        record_missed(engine, campaign_id, version, fire_time,
-                      f"too late: the campaign ended at {end.isoformat()}")
+    fire_time = fire_time.astimezone(campaign_zone(campaign))
+    # APScheduler already applied the misfire grace of "skip" jobs; only `end` is left.
+    why = missed_because(campaign, fire_time, now, grace=timedelta.max)
+    if why is not None:
+        record_missed(engine, campaign, version, fire_time, why)
         return
     result = plan_run(engine, campaign, version, fire_time, HOLDER.channel_for,
                       cap=HOLDER.cap)
     if result.created:
         with engine.begin() as conn:
             lifecycle.record(conn, ACTOR, "fire", campaign_id, version,
-                             f"firing at {_iso(fire_time)}: run {result.run_id}"
-                             + (f" ({_late(now, fire_time)} late)"
+                             f"firing at {fire_time.isoformat()}: run {result.run_id}"
+                             + (f" ({late_by(now, fire_time)} late)"
                                 if now - fire_time > timedelta(seconds=60) else ""))
-
-
-def record_missed(engine: Engine, campaign_id: str, version: int | None,
-                  fire_time: datetime, why: str) -> None:
-    """Audit a firing that sent nothing (``action = "missed"``)."""
-    with engine.begin() as conn:
-        lifecycle.record(conn, ACTOR, "missed", campaign_id, version,
-                         f"firing at {_iso(fire_time)} missed: {why}")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def _late(now: datetime, fire_time: datetime) -> str:
-    return str(timedelta(seconds=int((now - fire_time).total_seconds())))
 
 
 # Jobs --------------------------------------------------------------------------------
@@ -272,14 +194,7 @@ def _one_shot_done(engine: Engine, campaign: Campaign) -> bool:
     """A one-shot firing already planned or recorded missed: its job is not added again."""
     start = campaign.schedule.start.astimezone(campaign_zone(campaign))
     with engine.connect() as conn:
-        # Either spelling of the instant: SQLite keeps the wall time it was given.
-        planned = conn.execute(select(runs.c.id).where(
-            runs.c.campaign_id == campaign.id,
-            runs.c.fire_time.in_([start, start.astimezone(UTC)]))).first()
-        missed = conn.execute(select(audit_log.c.id).where(
-            audit_log.c.campaign_id == campaign.id, audit_log.c.action == "missed",
-            audit_log.c.detail.startswith(f"firing at {_iso(start)} "))).first()
-    return planned is not None or missed is not None
+        return is_planned(conn, campaign.id, start) or is_missed(conn, campaign.id, start)
 
 
 def sync_jobs(scheduler: Any, engine: Engine, now: datetime | None = None) -> dict[str, str]:
@@ -307,8 +222,8 @@ def sync_jobs(scheduler: Any, engine: Engine, now: datetime | None = None) -> di
                 and job is None:
             continue  # ended while nobody scheduled it: nothing left to fire
         wanted.add(campaign.id)
-        args = [campaign.id,
-                "" if schedule.cron else _iso(schedule.start.astimezone(campaign_zone(campaign)))]
+        one_shot = schedule.start.astimezone(campaign_zone(campaign)).isoformat()
+        args = [campaign.id, "" if schedule.cron else one_shot]
         scheduler.add_job(
             FIRE_REF, trigger=make_trigger(campaign), args=args, id=campaign.id, name=name,
             replace_existing=True, misfire_grace_time=misfire_grace_seconds(campaign),
@@ -453,11 +368,10 @@ class SchedulerService:
             with self.engine.connect() as conn:
                 approved = lifecycle.version_to_run(conn, event.job_id)
             campaign, version = campaign_store.load_stored(self.engine, event.job_id, approved)
-            when = when.astimezone(campaign_zone(campaign))
             policy = campaign.schedule.misfire
             why = ("misfire = \"skip\": nothing sent" if policy == "skip"
                    else "later than the misfire grace: nothing sent")
-            record_missed(self.engine, event.job_id, version, when, why)
+            record_missed(self.engine, campaign, version, when, why)
         except Exception:
             log.exception("scheduler: could not record the missed firing of %s at %s",
                           event.job_id, when)

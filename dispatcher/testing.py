@@ -7,6 +7,7 @@ with the installed (unconfigured) channels, store it, and plan one firing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -17,6 +18,7 @@ from dispatcher.campaign_store import apply_campaign, load_stored
 from dispatcher.planner import PlanResult, plan_run
 
 FIRE_TIME = datetime(2019, 6, 3, 1, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def unconfigured_channel(name: str) -> Channel:
@@ -43,3 +45,39 @@ def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) ->
     stored = store_campaign(engine, text)
     campaign, version = load_stored(engine, stored.id)
     return plan_run(engine, campaign, version, fire_time, unconfigured_channel)
+
+
+def sms_campaign_text(campaign_id: str, start: datetime, *, end: datetime | None = None,
+                      cron: str | None = None, misfire: str = "run-late",
+                      body: str = "Report gang crime: call 110.",
+                      audience_list: str = "residents") -> str:
+    """A campaign file in Shanghai time with one SMS placement to ``audience_list``."""
+    def moment(value: datetime) -> str:
+        return value.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+
+    lines = [f'id = "{campaign_id}"', 'title = "Drive"', 'owner = "Publicity"',
+             'timezone = "Asia/Shanghai"', "[schedule]", f"start = {moment(start)}",
+             f'misfire = "{misfire}"']
+    if end is not None:
+        lines.append(f"end = {moment(end)}")
+    if cron is not None:
+        lines.append(f'cron = "{cron}"')
+    lines += ["[[placements]]", 'channel = "sms"',
+              f'audience = {{ lists = ["{audience_list}"] }}', f'body = "{body}"']
+    return "\n".join(lines) + "\n"
+
+
+def sandbox_config_text(database_url: str, api_base: str, public_url: str, *,
+                        status_callback: bool = True, token_variable: str,
+                        rate: float = 5000, timeout: float = 2) -> str:
+    """A config.toml for a `dispatcher` subprocess sending SMS to the Twilio sandbox."""
+    from dispatcher.sandbox import SANDBOX_ACCOUNT_SID
+
+    return (f'[database]\nurl = "{database_url}"\n'
+            f'[web]\npublic_url = "{public_url}"\n'
+            '[channels.sms]\nprovider = "twilio"\n'
+            f'account_sid = "{SANDBOX_ACCOUNT_SID}"\n'
+            f'auth_token = "env:{token_variable}"\n'
+            f'from = "+15005550006"\napi_base = "{api_base}"\n'
+            f'rate = {rate}\nconcurrency = 16\ntimeout = {timeout}\n'
+            f'status_callback = {"true" if status_callback else "false"}\n')

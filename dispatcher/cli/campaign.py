@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from dispatcher import campaign_store, lifecycle, registry
+from dispatcher import campaign_store, lifecycle, registry, runs
 from dispatcher.cli.output import print_json, print_table, progress_bar
 from dispatcher.context import AppContext
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.lifecycle import default_actor
-from dispatcher.planner import PlanResult, plan_run
+from dispatcher.planner import PlanResult
 
 
 @click.group()
@@ -139,15 +139,15 @@ def plan(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> No
 def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> None:
     """Plan one firing of the approved version with a progress bar, then print the result."""
     approved = lifecycle.require_approved(app.engine, campaign_id)
-    stored, version = campaign_store.load_stored(app.engine, campaign_id, approved)
+    stored, _version = campaign_store.load_stored(app.engine, campaign_id, approved)
     fire_time = _fire_time(stored.schedule, at, stored.timezone)
     lookup = campaign_store.channel_lookup(app.config)
     with progress_bar("planning") as bar:
         task = bar.add_task(f"planning {campaign_id}", total=None)
-        result = plan_run(app.engine, stored, version, fire_time,
-                          channel_for=lambda name: _require(lookup(name), name),
-                          progress=lambda n: bar.advance(task, n),
-                          cap=app.config.frequency_cap)
+        result = runs.plan_firing(app.engine, campaign_id, fire_time,
+                                  lambda name: _require(lookup(name), name),
+                                  progress=lambda n: bar.advance(task, n),
+                                  cap=app.config.frequency_cap)
     _print_plan(result, as_json)
 
 

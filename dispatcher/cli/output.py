@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -50,3 +51,20 @@ def progress_bar(description: str) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(),
                     console=Console(stderr=True), transient=False)
+
+
+# Loggers whose INFO lines would print request bodies (phone numbers, message text).
+_CHATTY_LOGGERS = ("twilio.http_client", "urllib3")
+
+
+def show_service_logs(timestamps: bool = True) -> None:
+    """Log INFO and above to stderr, for long-running commands (`run`, `serve`).
+
+    Client libraries that log whole requests at INFO are held to WARNING: secrets and
+    phone numbers never reach the log.
+    """
+    stamp = "%(asctime)s " if timestamps else ""
+    logging.basicConfig(level=logging.INFO,
+                        format=f"{stamp}%(levelname)s %(name)s: %(message)s")
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

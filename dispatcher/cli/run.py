@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
 
 import click
 from sqlalchemy import Engine, func, select
 
 from dispatcher import registry, runs, scheduler
-from dispatcher.cli.output import print_json, progress_bar
+from dispatcher.cli.output import print_json, progress_bar, show_service_logs
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
 from dispatcher.lifecycle import default_actor
@@ -29,10 +30,13 @@ from dispatcher.tables import runs as runs_table
                                       "held longer is reconciled with the provider.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=8, show_default=True,
               help="Attempts per row before a retryable error counts as failed.")
+@click.option("--skip-grace", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="With --until-idle: seconds a misfire = \"skip\" firing may be late and "
+                   "still be sent; a later one is recorded as missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
 def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: int,
-        as_json: bool) -> None:
+        skip_grace: float, as_json: bool) -> None:
     """Send campaigns: the scheduler fires them, the engine sends their rows.
 
     Plain `dispatcher run` keeps going until interrupted (Ctrl-C or SIGTERM finish the
@@ -40,8 +44,9 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
     (one scheduler across processes; another process takes over if it dies), which fires
     each approved campaign at its times with its misfire policy.
 
-    With --until-idle it plans the latest due firing of every approved campaign once, sends
-    until nothing is left to send now, and exits 0 (no scheduler).
+    With --until-idle it plans the latest due firing of every approved campaign once
+    (following each campaign's misfire policy), sends until nothing is left to send now,
+    and exits 0 (no scheduler): run it from cron or a timer every minute or so.
     """
     channels = registry.build_channels(app.config.channels, app.config.source)
     planned: list[PlanResult] = []
@@ -50,8 +55,10 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
             task = bar.add_task("planning due runs", total=None)
             planned = runs.plan_due(app.engine, channels.__getitem__,
                                     progress=lambda n: bar.advance(task, n),
-                                    cap=app.config.frequency_cap)
+                                    cap=app.config.frequency_cap,
+                                    grace=timedelta(seconds=skip_grace))
     else:
+        show_service_logs()
         leader = scheduler.start_scheduler(app.engine, app.config.database_url,
                                            channel_for=channels.__getitem__,
                                            cap=app.config.frequency_cap)
@@ -62,7 +69,8 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
     _stop_on_signals(engine)
     try:
         with progress_bar("sending") as bar:
-            task = bar.add_task("sending", total=_open_rows(app))
+            # Plain `run` sends what the scheduler fires later: no total to show.
+            task = bar.add_task("sending", total=_open_rows(app) if until_idle else None)
             report = engine.run(until_idle=until_idle,
                                 progress=lambda n: bar.advance(task, n))
     finally:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from dispatcher import scheduler
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
+from dispatcher.firings import approved_campaigns, coming_firings
 
 
 @click.group()
@@ -22,19 +22,19 @@ def schedule() -> None:
 def list_(app: AppContext, limit: int, as_json: bool) -> None:
     """List the coming firings of approved campaigns, soonest first, each in its
     campaign's local time. Campaigns awaiting approval do not fire and are not listed."""
-    firings = scheduler.coming_firings(app.engine, limit=limit)
+    found = coming_firings(app.engine, limit=limit)
     zones = {campaign.id: campaign.timezone
-             for campaign, _version in scheduler.approved_campaigns(app.engine)}
+             for campaign, _version in approved_campaigns(app.engine)}
     if as_json:
         print_json([{"campaign": f.campaign_id, "fire_time": f.fire_time.isoformat(),
-                     "timezone": zones.get(f.campaign_id)} for f in firings])
+                     "timezone": zones.get(f.campaign_id)} for f in found])
         return
-    if not firings:
+    if not found:
         click.echo("no coming firings (approved campaigns have none left)")
         return
     print_table(["fire time (local)", "time zone", "campaign"],
                 [[f.fire_time.strftime("%Y-%m-%d %a %H:%M %z"), zones.get(f.campaign_id),
-                  f.campaign_id] for f in firings], title="coming firings")
+                  f.campaign_id] for f in found], title="coming firings")
 
 
 COMMANDS = [schedule]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 import uvicorn
 
 from channels.base import CallbackReceiver
 from dispatcher import registry
+from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError
 from dispatcher.web import urls
@@ -49,7 +48,7 @@ def serve(app: AppContext, listen: str | None) -> None:
             click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
     click.echo(f"  health: {urls.health_url(public)}")
     # uvicorn configures only its own loggers; show ours (opt-outs, unmatched receipts) too.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    show_service_logs(timestamps=False)
     uvicorn.run(web_app, host=host, port=port, log_level="info")
 
 

@@ -23,6 +23,7 @@ from dispatcher import campaign_store
 from dispatcher.reach import campaign_reach
 from dispatcher.sandbox import TwilioOptions
 from dispatcher.tables import deliveries
+from dispatcher.testing import sandbox_config_text
 from tests.dispatcher.test_send_sms import stack
 
 TARGETS = 50_000
@@ -33,14 +34,9 @@ def config_file(path: Path, app_config: object) -> Path:
 
     assert isinstance(app_config, Config)
     sms = app_config.channels["sms"]
-    path.write_text(
-        f'[database]\nurl = "{app_config.database_url}"\n'
-        f'[web]\npublic_url = "{app_config.web.public_url}"\n'
-        '[channels.sms]\nprovider = "twilio"\n'
-        f'account_sid = "{sms["account_sid"]}"\n'
-        f'auth_token = "env:{sms["auth_token"].env_name}"\n'
-        f'from = "{sms["from"]}"\napi_base = "{sms["api_base"]}"\n'
-        'rate = 5000\nconcurrency = 16\ntimeout = 2\n', encoding="utf-8")
+    path.write_text(sandbox_config_text(
+        app_config.database_url, sms["api_base"], app_config.web.public_url,
+        token_variable=sms["auth_token"].env_name), encoding="utf-8")
     return path
 
 

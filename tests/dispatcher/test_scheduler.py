@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -25,31 +25,13 @@ from dispatcher import scheduler
 from dispatcher.cli.schedule import schedule as schedule_command
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
+from dispatcher.firings import coming_firings
 from dispatcher.leader import LeaderLock
-from dispatcher.scheduler import SchedulerService, coming_firings, fire, sync_jobs
+from dispatcher.scheduler import SchedulerService, fire, sync_jobs
 from dispatcher.tables import audit_log, runs
-from dispatcher.testing import store_campaign
+from dispatcher.testing import SHANGHAI, sms_campaign_text, store_campaign
 
 REPO = Path(__file__).resolve().parents[2]
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def campaign_text(campaign_id: str, start: datetime, *, end: datetime | None = None,
-                  cron: str | None = None, misfire: str = "run-late",
-                  body: str = "Report gang crime: call 110.") -> str:
-    def moment(value: datetime) -> str:
-        return value.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
-
-    lines = [f'id = "{campaign_id}"', 'title = "Drive"', 'owner = "Publicity"',
-             'timezone = "Asia/Shanghai"', "[schedule]", f"start = {moment(start)}",
-             f'misfire = "{misfire}"']
-    if end is not None:
-        lines.append(f"end = {moment(end)}")
-    if cron is not None:
-        lines.append(f'cron = "{cron}"')
-    lines += ["[[placements]]", 'channel = "sms"', 'audience = { lists = ["residents"] }',
-              f'body = "{body}"']
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -171,7 +153,7 @@ def test_standby_takes_over_when_the_leader_releases(engine: Engine, db_url: str
 
 def test_fire_is_idempotent(residents: Engine, holder: Engine) -> None:
     start = now() - timedelta(minutes=1)
-    store_campaign(residents, campaign_text("once", start))
+    store_campaign(residents, sms_campaign_text("once", start))
     iso = start.astimezone(SHANGHAI).isoformat()
     fire("once", iso)
     fire("once", iso)
@@ -183,7 +165,7 @@ def test_fire_is_idempotent(residents: Engine, holder: Engine) -> None:
 def test_fire_of_a_recurring_job_plans_the_latest_due_firing(residents: Engine,
                                                              holder: Engine) -> None:
     start = now() - timedelta(days=3)
-    store_campaign(residents, campaign_text("daily", start, end=now() + timedelta(days=3),
+    store_campaign(residents, sms_campaign_text("daily", start, end=now() + timedelta(days=3),
                                             cron="*/5 * * * *"))
     fire("daily", "")
     fire("daily", "")
@@ -197,7 +179,7 @@ def test_fire_of_a_recurring_job_plans_the_latest_due_firing(residents: Engine,
 
 def test_an_unapproved_campaign_does_not_fire(residents: Engine, holder: Engine) -> None:
     start = now() - timedelta(minutes=1)
-    store_campaign(residents, campaign_text("draft", start), approve_as=None)
+    store_campaign(residents, sms_campaign_text("draft", start), approve_as=None)
     fire("draft", start.isoformat())
     fire("nobody", start.isoformat())
     assert count_runs(residents, "draft") == 0
@@ -216,11 +198,11 @@ def paused(engine: Engine) -> Iterator[BackgroundScheduler]:
 
 def test_jobs_follow_the_approved_campaigns(engine: Engine,
                                             paused: BackgroundScheduler) -> None:
-    store_campaign(engine, campaign_text("weekdays", now() - timedelta(days=1),
+    store_campaign(engine, sms_campaign_text("weekdays", now() - timedelta(days=1),
                                          end=now() + timedelta(days=30), cron="0 9 * * 1-5"))
     start = now() + timedelta(hours=2)
-    store_campaign(engine, campaign_text("once", start))
-    store_campaign(engine, campaign_text("draft", start), approve_as=None)
+    store_campaign(engine, sms_campaign_text("once", start))
+    store_campaign(engine, sms_campaign_text("draft", start), approve_as=None)
 
     assert sync_jobs(paused, engine) == {"weekdays": "added", "once": "added"}
     weekdays = paused.get_job("weekdays")
@@ -241,15 +223,15 @@ def test_jobs_follow_the_approved_campaigns(engine: Engine,
 
     assert sync_jobs(paused, engine) == {}  # unchanged: left alone
     # A new version awaiting approval stops the campaign; a changed schedule replaces.
-    store_campaign(engine, campaign_text("once", start, body="Changed."), approve_as=None)
-    store_campaign(engine, campaign_text("weekdays", now() - timedelta(days=1),
+    store_campaign(engine, sms_campaign_text("once", start, body="Changed."), approve_as=None)
+    store_campaign(engine, sms_campaign_text("weekdays", now() - timedelta(days=1),
                                          end=now() + timedelta(days=30), cron="0 10 * * 1-5"))
     assert sync_jobs(paused, engine) == {"once": "removed", "weekdays": "replaced"}
     assert paused.get_job("weekdays").next_run_time.astimezone(SHANGHAI).hour == 10
 
 
 def test_skip_jobs_have_a_short_grace(engine: Engine, paused: BackgroundScheduler) -> None:
-    store_campaign(engine, campaign_text("strict", now() + timedelta(hours=1), misfire="skip"))
+    store_campaign(engine, sms_campaign_text("strict", now() + timedelta(hours=1), misfire="skip"))
     sync_jobs(paused, engine)
     job = paused.get_job("strict")
     assert job.misfire_grace_time == 1 and not job.coalesce
@@ -268,7 +250,7 @@ def service(residents: Engine, db_url: str) -> Iterator[SchedulerService]:
 
 def test_run_late_fires_once_after_downtime(residents: Engine,
                                             service: SchedulerService) -> None:
-    store_campaign(residents, campaign_text("late", now() - timedelta(minutes=10)))
+    store_campaign(residents, sms_campaign_text("late", now() - timedelta(minutes=10)))
     assert service.start()
     wait_until(lambda: len(audit(residents, "late", "fire")) == 1)
     time.sleep(0.5)  # a few re-syncs: the done one-shot is not scheduled again
@@ -281,7 +263,7 @@ def test_run_late_fires_once_after_downtime(residents: Engine,
 def test_skip_records_the_missed_firing_and_sends_nothing(residents: Engine,
                                                           service: SchedulerService) -> None:
     start = now() - timedelta(minutes=10)
-    store_campaign(residents, campaign_text("strict", start, misfire="skip"))
+    store_campaign(residents, sms_campaign_text("strict", start, misfire="skip"))
     assert service.start()
     wait_until(lambda: len(audit(residents, "strict", "missed")) == 1)
     time.sleep(0.5)
@@ -307,10 +289,10 @@ def test_a_second_service_stands_by(residents: Engine, db_url: str,
 
 def test_coming_firings_in_local_time(engine: Engine) -> None:
     base = datetime(2030, 1, 7, tzinfo=SHANGHAI)  # a Monday
-    store_campaign(engine, campaign_text("weekdays", base, end=base + timedelta(days=30),
+    store_campaign(engine, sms_campaign_text("weekdays", base, end=base + timedelta(days=30),
                                          cron="0 9 * * 1-5"))
-    store_campaign(engine, campaign_text("once", base + timedelta(days=1, hours=12)))
-    store_campaign(engine, campaign_text("draft", base + timedelta(hours=1)), approve_as=None)
+    store_campaign(engine, sms_campaign_text("once", base + timedelta(days=1, hours=12)))
+    store_campaign(engine, sms_campaign_text("draft", base + timedelta(hours=1)), approve_as=None)
     firings = coming_firings(engine, base.astimezone(UTC), limit=4)
     assert [(f.campaign_id, f.fire_time.strftime("%a %d %H:%M %z")) for f in firings] == [
         ("weekdays", "Mon 07 09:00 +0800"), ("weekdays", "Tue 08 09:00 +0800"),
@@ -320,7 +302,7 @@ def test_coming_firings_in_local_time(engine: Engine) -> None:
 
 def test_schedule_list_command(engine: Engine) -> None:
     start = now() + timedelta(days=1)
-    store_campaign(engine, campaign_text("weekdays", start, end=start + timedelta(days=30),
+    store_campaign(engine, sms_campaign_text("weekdays", start, end=start + timedelta(days=30),
                                          cron="0 9 * * 1-5"))
     runner = CliRunner(env={"COLUMNS": "200"})
     app = AppContext(_engine=engine)
@@ -340,7 +322,7 @@ def test_schedule_list_command(engine: Engine) -> None:
 
 
 def test_schedule_list_without_firings(engine: Engine) -> None:
-    store_campaign(engine, campaign_text("past", now() - timedelta(days=1)))
+    store_campaign(engine, sms_campaign_text("past", now() - timedelta(days=1)))
     result = CliRunner().invoke(schedule_command, ["list"], obj=AppContext(_engine=engine))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("no coming firings")
@@ -362,7 +344,7 @@ def stored_job_down_since(engine: Engine, campaign_id: str, down_since: datetime
 
 def test_recurring_run_late_fires_once_for_all_firings_missed(
         residents: Engine, service: SchedulerService) -> None:
-    store_campaign(residents, campaign_text("rec", now() - timedelta(days=1),
+    store_campaign(residents, sms_campaign_text("rec", now() - timedelta(days=1),
                                             end=now() + timedelta(days=1),
                                             cron="*/10 * * * *"))
     stored_job_down_since(residents, "rec", now() - timedelta(minutes=45))
@@ -376,7 +358,7 @@ def test_recurring_run_late_fires_once_for_all_firings_missed(
 
 def test_recurring_skip_records_each_missed_firing(residents: Engine,
                                                    service: SchedulerService) -> None:
-    store_campaign(residents, campaign_text("rec", now() - timedelta(days=1),
+    store_campaign(residents, sms_campaign_text("rec", now() - timedelta(days=1),
                                             end=now() + timedelta(days=1),
                                             cron="*/10 * * * *", misfire="skip"))
     stored_job_down_since(residents, "rec", now() - timedelta(minutes=45))
@@ -386,3 +368,54 @@ def test_recurring_skip_records_each_missed_firing(residents: Engine,
     service.stop()
     assert count_runs(residents, "rec") == 0
     assert len(audit(residents, "rec", "missed")) in (4, 5)  # one per 10 minutes missed
+
+
+# Downtime on a controllable clock ----------------------------------------------------
+
+
+def leading_service(engine: Engine, db_url: str) -> SchedulerService:
+    service = SchedulerService(engine, db_url, sync_seconds=0.1)
+    assert service.start()
+    return service
+
+
+@pytest.mark.parametrize("policy", ["run-late", "skip"])
+def test_a_firing_missed_during_two_hours_of_downtime(residents: Engine, db_url: str,
+                                                      policy: str) -> None:
+    """The scheduler leads at 09:30, is down from 09:30 to 11:30 over the 10:00 firing,
+    then leads again; the next day's firing comes on time under either policy."""
+    first = datetime(2030, 3, 1, 10, tzinfo=SHANGHAI)
+    ten = datetime(2030, 3, 4, 10, tzinfo=SHANGHAI)
+    with time_machine.travel(ten - timedelta(minutes=30), tick=True) as clock:
+        store_campaign(residents, sms_campaign_text(
+            "daily", first, end=first + timedelta(days=30), cron="0 10 * * *",
+            misfire=policy))
+        service = leading_service(residents, db_url)
+        time.sleep(0.3)  # a few syncs while leading: nothing is due at 09:30
+        service.stop()
+        assert count_runs(residents, "daily") == 0
+
+        clock.shift(timedelta(hours=2))  # down until 11:30
+        service = leading_service(residents, db_url)
+        try:
+            if policy == "run-late":
+                wait_until(lambda: count_runs(residents, "daily") == 1)
+                [detail] = audit(residents, "daily", "fire")
+                assert detail.startswith("firing at 2030-03-04T10:00:00+08:00: run ")
+                assert detail.endswith("(1:30:00 late)")
+                assert audit(residents, "daily", "missed") == []
+            else:
+                wait_until(lambda: audit(residents, "daily", "missed") != [])
+                [detail] = audit(residents, "daily", "missed")
+                assert detail.startswith("firing at 2030-03-04T10:00:00+08:00 missed: ")
+                assert count_runs(residents, "daily") == 0
+            before = count_runs(residents, "daily")
+
+            clock.move_to(ten + timedelta(days=1) - timedelta(seconds=1))  # 09:59:59 next day
+            wait_until(lambda: count_runs(residents, "daily") == before + 1)
+            assert audit(residents, "daily", "fire")[-1].startswith(
+                "firing at 2030-03-05T10:00:00+08:00: run ")
+            assert not audit(residents, "daily", "fire")[-1].endswith("late)")
+        finally:
+            service.stop()
+    assert len(audit(residents, "daily", "missed")) == (policy == "skip")

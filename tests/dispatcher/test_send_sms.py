@@ -23,7 +23,7 @@ from dispatcher.demo import TOKEN_VARIABLE, demo_config
 from dispatcher.engine import DeliveryEngine
 from dispatcher.policy import EngineOptions
 from dispatcher.reach import campaign_reach
-from dispatcher.runs import plan_due
+from dispatcher.runs import plan_firing
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.tables import deliveries
@@ -71,7 +71,8 @@ def stack(workdir: Path, options: TwilioOptions, contacts: int) -> Iterator[Stac
             campaign_store.apply_campaign(app.engine, checked.campaign, str(drive),
                                           checked.text)
             lifecycle.approve(app.engine, "pingan-ding", "approver")
-            plan_due(app.engine, channels.__getitem__)
+            plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
+                        channels.__getitem__)
             yield Stack(app, sandbox)
         app.engine.dispose()
 

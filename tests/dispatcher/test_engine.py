@@ -13,8 +13,10 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import Engine, select
 
 from channels.base import (
@@ -239,3 +241,32 @@ def test_rows_wait_for_the_send_window(engine: Engine, tmp_path: Path) -> None:
                   fire_time=datetime(2019, 6, 4, tzinfo=UTC))
     send_all(engine, provider)
     assert len(provider.accepted["+8613800000001"]) == 1
+
+
+def test_a_window_across_midnight_on_a_controllable_clock(engine: Engine,
+                                                          tmp_path: Path) -> None:
+    """Window 20:00-02:00 Shanghai: closed at 03:00, open at 23:30 and again at 01:30."""
+    contacts = tmp_path / "residents.csv"
+    contacts.write_text("phone,area,district\n13800000001,,\n13800000002,,\n",
+                        encoding="utf-8")
+    import_contacts(engine, contacts, "residents", "CN")
+    night = CAMPAIGN.replace("[schedule]\n", '[schedule]\nsend_window = ["20:00", "02:00"]\n')
+    shanghai = ZoneInfo("Asia/Shanghai")
+    provider = MemoryProvider()
+    with time_machine.travel(datetime(2030, 3, 4, 3, tzinfo=shanghai), tick=False) as clock:
+        plan_campaign(engine, night, fire_time=datetime(2030, 3, 4, 3, tzinfo=shanghai))
+        send_all(engine, provider)
+        assert provider.accepted == {}  # 03:00: closed until 20:00
+        clock.move_to(datetime(2030, 3, 4, 23, 30, tzinfo=shanghai))
+        runs.cancel(engine, "drive")  # the evening's run goes out...
+        plan_campaign(engine, night, fire_time=datetime(2030, 3, 4, 23, tzinfo=shanghai))
+        send_all(engine, provider)
+        assert sum(map(len, provider.accepted.values())) == 2
+        clock.move_to(datetime(2030, 3, 5, 1, 30, tzinfo=shanghai))  # ...and after midnight
+        plan_campaign(engine, night, fire_time=datetime(2030, 3, 5, 1, tzinfo=shanghai))
+        send_all(engine, provider)
+        assert sum(map(len, provider.accepted.values())) == 4
+        clock.move_to(datetime(2030, 3, 5, 2, 30, tzinfo=shanghai))  # closed again
+        plan_campaign(engine, night, fire_time=datetime(2030, 3, 5, 2, tzinfo=shanghai))
+        send_all(engine, provider)
+        assert sum(map(len, provider.accepted.values())) == 4

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 
 import click
 import uvicorn
 
-from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, TwilioOptions, TwilioSandbox
+from dispatcher.sandbox import (
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_AES_KEY,
+    SANDBOX_APPID,
+    SANDBOX_TOKEN,
+    TwilioOptions,
+    TwilioSandbox,
+    WeChatOptions,
+    WeChatSandbox,
+)
 
 RATE = click.FloatRange(0, 1)
 
@@ -84,6 +94,113 @@ def serve(port: int, host: str, seed: int, latency_ms: float, error_rate: float,
     box = TwilioSandbox(options)
     click.echo(f"Twilio sandbox on http://{host}:{port} (account {account_sid}, seed {seed}); "
                f"set [channels.sms] api_base to this URL. Ctrl-C stops it.", err=True)
+    try:
+        uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
+                    lifespan="off", timeout_graceful_shutdown=1)
+    finally:
+        box.close()
+
+
+@sandbox.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8766, show_default=True,
+              help="Port to listen on; set [channels.wechat] api_base to http://HOST:PORT.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Keep loopback: the sandbox has no real security.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the followers' openids, tags, faults and reads: the same seed "
+                   "gives the same run.")
+@click.option("--followers", type=click.IntRange(0, 1_000_000), default=10_000,
+              show_default=True, help="How many followers the account has.")
+@click.option("--wxname", "wxnames", multiple=True, metavar="WXID",
+              help="WeChat id of a test user that previews may use (towxname), the first "
+                   "followers in order. Repeatable; default tester1 and tester2.")
+@click.option("--account-type", type=click.Choice(["subscription", "service"]),
+              default="service", show_default=True,
+              help="subscription: one broadcast a day (then 45028); service: each follower "
+                   "receives at most 4 broadcasts a month (the rest are filtered out).")
+@click.option("--callback-url", help="The account's server URL: where MASSSENDJOBFINISH "
+                                     "and TEMPLATESENDJOBFINISH events are posted, signed.")
+@click.option("--encrypt", is_flag=True,
+              help="Post events in safe mode: AES-encrypted with the EncodingAESKey, "
+                   "encrypt_type=aes and msg_signature in the query.")
+@click.option("--event-delay", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="Seconds from a send to its event.")
+@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of each job's recipients it fails to reach (its ErrorCount).")
+@click.option("--throttle-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of mass-send and template requests answered 45009.")
+@click.option("--system-error-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of those requests answered -1 (system error); half of the "
+                   "mass sends among them create the job first (a lost response).")
+@click.option("--duplicate-event-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of events posted twice, as WeChat repeats events.")
+@click.option("--template-block-rate", type=RATE, default=0.0, show_default=True,
+              help='Fraction of template messages whose event says "failed:user block".')
+@click.option("--template-fail-rate", type=RATE, default=0.0, show_default=True,
+              help='Fraction of template messages whose event says "failed: system failed".')
+@click.option("--token-expiry-every", type=click.IntRange(min=0), default=0,
+              show_default=True, help="Expire the access token used for every N-th call "
+                                      "(clients must fetch a new one: 42001). 0: never.")
+@click.option("--mass-per-minute", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Mass-send requests allowed per rolling minute; more get 45009.")
+@click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]),
+              help="The sandbox's first today (default: today's UTC date); move it with "
+                   "POST /_sandbox/advance_days.")
+@click.option("--appid", envvar="WECHAT_APPID", default=SANDBOX_APPID, show_default=True,
+              help="AppID clients must use (env WECHAT_APPID).")
+@click.option("--appsecret-env", default="WECHAT_APPSECRET", show_default=True,
+              help="Environment variable holding the AppSecret clients must use. The secret "
+                   "itself is never a flag.")
+@click.option("--token-env", default="WECHAT_TOKEN", show_default=True,
+              help="Environment variable holding the server token events are signed with "
+                   "(the sandbox's own when unset).")
+@click.option("--aes-key-env", default="WECHAT_AES_KEY", show_default=True,
+              help="Environment variable holding the 43-character EncodingAESKey for "
+                   "--encrypt (the sandbox's own when unset).")
+def wechat(port: int, host: str, seed: int, followers: int, wxnames: tuple[str, ...],
+           account_type: str, callback_url: str | None, encrypt: bool, event_delay: float,
+           error_rate: float, throttle_rate: float, system_error_rate: float,
+           duplicate_event_rate: float, template_block_rate: float,
+           template_fail_rate: float, token_expiry_every: int,
+           mass_per_minute: int, start_date: datetime | None, appid: str,
+           appsecret_env: str, token_env: str, aes_key_env: str) -> None:
+    """Run a WeChat-official-account-compatible API in the foreground (Ctrl-C stops it).
+
+    Serves the token, followers and tags, mass send (sendall with filter.tag_id, send,
+    preview, get), template messages and article statistics (datacube). Inspect it at
+    /_sandbox/stats and /_sandbox/jobs; move its day with POST /_sandbox/advance_days
+    {"days": n}; start over with POST /_sandbox/reset.
+    """
+    secret = os.environ.get(appsecret_env, "")
+    if not secret:
+        raise click.UsageError(f"set the environment variable {appsecret_env} to the "
+                               "AppSecret clients will use (or name another with "
+                               "--appsecret-env)")
+    try:
+        options = WeChatOptions(
+            appid=appid, appsecret=secret, token=os.environ.get(token_env) or SANDBOX_TOKEN,
+            aes_key=os.environ.get(aes_key_env) or SANDBOX_AES_KEY, seed=seed,
+            followers=followers, account_type=account_type, callback_url=callback_url,
+            encrypt=encrypt, event_delay_s=event_delay, error_rate=error_rate,
+            throttle_rate=throttle_rate, system_error_rate=system_error_rate,
+            duplicate_event_rate=duplicate_event_rate,
+            template_block_rate=template_block_rate, template_fail_rate=template_fail_rate,
+            token_expiry_every=token_expiry_every,
+            mass_per_minute=mass_per_minute,
+            start_date=start_date.date() if start_date else None,
+            wxnames=wxnames or WeChatOptions.wxnames)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    _run_wechat(WeChatSandbox(options), host, port)
+
+
+def _run_wechat(box: WeChatSandbox, host: str, port: int) -> None:
+    opts = box.options
+    today: date = box.clock.today()
+    click.echo(f"WeChat sandbox on http://{host}:{port} (appid {opts.appid}, "
+               f"{opts.account_type} account, {opts.followers} followers, seed {opts.seed}, "
+               f"today {today}); set [channels.wechat] api_base to this URL. "
+               "Ctrl-C stops it.", err=True)
     try:
         uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
                     lifespan="off", timeout_graceful_shutdown=1)

@@ -2,7 +2,8 @@
 
 Nothing here imports the engine, planner, database or web app: the dispatcher cannot tell
 a sandbox from the real service, so the demo and the tests run the real client libraries
-offline. ``dispatcher sandbox serve`` runs one in the foreground; from Python::
+offline. ``dispatcher sandbox serve`` (Twilio) and ``dispatcher sandbox wechat`` run one
+in the foreground; from Python::
 
     from dispatcher.sandbox import TwilioOptions, TwilioSandbox
 
@@ -10,6 +11,11 @@ offline. ``dispatcher sandbox serve`` runs one in the foreground; from Python::
     with sandbox.serve() as url:   # http://127.0.0.1:<free port>
         ...                        # point [channels.sms] api_base at url
     print(sandbox.stats())
+
+    from dispatcher.sandbox import WeChatOptions, WeChatSandbox
+
+    with WeChatSandbox(WeChatOptions(followers=500)).serve() as url:
+        ...                        # route a wechatpy client there (channels.wechat_transport)
 """
 
 from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
@@ -19,6 +25,17 @@ from dispatcher.sandbox.twilio_options import (
     SANDBOX_AUTH_TOKEN,
     TwilioOptions,
 )
+from dispatcher.sandbox.wechat import WeChatSandbox, create_wechat_app
+from dispatcher.sandbox.wechat_options import (
+    SANDBOX_AES_KEY,
+    SANDBOX_APPID,
+    SANDBOX_APPSECRET,
+    SANDBOX_ORIGINAL_ID,
+    SANDBOX_TOKEN,
+    WeChatOptions,
+)
 
-__all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AUTH_TOKEN", "TwilioOptions",
-           "TwilioSandbox", "create_twilio_app"]
+__all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AES_KEY", "SANDBOX_APPID",
+           "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID", "SANDBOX_TOKEN",
+           "TwilioOptions", "TwilioSandbox", "WeChatOptions", "WeChatSandbox",
+           "create_twilio_app", "create_wechat_app"]

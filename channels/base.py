@@ -11,7 +11,8 @@ protocols (added with the engine) so that a channel implements only what it can 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self, runtime_checkable
@@ -48,13 +49,23 @@ class Problem:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a channel can do, as class attributes the core reads before calling it."""
+    """What a channel can do, as class attributes the core reads before calling it.
+
+    ``person_addressed``: each row is one person's address (the frequency cap counts
+    them). ``send_window``: rows wait for the campaign's send window; by default the
+    same as ``person_addressed`` (a WeChat broadcast reaches people but its row is a job).
+    """
 
     max_batch: int
     rate_unit: Literal["messages", "segments"]
     receipts: Literal["push", "poll", "none"]
     reach_metrics: tuple[str, ...]
     person_addressed: bool
+    send_window: bool | None = None
+
+    @property
+    def waits_for_send_window(self) -> bool:
+        return self.person_addressed if self.send_window is None else self.send_window
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,8 @@ class SendResult(NamedTuple):
     retry_after: float | None = None
     opt_out: bool = False  # the provider says the recipient unsubscribed or blocked us
     units: int = 1  # what the message cost in the channel's rate unit (Twilio: segments)
+    # What the provider answered that later reports refer to (WeChat: msg_data_id).
+    provider_data: str | None = None
 
 
 class LookupResult(NamedTuple):
@@ -250,6 +263,7 @@ class CallbackRequest(NamedTuple):
     url: str  # the full public URL the provider called, with the query string
     headers: Mapping[str, str]
     form: Mapping[str, str]
+    body: bytes = b""  # the raw body (XML events); form is empty then
 
 
 class SignatureError(Exception):
@@ -261,6 +275,11 @@ class Sender(Protocol):
     """A channel that sends. The engine owns concurrency, rate limits and retries."""
 
     capabilities: ClassVar[Capabilities]
+
+    def ready(self) -> bool:
+        """Whether it can send: built from its ``[channels.NAME]`` table. The engine leaves
+        the rows of channels that are not ready waiting."""
+        ...
 
     def message_cost(self, placement: Placement) -> int:
         """Units of the channel's rate (``capabilities.rate_unit``) one message costs."""
@@ -294,6 +313,108 @@ class CallbackReceiver(Protocol):
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         """Verify the signature (SignatureError otherwise) and read a reply."""
         ...
+
+
+# Provider reports: counts a provider gives for a send that reached many people --------------
+
+
+class ReachReport(NamedTuple):
+    """One figure a provider reported for one delivery row, at one period.
+
+    ``period`` is "" for a figure reported once (a WeChat job's SentCount) or an ISO date
+    for figures reported by day, cumulative up to that day (article reads). Reporting the
+    same (row, metric, period) again replaces the value: repeats change nothing.
+    Rows are found by ``delivery_id`` or else by ``provider_ref``.
+    """
+
+    metric: str
+    value: int
+    period: str = ""
+    delivery_id: int | None = None
+    provider_ref: str | None = None
+
+
+class ProviderEvents(NamedTuple):
+    """What one event callback said: state changes, and figures for reach."""
+
+    receipts: list[Receipt]
+    reports: list[ReachReport]
+
+
+@runtime_checkable
+class EventReceiver(Protocol):
+    """A channel whose provider posts signed events (XML or JSON) to one URL."""
+
+    def verify_url(self, request: CallbackRequest) -> str:
+        """Answer the provider's URL check: the text to echo (SignatureError if forged)."""
+        ...
+
+    def parse_events(self, request: CallbackRequest) -> ProviderEvents:
+        """Verify the signature (SignatureError otherwise), decrypt, and map the events."""
+        ...
+
+
+class SentRow(NamedTuple):
+    """A row the provider may report on later, as :class:`ReachPoller` is given it."""
+
+    delivery_id: int
+    placement: Placement
+    provider_ref: str
+    provider_data: str | None
+    sent_at: datetime
+
+
+@runtime_checkable
+class ReachPoller(Protocol):
+    """A channel that asks its provider for reach figures after the send (reads, plays)."""
+
+    def poll_reach(self, rows: list[SentRow]) -> list[ReachReport]:
+        """Figures for these rows; those the provider has no figures for yet are left out."""
+        ...
+
+
+@runtime_checkable
+class ReportedReach(Protocol):
+    """A channel whose reach figures come from its provider's reports."""
+
+    def reported_reach(self, placement: Placement, states: Mapping[str, int],
+                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+        """Figures for one placement: ``reports`` sums each metric's latest value per row."""
+        ...
+
+
+@runtime_checkable
+class Previewer(Protocol):
+    """A channel that can send one placement to named test users before the real send."""
+
+    def preview(self, placement: Placement, to: str) -> str:
+        """Send the preview to ``to``; the provider's reference, or ChannelError."""
+        ...
+
+
+@runtime_checkable
+class ScheduleCheck(Protocol):
+    """A channel whose provider limits how often it sends (broadcast quotas)."""
+
+    def check_schedule(self, placements: Sequence[Placement],
+                       firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+        """(placement index, problem) for this channel's placements of one campaign, given
+        its firings (the first few weeks of them, in the campaign's time zone)."""
+        ...
+
+
+class ChannelError(Exception):
+    """A provider refused a direct request (a preview): the message says what and why."""
+
+
+# A row that is not one person (a broadcast to all followers, a tag, a batch of openids)
+# names its group and placement: "all@0", "tag:100@1", "openids:2/3@2". Such addresses
+# identify nobody, so logs show them unmasked; every other address is masked.
+_GROUP_ADDRESS = re.compile(r"[a-z]+(?::[0-9/]+)?@[0-9]+")
+
+
+def is_group_address(address: str) -> bool:
+    return _GROUP_ADDRESS.fullmatch(address) is not None
 
 
 def type_name(value: object) -> str:

@@ -103,6 +103,9 @@ class SmsChannel:
 
     # Sending (the Sender protocol) ------------------------------------------------------
 
+    def ready(self) -> bool:
+        return self.settings is not None
+
     def message_cost(self, placement: Placement) -> int:
         return count_segments(str(placement.options.get("body", ""))).segments
 

@@ -6,29 +6,33 @@ Twilio client is built to send.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol, TypeGuard
-from urllib.parse import urlsplit
+from typing import Any, NoReturn
 
 from channels.base import ConfigError, toml_value
+from channels.settings_checks import (
+    MAX_TIMEOUT,
+    SecretValue,
+    api_base,
+    boolean,
+    integer,
+    is_int,
+    is_secret,
+    positive_number,
+    timeout,
+)
+
+__all__ = ["MAX_TIMEOUT", "SecretValue", "SmsSettings", "is_int", "parse_settings"]
 
 MAX_SEGMENTS = 10
 CONFIG_KEYS = ("account_sid", "api_base", "auth_token", "concurrency", "from",
                "max_segments", "messaging_service_sid", "provider", "rate", "status_callback",
                "timeout")
-MAX_TIMEOUT = 300.0  # seconds: a Twilio API call that takes longer has failed
 # E.164 number, short code, or alphanumeric sender ID (up to 11, at least one letter).
 _SENDER = re.compile(r"\+[1-9]\d{6,14}|\d{3,8}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 _SERVICE_SID = re.compile(r"MG[0-9A-Za-z]+")
-
-
-class SecretValue(Protocol):
-    """A credential from the config (``"env:NAME"``), read only when a client is built."""
-
-    def reveal(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -66,29 +70,21 @@ def parse_settings(table: Mapping[str, Any]) -> SmsSettings:
         account_sid=_account_sid(table.get("account_sid")),
         auth_token=_auth_token(table.get("auth_token")),
         sender=sender, messaging_service_sid=service, provider=provider,
-        api_base=_api_base(table.get("api_base")),
+        api_base=api_base(table.get("api_base"), _fail, "http://127.0.0.1:8765"),
         rate=_rate(table.get("rate", 10)),
-        max_segments=_int(table, "max_segments", MAX_SEGMENTS, MAX_SEGMENTS),
-        concurrency=_int(table, "concurrency", 8, None),
-        status_callback=_bool(table, "status_callback", True),
-        timeout=_timeout(table.get("timeout", 10)))
-
-
-def is_int(value: Any) -> bool:
-    """An integer that is not a boolean (TOML ``true`` is an int in Python)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+        max_segments=integer(table.get("max_segments", MAX_SEGMENTS), "max_segments", _fail,
+                             MAX_SEGMENTS),
+        concurrency=integer(table.get("concurrency", 8), "concurrency", _fail, None),
+        status_callback=boolean(table.get("status_callback", True), "status_callback", _fail),
+        timeout=timeout(table.get("timeout", 10), _fail))
 
 
 def _fail(key: str, message: str) -> NoReturn:
     raise ConfigError(f"channels.sms.{key}", message)
 
 
-def _is_secret(value: Any) -> TypeGuard[SecretValue]:
-    return callable(getattr(value, "reveal", None))
-
-
 def _account_sid(value: Any) -> str | SecretValue:
-    if _is_secret(value) or (isinstance(value, str) and value.startswith("AC")):
+    if is_secret(value) or (isinstance(value, str) and value.startswith("AC")):
         return value
     example = 'account_sid = "env:TWILIO_ACCOUNT_SID"'
     if value is None:
@@ -98,7 +94,7 @@ def _account_sid(value: Any) -> str | SecretValue:
 
 
 def _auth_token(value: Any) -> SecretValue:
-    if _is_secret(value):
+    if is_secret(value):
         return value
     wrong = "is required" if value in (None, "") else "must not be written in the file"
     _fail("auth_token", f'{wrong}: write auth_token = "env:TWILIO_AUTH_TOKEN" '
@@ -123,42 +119,7 @@ def _sender(sender: Any, service: Any) -> tuple[str | None, str | None]:
     return sender, None
 
 
-def _api_base(value: Any) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        _fail("api_base", 'must be an http or https URL such as "http://127.0.0.1:8765", '
-                          f"got {toml_value(value)}")
-    return str(value).rstrip("/")
-
-
 def _rate(value: Any) -> float:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:
-        _fail("rate", "must be a positive number of segments per second, such as 10, "
-                      f"got {toml_value(value)}")
-    return float(value)
+    return positive_number(value, "rate", _fail, "segments per second, such as 10")
 
 
-def _timeout(value: Any) -> float:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
-        _fail("timeout", f"must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
-                         f"such as 10, got {toml_value(value)}")
-    return float(value)
-
-
-def _int(table: Mapping[str, Any], key: str, default: int, most: int | None) -> int:
-    value = table.get(key, default)
-    if not is_int(value) or value < 1 or (most is not None and value > most):
-        allowed = f"an integer from 1 to {most}" if most else "a positive integer"
-        _fail(key, f"must be {allowed}, got {toml_value(value)}")
-    return int(value)
-
-
-def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        _fail(key, f"must be true or false, got {toml_value(value)}")
-    return value

@@ -32,9 +32,9 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from channels.base import SendResult
+from channels.http_outcomes import transport_result
 from channels.sms_settings import SmsSettings
 
 # Errors that mean this message will never go through as it is: the row fails at once.
@@ -127,7 +127,7 @@ class TwilioAccount:
         except TwilioException as exc:
             return self._refused(delivery_id, exc)
         except requests.RequestException as exc:
-            return _transport_result(delivery_id, exc)
+            return transport_result(delivery_id, exc)
         except json.JSONDecodeError as exc:  # a 2xx without JSON: a proxy, not Twilio
             return SendResult(delivery_id, "unknown", detail=f"unreadable answer: {exc}")
         segments = str(record.num_segments or "")
@@ -168,24 +168,6 @@ class TwilioAccount:
         if status is None or status >= 500:
             return SendResult(delivery_id, "unknown", code=label, detail=message)
         return SendResult(delivery_id, "failed", code=label, detail=message)
-
-
-def _transport_result(delivery_id: int, exc: requests.RequestException) -> SendResult:
-    """Certainly not sent (no connection was made): retry. Otherwise the request may have
-    reached Twilio (read timeout, connection dropped): unknown, to be looked up."""
-    detail = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError) or (
-            _never_connected(exc)):
-        return SendResult(delivery_id, "retry", detail=detail)
-    return SendResult(delivery_id, "unknown", detail=detail)
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """Connection refused or the host not found: requests wraps urllib3's error."""
-    if not isinstance(exc, requests.ConnectionError) or not exc.args:
-        return False
-    reason = exc.args[0].reason if isinstance(exc.args[0], MaxRetryError) else exc.args[0]
-    return isinstance(reason, NewConnectionError)
 
 
 def _retry_after(response: Response | None) -> float | None:

@@ -23,7 +23,22 @@ from wechatpy import WeChatClient
 WECHAT_API = "https://api.weixin.qq.com/"
 
 
-class RewriteAdapter(HTTPAdapter):
+class TimeoutAdapter(HTTPAdapter):
+    """Gives every request a timeout: wechatpy 1.8 fetches tokens with none at all."""
+
+    def __init__(self, timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Mapping[str, str] | None = None) -> requests.Response:
+        return super().send(request, stream=stream, verify=verify, cert=cert,
+                            timeout=self.default_timeout if timeout is None else timeout,
+                            proxies=proxies)
+
+
+class RewriteAdapter(TimeoutAdapter):
     """Sends each request to ``api_base``: scheme, host and port replaced, ``api_base``'s
     path put in front of the request's path, query kept.
 
@@ -31,8 +46,8 @@ class RewriteAdapter(HTTPAdapter):
     none for a loopback base, otherwise the environment's.
     """
 
-    def __init__(self, api_base: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, api_base: str, timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(timeout, **kwargs)
         self.base = urlsplit(api_base.rstrip("/"))
         if self.base.scheme not in ("http", "https") or not self.base.netloc:
             raise ValueError(f"api_base must be an http(s) URL, got {api_base!r}")
@@ -64,8 +79,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def route_client(client: WeChatClient, api_base: str) -> None:
+def route_client(client: WeChatClient, api_base: str | None,
+                 timeout: float | None = None) -> None:
     """Send every call of a ``wechatpy`` client to ``api_base`` (its token fetch and
-    statistics included)."""
+    statistics included), or to WeChat itself when None; either way with ``timeout``
+    for calls that set none."""
     session: requests.Session = client._http
-    session.mount(WECHAT_API, RewriteAdapter(api_base))
+    adapter = TimeoutAdapter(timeout) if api_base is None else RewriteAdapter(api_base, timeout)
+    session.mount(WECHAT_API, adapter)

@@ -12,12 +12,20 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from channels.base import Channel, Placement, Problem, ValidationContext, toml_value, type_name
+from channels.base import (
+    Channel,
+    Placement,
+    Problem,
+    ScheduleCheck,
+    ValidationContext,
+    toml_value,
+    type_name,
+)
 from dispatcher import schedule as schedule_rules
 from dispatcher.schedule import Schedule
 from dispatcher.toml_lines import KeyPath, PathPart, key_lines, line_of
@@ -181,7 +189,29 @@ def _check_campaign(raw: dict[str, Any], check: _Checker, default_timezone: str,
     if None in (campaign_id, title, owner, tz_name, schedule, placements) or check.issues:
         return None
     assert campaign_id and title and owner and tz_name and schedule and placements
+    _check_quotas(schedule, placements, check, channel_for)
+    if check.issues:
+        return None
     return Campaign(campaign_id, title, owner, tz_name, description, schedule, placements)
+
+
+QUOTA_HORIZON = timedelta(days=62)  # firings looked at for provider quotas
+QUOTA_FIRINGS = 500
+
+
+def _check_quotas(schedule: Schedule, placements: tuple[Placement, ...], check: _Checker,
+                  channel_for: ChannelLookup) -> None:
+    """Channels with provider quotas (WeChat broadcasts) check the campaign's firings."""
+    firings = [f for f in schedule.next_firings(schedule.start - timedelta(seconds=1),
+                                                QUOTA_FIRINGS)
+               if f < schedule.start + QUOTA_HORIZON]
+    for name in sorted({p.channel for p in placements}):
+        channel = channel_for(name)
+        if not isinstance(channel, ScheduleCheck):
+            continue
+        mine = [p for p in placements if p.channel == name]
+        for index, problem in channel.check_schedule(mine, firings):
+            check.add(("placements", index, *problem.path), problem.message)
 
 
 def _timezone(raw: Mapping[str, Any], check: _Checker, default: str) -> str | None:

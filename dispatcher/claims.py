@@ -62,11 +62,13 @@ def claim(conn: Connection, run_id: int, channel: str, limit: int,
     return sorted(rows)
 
 
-def release_expired(conn: Connection, limit: int, lease: timedelta) -> list[ClaimedRow]:
-    """Take over up to ``limit`` rows whose lease ran out, for reconciliation."""
+def release_expired(conn: Connection, limit: int, lease: timedelta,
+                    channels: list[str]) -> list[ClaimedRow]:
+    """Take over up to ``limit`` rows of ``channels`` whose lease ran out, to reconcile."""
     now = utcnow()
     expired = (select(deliveries.c.id)
-               .where(deliveries.c.status == "sending", deliveries.c.lease_until < now)
+               .where(deliveries.c.status == "sending", deliveries.c.lease_until < now,
+                      deliveries.c.channel.in_(channels))
                .order_by(deliveries.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         expired = expired.with_for_update(skip_locked=True)
@@ -101,24 +103,31 @@ def expire_lease(conn: Connection, row_id: int, at: datetime, detail: str) -> No
 
 
 def set_provider_ref(conn: Connection, params: list[dict[str, Any]]) -> None:
-    """Remember provider refs (``{"id", "ref", "units"}``) even when a receipt got there first."""
+    """Remember provider refs (``{"id", "ref", "units"}``) even when a receipt got there
+    first, and what else the provider answered (``"data"``, optional)."""
     if params:
         conn.execute(update(deliveries)
                      .where(deliveries.c.id == bindparam("row"),
                             deliveries.c.provider_ref.is_(None))
                      .values(provider_ref=bindparam("ref"), units=bindparam("cost")),
                      [{"row": p["id"], "ref": p["ref"], "cost": p["units"]} for p in params])
+    with_data = [{"row": p["id"], "data": p["data"]} for p in params if p.get("data")]
+    if with_data:
+        conn.execute(update(deliveries).where(deliveries.c.id == bindparam("row"))
+                     .values(provider_data=bindparam("data")), with_data)
 
 
-def open_rows(conn: Connection, horizon: datetime, run_ids: list[int]) -> int:
-    """Rows of these runs that are, or become within ``horizon``, the engine's work."""
+def open_rows(conn: Connection, horizon: datetime, run_ids: list[int],
+              channels: list[str]) -> int:
+    """Rows of these runs on ``channels`` that are, or become within ``horizon``, the
+    engine's work."""
     pending = and_(deliveries.c.status == "planned",
                    or_(deliveries.c.next_attempt_at.is_(None),
                        deliveries.c.next_attempt_at <= horizon))
     leased = and_(deliveries.c.status == "sending", deliveries.c.lease_until <= horizon)
     query = (select(deliveries.c.id).join(runs, runs.c.id == deliveries.c.run_id)
              .where(runs.c.status == SENDABLE_RUN, runs.c.id.in_(run_ids),
-                    or_(pending, leased)).limit(1))
+                    deliveries.c.channel.in_(channels), or_(pending, leased)).limit(1))
     return len(conn.execute(query).all())
 
 

@@ -1,9 +1,11 @@
-"""The offline demo: the Ping An Ding drive sent through the real twilio client to the
-Twilio sandbox, with receipts through the web app, in a temporary SQLite workspace.
+"""The offline demo: the Ping An Ding drive sent through the real twilio and wechatpy
+clients to the Twilio and WeChat sandboxes, with receipts and events through the web app,
+in a temporary SQLite workspace.
 
-Everything runs in this process on free loopback ports: the sandbox (with seeded 5xx,
-timeouts, 429 bursts and undelivered messages), the web app receiving the signed status
-callbacks, and the engine. Nothing outside the workspace is touched.
+Everything runs in this process on free loopback ports: the sandboxes (with seeded 5xx,
+timeouts, 429 bursts and undelivered messages; token expiry on WeChat), the web app
+receiving the signed status callbacks and WeChat events, and the engine. Nothing outside
+the workspace is touched.
 """
 
 from __future__ import annotations
@@ -24,11 +26,24 @@ from dispatcher.engine import DeliveryEngine
 from dispatcher.errors import DispatcherError
 from dispatcher.policy import EngineOptions, EngineReport
 from dispatcher.reach import campaign_reach
+from dispatcher.reach_polling import poll_reach
 from dispatcher.runs import plan_firing
-from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, TwilioOptions, TwilioSandbox
+from dispatcher.sandbox import (
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_APPID,
+    SANDBOX_APPSECRET,
+    SANDBOX_TOKEN,
+    TwilioOptions,
+    TwilioSandbox,
+    WeChatOptions,
+    WeChatSandbox,
+)
 from dispatcher.serving import BackgroundServer, free_port
 
 TOKEN_VARIABLE = "DISPATCHER_DEMO_TWILIO_AUTH_TOKEN"  # the sandbox's, set for this process
+WECHAT_SECRETS = {"DISPATCHER_DEMO_WECHAT_SECRET": SANDBOX_APPSECRET,
+                  "DISPATCHER_DEMO_WECHAT_TOKEN": SANDBOX_TOKEN}
+STATS_DAYS = 7  # the WeChat sandbox's clock moves on this far before reads are polled
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,7 @@ class DemoSettings:
     throttle_every: int = 1_000
     throttle_burst: int = 5
     undelivered_rate: float = 0.03
+    wechat_followers: int = 10_000
     workdir: Path | None = None
 
 
@@ -52,6 +68,7 @@ class DemoResult:
     reach: dict[str, Any]
     engine: EngineReport
     sandbox: dict[str, Any]
+    wechat: dict[str, Any]
 
 
 Step = Callable[[str], None]
@@ -66,17 +83,40 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
                               "repository root or pass --campaign FILE")
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     sandbox = TwilioSandbox(_sandbox_options(settings))
-    with sandbox.serve() as api_url, _web_app(workdir, api_url, settings.rate) as app:
-        say(f"workspace {workdir}; Twilio sandbox {api_url}; web app "
-            f"{app.config.web.public_url}")
+    wechat = WeChatSandbox(_wechat_options(settings, port))
+    with sandbox.serve() as api_url, wechat.serve() as wechat_url, \
+            _web_app(workdir, api_url, wechat_url, port, settings.rate) as app:
+        say(f"workspace {workdir}; Twilio sandbox {api_url}; WeChat sandbox {wechat_url}; "
+            f"web app {app.config.web.public_url}")
         _load(app, settings, workdir, say, progress)
         report = _send(app, say, progress)
-        say("waiting for the last delivery receipts")
+        say("waiting for the last delivery receipts and WeChat events")
         sandbox.wait_for_callbacks(timeout=60)
+        wechat.wait_for_events(timeout=60)
+        _poll_reads(app, wechat, say)
         campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
         reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
-        return DemoResult(workdir, reach, report, sandbox.stats())
+        return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats())
+
+
+def _poll_reads(app: AppContext, wechat: WeChatSandbox, say: Step) -> None:
+    """WeChat reports an article's reads only for days that are over: move the sandbox's
+    clock on, then ask, as `dispatcher run` does every hour."""
+    wechat.advance_days(STATS_DAYS)
+    channels = registry.build_channels(app.config.channels)
+    polled = poll_reach(app.engine, channels, "pingan-ding")
+    say(f"WeChat sandbox clock moved {STATS_DAYS} days on; article statistics polled: "
+        f"{polled.stored.get('wechat', 0)} daily figures stored")
+
+
+def _wechat_options(settings: DemoSettings, port: int) -> WeChatOptions:
+    from dispatcher.web import urls
+
+    return WeChatOptions(seed=settings.seed, followers=settings.wechat_followers,
+                         token_expiry_every=2, event_delay_s=0.5,
+                         callback_url=urls.events_url(f"http://127.0.0.1:{port}", "wechat"))
 
 
 def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
@@ -88,27 +128,36 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
 
 
 def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
-                timeout: float = 2.0, status_callback: bool = True) -> Config:
-    """The deployment of the demo: the sandbox account, SQLite in the workspace."""
+                timeout: float = 2.0, status_callback: bool = True,
+                wechat_url: str | None = None) -> Config:
+    """The deployment of the demo: the sandbox accounts, SQLite in the workspace (WeChat
+    only with ``wechat_url``)."""
+    channels: dict[str, Any] = {"sms": {
+        "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
+        "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
+        "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
+        "status_callback": status_callback}}
+    if wechat_url is not None:
+        channels["wechat"] = {
+            "appid": SANDBOX_APPID, "secret": "env:DISPATCHER_DEMO_WECHAT_SECRET",
+            "token": "env:DISPATCHER_DEMO_WECHAT_TOKEN", "account_type": "service",
+            "api_base": wechat_url, "timeout": timeout}
     config = parse_config({
         "web": {"listen": public_url.removeprefix("http://"), "public_url": public_url},
-        "channels": {"sms": {
-            "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
-            "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
-            "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
-            "status_callback": status_callback}},
-    })
+        "channels": channels})
     return replace(config, database_url=f"sqlite:///{workdir / 'dispatcher.db'}")
 
 
 @contextmanager
-def _web_app(workdir: Path, api_url: str, rate: float) -> Iterator[AppContext]:
+def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
+             rate: float) -> Iterator[AppContext]:
     from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
     from dispatcher.web import create_app
 
     os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
-    port = free_port()
-    config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate)
+    os.environ.update(WECHAT_SECRETS)
+    config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate,
+                         wechat_url=wechat_url)
     app = AppContext(_config=config)
     channels = registry.build_channels(config.channels)
     with BackgroundServer(create_app(app.engine, config, channels), port=port):
@@ -157,4 +206,4 @@ def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:
                             EngineOptions(lease_seconds=30.0, backoff_max=5.0,
                                           respect_send_windows=False))
     pending = planned.rows.get("planned", 0)
-    return engine.run(until_idle=True, progress=progress("sending SMS", pending))
+    return engine.run(until_idle=True, progress=progress("sending", pending))

@@ -39,7 +39,9 @@ class DeliveryEngine:
                  options: EngineOptions | None = None, limiters: Limiters | None = None,
                  ) -> None:
         self.db = engine
-        self.senders = {n: c for n, c in channels.items() if isinstance(c, Sender)}
+        senders = {n: c for n, c in channels.items() if isinstance(c, Sender)}
+        self.senders = {n: c for n, c in senders.items() if c.ready()}
+        self.not_ready = sorted(senders.keys() - self.senders.keys())  # rows wait
         self.options = options or EngineOptions()
         self.limiters = limiters or Limiters()
         self.placements = RunPlacements(engine, public_url)
@@ -112,7 +114,7 @@ class DeliveryEngine:
         if len(self._lookups) >= 4:
             return 0
         with self.db.begin() as conn:
-            rows = claims.release_expired(conn, 16, self.lease)
+            rows = claims.release_expired(conn, 16, self.lease, list(self.senders))
         for row in rows:
             sender = self.senders.get(row.channel)
             if sender is None:
@@ -141,7 +143,7 @@ class DeliveryEngine:
         """Person-addressed channels send only inside the campaign's send window."""
         if not self.options.respect_send_windows:
             return True
-        if not sender.capabilities.person_addressed:
+        if not sender.capabilities.waits_for_send_window:
             return True
         return self.placements.window_open(run_id, at)
 
@@ -155,7 +157,8 @@ class DeliveryEngine:
             run_ids = [run for run in claims.sendable_runs(conn)
                        if not self.options.respect_send_windows
                        or self.placements.opens_by(run, horizon, now)]
-            return bool(run_ids) and claims.open_rows(conn, horizon, run_ids) > 0
+            return bool(run_ids) and claims.open_rows(conn, horizon, run_ids,
+                                                      list(self.senders)) > 0
 
     def _drain(self) -> None:
         while self._in_flight or self._lookups:

@@ -12,8 +12,16 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from channels.base import SKIP_REASONS, Channel, ComputedReach, Placement, ReachFigure
+from channels.base import (
+    SKIP_REASONS,
+    Channel,
+    ComputedReach,
+    Placement,
+    ReachFigure,
+    ReportedReach,
+)
 from dispatcher.campaign import Campaign, ChannelLookup
+from dispatcher.provider_reports import report_totals
 from dispatcher.tables import deliveries, runs
 
 COUNTED_STATES = ("sending", "sent", "delivered", "undelivered", "failed")
@@ -44,17 +52,21 @@ def campaign_reach(engine: Engine, campaign: Campaign,
                    channel_for: ChannelLookup) -> dict[str, Any]:
     """The reach object of DESIGN.md for ``campaign`` (all its runs)."""
     counts = state_counts(engine, campaign.id)
+    reports = report_totals(engine, campaign.id)
     names = sorted({p.channel for p in campaign.placements} | {c for c, _ in counts})
     channels = {}
     for name in names:
         per_placement = {p: c for (ch, p), c in counts.items() if ch == name}
+        reported = {p: r for (ch, p), r in reports.items() if ch == name}
         placements = [p for p in campaign.placements if p.channel == name]
-        channels[name] = _channel_reach(per_placement, placements, channel_for(name))
+        channels[name] = _channel_reach(per_placement, reported, placements,
+                                        channel_for(name))
     return {"campaign": campaign.id, "runs": run_count(engine, campaign.id),
             "channels": channels}
 
 
-def _channel_reach(per_placement: dict[int, dict[str, int]], placements: list[Placement],
+def _channel_reach(per_placement: dict[int, dict[str, int]],
+                   reported: dict[int, dict[str, int]], placements: list[Placement],
                    channel: Channel | None) -> dict[str, Any]:
     totals: dict[str, int] = defaultdict(int)
     for states in per_placement.values():
@@ -64,23 +76,30 @@ def _channel_reach(per_placement: dict[int, dict[str, int]], placements: list[Pl
     out: dict[str, Any] = {"targets": sum(totals.values()), "pending": totals.get("planned", 0)}
     out.update({state: totals.get(state, 0) for state in COUNTED_STATES})
     out["skipped"] = skipped
-    figures = _figures(per_placement, placements, channel)
+    figures = _figures(per_placement, reported, placements, channel)
     out["reach"] = {name: f.value for name, f in figures.items()}
     out["reach_sources"] = {name: {"source": f.source, "method": f.method}
                             for name, f in figures.items()}
     return out
 
 
-def _figures(per_placement: dict[int, dict[str, int]], placements: list[Placement],
-             channel: Channel | None) -> dict[str, ReachFigure]:
-    """Sum each placement's figures; a channel without computed reach reports none here."""
-    if not isinstance(channel, ComputedReach):
-        return {}
+def _figures(per_placement: dict[int, dict[str, int]], reported: dict[int, dict[str, int]],
+             placements: list[Placement], channel: Channel | None) -> dict[str, ReachFigure]:
+    """Sum each placement's figures: computed from row states, or from provider reports."""
     summed: dict[str, ReachFigure] = {}
     for placement in placements:
         states = per_placement.get(placement.index, {})
-        for name, figure in channel.computed_reach(placement, states).items():
+        if isinstance(channel, ReportedReach):
+            figures = channel.reported_reach(placement, states,
+                                             reported.get(placement.index, {}))
+        elif isinstance(channel, ComputedReach):
+            figures = channel.computed_reach(placement, states)
+        else:
+            continue
+        for name, figure in figures.items():
             before = summed.get(name)
             value = figure.value + (before.value if before else 0)
-            summed[name] = ReachFigure(value, figure.source, figure.method)
+            method = figure.method if before is None or before.method == figure.method else (
+                f"{before.method}; {figure.method}")
+            summed[name] = ReachFigure(value, figure.source, method)
     return summed

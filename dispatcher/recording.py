@@ -38,7 +38,8 @@ class Recorder:
         opt_outs: list[tuple[Message, SendResult]] = []
         with self.db.begin() as conn:
             claims.set_provider_ref(conn, [
-                {"id": r.delivery_id, "ref": r.provider_ref, "units": r.units}
+                {"id": r.delivery_id, "ref": r.provider_ref, "units": r.units,
+                 "data": r.provider_data}
                 for _m, r in results if r.outcome == "accepted"])
             for message, result in results:
                 self.report.results[result.outcome] = self.report.results.get(

@@ -28,7 +28,8 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +60,7 @@ from dispatcher.firings import (
 )
 from dispatcher.leader import LeaderLock
 from dispatcher.planner import plan_run
+from dispatcher.reach_polling import poll_reach
 from dispatcher.schedule import cron_trigger
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ ONE_SHOT_GRACE = timedelta(days=7)
 SKIP_GRACE_SECONDS = 1
 SYNC_SECONDS = 30.0
 STANDBY_POLL_SECONDS = 5.0
+REACH_POLL_SECONDS = 3600.0  # the leader asks providers for later figures (reads) hourly
 
 ChannelFor = Callable[[str], Channel]
 
@@ -272,8 +275,13 @@ class SchedulerService:
     def __init__(self, engine: Engine, url: str, *, channel_for: ChannelFor | None = None,
                  sync_seconds: float = SYNC_SECONDS,
                  standby_poll_seconds: float = STANDBY_POLL_SECONDS,
-                 cap: FrequencyCap | None = None) -> None:
+                 cap: FrequencyCap | None = None,
+                 reach_channels: Mapping[str, Channel] | None = None,
+                 reach_poll_seconds: float = REACH_POLL_SECONDS) -> None:
         self.engine = engine
+        self.reach_channels = reach_channels or {}
+        self.reach_poll_seconds = reach_poll_seconds
+        self._polled_at = 0.0
         self.url = url
         self.channel_for = channel_for
         self.cap = cap
@@ -350,6 +358,19 @@ class SchedulerService:
                 self.sync()
             except Exception:
                 log.exception("scheduler: syncing jobs failed; trying again later")
+            self._poll_reach_when_due()
+
+    def _poll_reach_when_due(self) -> None:
+        """Ask providers for figures they report later (WeChat reads), hourly."""
+        if not self.reach_channels or \
+                time.monotonic() - self._polled_at < self.reach_poll_seconds:
+            return
+        self._polled_at = time.monotonic()
+        try:
+            polled = poll_reach(self.engine, self.reach_channels)
+            log.info("reach polled: rows %s, figures stored %s", polled.rows, polled.stored)
+        except Exception:
+            log.exception("reach polling failed; trying again in an hour")
 
     def _standby(self) -> None:
         if not self.lock.wait_for_leadership(self._stop, self.standby_poll_seconds):
@@ -386,14 +407,17 @@ def start_scheduler(engine: Engine, database_url: str, *,
                     channel_for: ChannelFor | None = None,
                     sync_seconds: float = SYNC_SECONDS,
                     standby_poll_seconds: float = STANDBY_POLL_SECONDS,
-                    cap: FrequencyCap | None = None) -> SchedulerService | None:
+                    cap: FrequencyCap | None = None,
+                    reach_channels: Mapping[str, Channel] | None = None
+                    ) -> SchedulerService | None:
     """Start this process's scheduler: the service when it leads now, else None while a
     background thread stands by to take over when the leader dies. :func:`stop` ends both."""
     global _SERVICE
     stop()
     service = SchedulerService(engine, database_url, channel_for=channel_for,
                                sync_seconds=sync_seconds,
-                               standby_poll_seconds=standby_poll_seconds, cap=cap)
+                               standby_poll_seconds=standby_poll_seconds, cap=cap,
+                               reach_channels=reach_channels)
     _SERVICE = service
     if service.start():
         return service

@@ -139,6 +139,8 @@ deliveries = Table(
     Column("detail", Text),
     Column("contact_id", Id),
     Column("provider_ref", String(64)),
+    # What else the provider answered that its later reports refer to (WeChat msg_data_id).
+    Column("provider_data", String(64)),
     Column("error_code", String(32)),
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
     Column("units", SmallInteger),  # what the send cost in the channel's unit (segments)
@@ -154,6 +156,19 @@ deliveries = Table(
     Index(None, "provider_ref"),  # receipts find their row
     Index(None, "run_id", "channel", "placement", "status", "reason"),
     Index(None, "updated_at", "id"),
+)
+
+# Figures providers report for a row (a WeChat job's SentCount, an article's reads by
+# day). One value per (row, metric, period): a repeated report replaces it.
+provider_reports = Table(
+    "provider_reports", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("deliveries.id"), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("period", String(10), nullable=False),  # "" or YYYY-MM-DD (cumulative to it)
+    Column("value", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("delivery_id", "metric", "period"),
 )
 
 delivery_events = Table(

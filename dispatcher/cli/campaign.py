@@ -15,6 +15,7 @@ from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.lifecycle import default_actor
 from dispatcher.planner import PlanResult
+from dispatcher.previews import send_previews
 
 
 @click.group()
@@ -91,6 +92,35 @@ def list_(app: AppContext, as_json: bool) -> None:
     print_table(["id", "title", "owner", "status", "version", "runs", "updated (UTC)"],
                 [[c["id"], c["title"], c["owner"], c["status"], c["version"], c["runs"],
                   c["updated_at"][:19]] for c in items], title="campaigns")
+
+
+@campaign.command()
+@click.argument("campaign_id")
+@click.option("--channel", "channel_name", required=True,
+              help="The channel whose placements to preview, such as wechat.")
+@click.option("--to", "to", multiple=True, required=True, metavar="NAME",
+              help="A test user to send the preview to (WeChat: a WeChat ID or an openid). "
+                   "Repeatable.")
+@click.option("--placement", type=click.IntRange(min=0), default=None,
+              help="Only this placement (its number, from 0 in file order).")
+@click.option("--by", default=default_actor, show_default="your login name",
+              help="Who sends the preview, for the audit log.")
+@click.pass_obj
+def preview(app: AppContext, campaign_id: str, channel_name: str, to: tuple[str, ...],
+            placement: int | None, by: str) -> None:
+    """Send CAMPAIGN_ID's current version to named test users first (before approval).
+
+    Each preview is recorded in `campaign history`. Only channels that can preview
+    (wechat) accept it.
+    """
+    channel = campaign_store.channel_lookup(app.config)(channel_name)
+    if channel is None:
+        raise DispatcherError(f"channel {channel_name!r} is not installed; installed: "
+                              + ", ".join(registry.installed()))
+    for sent in send_previews(app.engine, campaign_id, channel_name, channel, list(to), by,
+                              placement):
+        click.echo(f"placement {sent.placement} -> {sent.to}: sent "
+                   f"(provider ref {sent.provider_ref or '-'})")
 
 
 @campaign.command()

@@ -28,13 +28,14 @@ from dispatcher.demo import DemoSettings, run_demo
                    "folder.")
 def demo(scale: int, seed: int, rate: float, campaign_file: Path,
          workdir: Path | None) -> None:
-    """Send the drive's SMS to sample contacts through the Twilio sandbox, then show reach.
+    """Send the drive through the Twilio and WeChat sandboxes, then show reach.
 
     Starts the Twilio sandbox (with seeded 5xx errors, timeouts, 429 bursts and
-    undelivered messages) and the web app on free loopback ports, makes a SQLite
-    workspace, generates contacts, applies campaigns/pingan-ding.toml, sends it to
-    completion with delivery receipts and prints the reach table. No credentials, no
-    network.
+    undelivered messages), the WeChat sandbox (10,000 followers, token expiry) and the
+    web app on free loopback ports, makes a SQLite workspace, generates contacts,
+    applies and approves campaigns/pingan-ding.toml, sends its SMS and its WeChat letter
+    to completion with receipts and events, polls the letter's reads and prints the
+    reach table. No credentials, no network.
     """
     settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
                             workdir=workdir)
@@ -53,6 +54,10 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
                f"(5xx, timeouts): {engine.reconciled_found} found by lookup, "
                f"{engine.reconciled_missing} never reached the provider and were sent again, "
                f"{max(by_receipt, 0)} settled by their receipt first")
+    wechat = result.wechat
+    click.echo(f"wechat sandbox: {wechat['jobs']} broadcast(s), SentCount {wechat['sent']:,}"
+               f" of {wechat['recipients']:,} followers addressed; "
+               f"{wechat['tokens']['forced_expiries']} token expiries survived")
     click.echo(f"workspace: {result.workdir}")
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from channels.base import is_group_address
 from dispatcher import delivery_log
 from dispatcher.cli.output import print_table, write_csv
 from dispatcher.context import AppContext
@@ -87,7 +88,8 @@ def _display(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
     shown = dict(row)
     shown["updated_at"] = row["updated_at"].astimezone(tz).isoformat()
     if not unmask:
-        shown["target"] = mask(row["target"])
+        target = row["target"]
+        shown["target"] = target if is_group_address(target) else mask(target)
     return shown
 
 

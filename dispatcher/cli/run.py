@@ -61,11 +61,15 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
         show_service_logs()
         leader = scheduler.start_scheduler(app.engine, app.config.database_url,
                                            channel_for=channels.__getitem__,
-                                           cap=app.config.frequency_cap)
+                                           cap=app.config.frequency_cap,
+                                           reach_channels=channels)
         click.echo("scheduler: " + ("running (this process leads)" if leader else
                                     "standing by (another process leads)"), err=True)
     options = EngineOptions(lease_seconds=lease_seconds, max_attempts=max_attempts)
     engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
+    if engine.not_ready:
+        click.echo("not sending on " + ", ".join(engine.not_ready) + ": no [channels.NAME] "
+                   "table in the config; their rows wait", err=True)
     _stop_on_signals(engine)
     try:
         with progress_bar("sending") as bar:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import uvicorn
 
-from channels.base import CallbackReceiver
+from channels.base import CallbackReceiver, EventReceiver
 from dispatcher import registry
 from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
@@ -46,6 +46,9 @@ def serve(app: AppContext, listen: str | None) -> None:
             click.echo(f"  {name} status callbacks: {urls.status_url(public, name)}"
                        f"?{urls.DELIVERY_PARAM}=<delivery id>")
             click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
+        if isinstance(channel, EventReceiver):
+            click.echo(f"  {name} events (the account's server URL): "
+                       f"{urls.events_url(public, name)}")
     click.echo(f"  health: {urls.health_url(public)}")
     # uvicorn configures only its own loggers; show ours (opt-outs, unmatched receipts) too.
     show_service_logs(timestamps=False)

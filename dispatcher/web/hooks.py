@@ -13,18 +13,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
-from channels.base import CallbackReceiver, CallbackRequest, Channel, SignatureError
+from channels.base import (
+    CallbackReceiver,
+    CallbackRequest,
+    Channel,
+    EventReceiver,
+    SignatureError,
+)
 from dispatcher.config import Config
 from dispatcher.errors import ConfigError
+from dispatcher.provider_reports import apply_reports
 from dispatcher.receipts import ReceiptBatcher, record_inbound
 from dispatcher.web import urls
 
 log = logging.getLogger(__name__)
+Receiver = TypeVar("Receiver", CallbackReceiver, EventReceiver)
 
 # Twilio takes an empty TwiML document as "nothing to send back" for a reply.
 EMPTY_TWIML = "<Response></Response>"
@@ -64,13 +73,56 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
 
         return await run_in_threadpool(_verified, channel, "inbound", _client(request), record)
 
+    event_receivers: dict[str, EventReceiver] = {
+        name: ch for name, ch in channels.items() if isinstance(ch, EventReceiver)}
+
+    @router.get(urls.EVENTS_PATH, summary="The provider's check of the events URL (echo)")
+    async def events_check(channel: str, request: Request) -> Response:
+        receiver = _receiver(event_receivers, channel, "events")
+        callback = await _raw_request(request, urls.events_url(public_url, channel))
+
+        def answer() -> Response:
+            return Response(receiver.verify_url(callback), media_type="text/plain")
+
+        return await run_in_threadpool(_verified, channel, "URL check", _client(request),
+                                       answer)
+
+    @router.post(urls.EVENTS_PATH, summary="Signed events pushed by the provider (WeChat)")
+    async def events(channel: str, request: Request) -> Response:
+        receiver = _receiver(event_receivers, channel, "events")
+        callback = await _raw_request(request, urls.events_url(public_url, channel))
+
+        def apply() -> Response:
+            found = receiver.parse_events(callback)
+            receipts = batcher.apply(found.receipts)
+            reports = apply_reports(engine, channel, found.reports)
+            log.info("%s events: %s receipt(s) applied %s, %s report(s) stored", channel,
+                     receipts.received, receipts.applied, reports.stored)
+            if receipts.unmatched or reports.unmatched:
+                # The send's answer may not be recorded yet (an event can overtake it):
+                # ask the provider to push again later rather than lose the event.
+                return Response("no such message yet", status_code=503,
+                                media_type="text/plain")
+            # WeChat takes "success" (or an empty body) as "received, do not push again".
+            return Response("success", media_type="text/plain")
+
+        return await run_in_threadpool(_verified, channel, "event", _client(request), apply)
+
     return router
 
 
-def _receiver(receivers: Mapping[str, CallbackReceiver], channel: str) -> CallbackReceiver:
+async def _raw_request(request: Request, public_url: str) -> CallbackRequest:
+    """The request with its raw body (XML), for providers that do not post forms."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return CallbackRequest(url=f"{public_url}?{query}" if query else public_url,
+                           headers=dict(request.headers), form={}, body=await request.body())
+
+
+def _receiver(receivers: Mapping[str, Receiver], channel: str, what: str = "callbacks"
+              ) -> Receiver:
     receiver = receivers.get(channel)
     if receiver is None:
-        raise HTTPException(404, f"no channel named {channel!r} takes callbacks; "
+        raise HTTPException(404, f"no channel named {channel!r} takes {what}; "
                                  f"channels that do: {', '.join(sorted(receivers)) or 'none'}")
     return receiver
 

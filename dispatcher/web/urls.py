@@ -9,6 +9,7 @@ from __future__ import annotations
 HOOKS_PREFIX = "/hooks"
 STATUS_PATH = "/{channel}/status"  # under HOOKS_PREFIX
 INBOUND_PATH = "/{channel}/inbound"
+EVENTS_PATH = "/{channel}/events"  # one URL for all of a provider's pushes (WeChat)
 HEALTH_PATH = "/healthz"
 # The status callback URL carries the delivery id in this query parameter, so a receipt
 # finds its row even before the send's provider ref was recorded (channels.sms reads it).
@@ -36,3 +37,8 @@ def inbound_url(public_url: str, channel: str) -> str:
 
 def health_url(public_url: str) -> str:
     return f"{_base(public_url)}{HEALTH_PATH}"
+
+
+def events_url(public_url: str, channel: str) -> str:
+    """Where a provider that pushes signed events posts them (WeChat's server URL)."""
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/events"

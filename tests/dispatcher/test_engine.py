@@ -63,6 +63,9 @@ class MemoryProvider:
         self.accepted: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
         self.lock = threading.Lock()
 
+    def ready(self) -> bool:
+        return True
+
     def message_cost(self, placement: Placement) -> int:
         return 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
+from channels.base import ReachReport, SentRow
 from dispatcher import scheduler
 from dispatcher.cli.schedule import schedule as schedule_command
 from dispatcher.contacts import import_contacts
@@ -419,3 +421,28 @@ def test_a_firing_missed_during_two_hours_of_downtime(residents: Engine, db_url:
         finally:
             service.stop()
     assert len(audit(residents, "daily", "missed")) == (policy == "skip")
+
+
+class SilentPoller:
+    """A channel that reports reach later (it has no rows here, so it is not asked)."""
+
+    def poll_reach(self, rows: list[SentRow]) -> list[ReachReport]:
+        return []
+
+
+def test_the_leader_polls_reach_on_its_schedule(residents: Engine, db_url: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dispatcher.scheduler")
+    service = SchedulerService(residents, db_url, sync_seconds=0.05,
+                               reach_channels={"wechat": SilentPoller()},  # type: ignore[dict-item]
+                               reach_poll_seconds=0.3)
+    assert service.start()
+
+    def polls() -> int:
+        return sum("reach polled: rows {'wechat': 0}" in r.getMessage() for r in caplog.records)
+
+    try:
+        wait_until(lambda: polls() >= 2)
+        assert polls() <= 3  # not at every sync: once per reach_poll_seconds
+    finally:
+        service.stop()

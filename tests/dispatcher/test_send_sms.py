@@ -88,7 +88,8 @@ def send(app: AppContext) -> None:
 def statuses(app: AppContext) -> dict[str, int]:
     from sqlalchemy import func
 
-    query = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+    query = (select(deliveries.c.status, func.count()).where(deliveries.c.channel == "sms")
+             .group_by(deliveries.c.status))
     with app.engine.connect() as conn:
         return dict(conn.execute(query).all())  # type: ignore[arg-type]
 

@@ -1,0 +1,251 @@
+"""WeChat official accounts through wechatpy: broadcasts, template messages, events, reads.
+
+Placements send text, an image or a news article (``mpnews``, by ``media_id``) to all
+followers, to tags or to lists of openids, or a template message to listed openids (see
+:mod:`channels.wechat_placement` for the rows). ``WeChatChannel()`` without settings
+validates and plans; sending, previews, events and statistics need ``[channels.wechat]``.
+
+Reach: ``recipients`` is WeChat's SentCount from each broadcast's MASSSENDJOBFINISH event
+(for template messages, the delivered rows); ``reads`` and ``shares`` are polled from the
+article statistics (datacube ``getarticletotal``) and stored by day.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, ClassVar, Self
+
+from channels import wechat_placement as wp
+from channels.base import (
+    CallbackRequest,
+    Capabilities,
+    ChannelError,
+    ConfigError,
+    Inventory,
+    LookupResult,
+    Message,
+    Placement,
+    Problem,
+    ProviderEvents,
+    ReachFigure,
+    ReachReport,
+    SendResult,
+    SentRow,
+    SignatureError,
+    Target,
+    ValidationContext,
+)
+from channels.wechat_client import WeChatAccount
+from channels.wechat_events import decrypted_xml, echo, events_from
+from channels.wechat_settings import WeChatSettings, parse_settings
+
+MONTHLY_BROADCASTS = 4  # a service account reaches one follower at most 4 times a month
+STATS_DAYS = 7  # getarticletotal follows an article for 7 days
+
+
+class WeChatChannel:
+    """One WeChat official account: mass sends, template messages, previews and reads."""
+
+    name: ClassVar[str] = "wechat"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1, rate_unit="messages", receipts="push",
+        reach_metrics=("recipients", "reads", "shares"),
+        person_addressed=False,  # a broadcast's row is a job: the frequency cap cannot see
+        send_window=True)        # its people, but broadcasts still wait for the window
+
+    def __init__(self, settings: WeChatSettings | None = None) -> None:
+        self.settings = settings
+        self._account: WeChatAccount | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> Self:
+        return cls(parse_settings(table))
+
+    # Validation and planning ------------------------------------------------------------
+
+    def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
+        return wp.problems(options)
+
+    def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
+        return wp.targets(placement)
+
+    def check_schedule(self, placements: Sequence[Placement],
+                       firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+        """Refuse campaigns that would exceed the account's broadcast quota (only known
+        once ``account_type`` is configured)."""
+        mass = [p for p in placements if wp.is_mass(p.options)]
+        if self.settings is None or not mass or not firings:
+            return []
+        per_firing = sum(len(wp.jobs(p.options)) for p in mass)
+        if self.settings.account_type == "subscription":
+            return _daily_quota(mass[0], per_firing, firings)
+        # A follower can be in every tag and in one batch of each openid placement.
+        reaching_one = sum(1 if "openids" in p.options["audience"] else len(wp.jobs(p.options))
+                           for p in mass)
+        return _monthly_quota(mass[0], reaching_one, firings)
+
+    # Sending --------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return self.settings is not None
+
+    def message_cost(self, placement: Placement) -> int:
+        if self.settings is not None and wp.is_mass(placement.options):
+            return self.settings.mass_cost
+        return 1
+
+    def rate_limit(self) -> tuple[str, float]:
+        settings = self._configured()
+        return f"wechat:{settings.reveal_appid()}", settings.rate
+
+    def max_in_flight(self) -> int:
+        return self._configured().concurrency
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        account = self.account()
+        results = []
+        for message in batch:
+            options = message.placement.options
+            job = wp.parse_job(message.address)
+            if job is None:
+                results.append(account.template_send(
+                    message.delivery_id, wp.template_request(options, message.address)))
+                continue
+            path, body = wp.mass_request(options, job, self.clientmsgid(message))
+            results.append(account.mass_send(message.delivery_id, path, body))
+        return results
+
+    def clientmsgid(self, message: Message) -> str:
+        """The same for every attempt of a row: WeChat runs a clientmsgid once."""
+        return f"{self._configured().clientmsgid_prefix}-{message.delivery_id}"
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        """A broadcast is sent again with its clientmsgid (WeChat answers 45065 with the
+        first job if it had it), so "not found" is safe. A template message cannot be
+        looked up: it is taken as sent rather than risk sending it twice."""
+        if wp.parse_job(message.address) is not None:
+            return LookupResult(found=False)
+        return LookupResult(found=True, state="sent", code="unverified")
+
+    def preview(self, placement: Placement, to: str) -> str:
+        if not wp.is_mass(placement.options):
+            raise ChannelError("template messages have no preview: add the test follower's "
+                               "openid to a placement of its own")
+        return self.account().preview(wp.preview_request(placement.options, to))
+
+    def account(self) -> WeChatAccount:
+        """The account's one client, built on first use (thread-safe)."""
+        with self._lock:
+            if self._account is None:
+                self._account = WeChatAccount(self._configured())
+            return self._account
+
+    def _configured(self) -> WeChatSettings:
+        if self.settings is None:
+            raise ConfigError("channels.wechat", "is not configured: sending needs a "
+                                                 "[channels.wechat] table with appid, secret, "
+                                                 "token and account_type")
+        return self.settings
+
+    # Events -----------------------------------------------------------------------------
+
+    def verify_url(self, request: CallbackRequest) -> str:
+        return echo(self._token(), request)
+
+    def parse_events(self, request: CallbackRequest) -> ProviderEvents:
+        settings = self._configured_for_events()
+        key = settings.encoding_aes_key.reveal() if settings.encoding_aes_key else None
+        return events_from(decrypted_xml(self._token(), key, settings.reveal_appid(), request))
+
+    def _configured_for_events(self) -> WeChatSettings:
+        if self.settings is None:
+            raise SignatureError("the wechat channel is not configured: no token to check "
+                                 "the signature with")
+        return self.settings
+
+    def _token(self) -> str:
+        return self._configured_for_events().token.reveal()
+
+    # Reach ------------------------------------------------------------------------------
+
+    def poll_reach(self, rows: list[SentRow]) -> list[ReachReport]:
+        """Reads and shares of the news articles sent, by day, cumulative."""
+        news = [r for r in rows if r.placement.options.get("msgtype") == "mpnews"
+                and r.provider_data]
+        by_day: dict[date, list[SentRow]] = defaultdict(list)
+        for row in news:
+            by_day[row.sent_at.date()].append(row)
+        reports: list[ReachReport] = []
+        for day, day_rows in sorted(by_day.items()):
+            articles = self.account().article_totals(day)
+            if articles is not None:
+                reports += _article_reports(articles, day_rows)
+        return reports
+
+    def reported_reach(self, placement: Placement, states: Mapping[str, int],
+                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+        if not wp.is_mass(placement.options):
+            return {"recipients": ReachFigure(
+                states.get("delivered", 0), "provider",
+                "template messages with a TEMPLATESENDJOBFINISH success event (one per "
+                "follower)")}
+        figures = {"recipients": ReachFigure(
+            reports.get("recipients", 0), "provider",
+            "SentCount of each broadcast's MASSSENDJOBFINISH event (gross)")}
+        if placement.options.get("msgtype") == "mpnews":
+            figures["reads"] = ReachFigure(
+                reports.get("reads", 0), "provider",
+                "int_page_read_count of datacube getarticletotal, latest day reported "
+                f"(up to {STATS_DAYS} days after sending; gross page reads)")
+            figures["shares"] = ReachFigure(
+                reports.get("shares", 0), "provider",
+                "share_count of datacube getarticletotal, latest day reported (gross)")
+        return figures
+
+
+def _article_reports(articles: list[dict[str, Any]], rows: list[SentRow]) -> list[ReachReport]:
+    """Sum a broadcast's articles (msgid "{msg_data_id}_{index}") per stat day."""
+    wanted = {str(r.provider_data): r.delivery_id for r in rows}
+    totals: Counter[tuple[int, str, str]] = Counter()
+    for article in articles:
+        data_id = str(article.get("msgid", "")).split("_")[0]
+        row = wanted.get(data_id)
+        if row is None:
+            continue
+        for day in article.get("details", []):
+            period = str(day["stat_date"])
+            totals[(row, "reads", period)] += int(day.get("int_page_read_count", 0))
+            totals[(row, "readers", period)] += int(day.get("int_page_read_user", 0))
+            totals[(row, "shares", period)] += int(day.get("share_count", 0))
+    return [ReachReport(metric, value, period, delivery_id=row)
+            for (row, metric, period), value in sorted(totals.items())]
+
+
+def _daily_quota(first: Placement, per_firing: int,
+                 firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+    days = Counter(f.date() for f in firings)
+    busiest, count = max(days.items(), key=lambda item: item[1])
+    if per_firing * count <= 1:
+        return []
+    return [(first.index, Problem(("audience",), (
+        f"a subscription account can broadcast once a day, but this campaign makes "
+        f"{per_firing * count} broadcasts on {busiest.isoformat()} ({count} firing(s) x "
+        f"{per_firing} broadcast(s): one per tag and per 10,000 openids); fire at most "
+        "daily with one broadcast, or use a service account")))]
+
+
+def _monthly_quota(first: Placement, per_firing: int,
+                   firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+    months = Counter((f.year, f.month) for f in firings)
+    (year, month), count = max(months.items(), key=lambda item: item[1])
+    if per_firing * count <= MONTHLY_BROADCASTS:
+        return []
+    return [(first.index, Problem(("audience",), (
+        f"a service account reaches each follower at most {MONTHLY_BROADCASTS} times a "
+        f"month, but this campaign could reach one follower {per_firing * count} times in "
+        f"{year}-{month:02d} ({count} firing(s) x {per_firing} broadcast(s)); WeChat would "
+        "drop the extra ones")))]

@@ -1,0 +1,40 @@
+"""`dispatcher demo` end to end at a small scale: both sandboxes, approval, reach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dispatcher.db import make_engine
+from dispatcher.demo import DemoSettings, run_demo
+from dispatcher.tables import audit_log
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
+    said: list[str] = []
+    settings = DemoSettings(campaign_file=REPO / "campaigns" / "pingan-ding.toml", scale=200,
+                            wechat_followers=500, workdir=tmp_path)
+    result = run_demo(settings, say=said.append, progress=lambda _d, _t: lambda _n: None)
+
+    sms = result.reach["channels"]["sms"]
+    assert sms["reach"]["message_times"] == result.sandbox["created"] > 0
+    assert result.sandbox["duplicates"] == 0
+
+    wechat = result.reach["channels"]["wechat"]
+    assert (wechat["targets"], wechat["delivered"]) == (1, 1)
+    assert wechat["reach"]["recipients"] == result.wechat["sent"] == 500
+    assert wechat["reach"]["reads"] > 0 and wechat["reach_sources"]["reads"]["source"] == \
+        "provider"
+    assert result.wechat["tokens"]["forced_expiries"] > 0
+
+    assert any("applied and approved" in line for line in said)
+    engine = make_engine(f"sqlite:///{tmp_path / 'dispatcher.db'}")
+    with engine.connect() as conn:
+        actions = list(conn.execute(select(audit_log.c.actor, audit_log.c.action)
+                                    .order_by(audit_log.c.id)))
+    engine.dispose()
+    assert actions[:2] == [("demo planner", "apply"), ("demo approver", "approve")]
+    assert [action for _actor, action in actions[2:]] == ["plan"]

@@ -68,14 +68,35 @@ class Capabilities:
         return self.person_addressed if self.send_window is None else self.send_window
 
 
+class Screen(NamedTuple):
+    """One screen of the registry, as the core hands it to the LED channel."""
+
+    id: str
+    name: str
+    kind: str  # building, outdoor, facade, shopfront
+    district: str | None
+    area: str | None  # one of AREA_TYPES
+    width: int
+    height: int
+    formats: tuple[str, ...]  # media formats it plays: mp4, jpg, png ...; "text" for text
+    timezone: str
+    audience_per_play: int
+    controller: str  # "pull" (fetches its feed) or "push" (takes pushed playlists)
+    endpoint: str | None  # the push URL of a push controller
+    tags: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     """Facts the core looked up before validation, so ``validate`` does no I/O.
 
     ``known_lists`` is None when no database is available; the list check is skipped then.
+    ``screens`` (the registry) and ``screen_groups`` (group name: screen ids) likewise.
     """
 
     known_lists: frozenset[str] | None = None
+    screens: tuple[Screen, ...] | None = None
+    screen_groups: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +129,18 @@ class Contact(NamedTuple):
 
 
 class Inventory(Protocol):
-    """The core's read-only view of contacts, given to ``Channel.targets``."""
+    """The core's read-only view of contacts and screens, given to ``Channel.targets``."""
 
     def contacts(self, audience: Audience, channel: str) -> Iterator[Contact]:
         """Stream the audience's contacts in ascending ``id`` order, never all at once."""
+        ...
+
+    def screens(self) -> list[Screen]:
+        """The screen registry, in ``id`` order (hundreds, not millions)."""
+        ...
+
+    def screen_groups(self) -> Mapping[str, frozenset[str]]:
+        """Each screen group's member ids."""
         ...
 
 
@@ -393,13 +422,43 @@ class Previewer(Protocol):
 
 
 @runtime_checkable
-class ScheduleCheck(Protocol):
-    """A channel whose provider limits how often it sends (broadcast quotas)."""
+class CampaignCheck(Protocol):
+    """A channel that checks a campaign's placements together: provider quotas over its
+    firings (WeChat broadcasts), or a screen's hour overcommitted (LED share of voice)."""
 
-    def check_schedule(self, placements: Sequence[Placement],
-                       firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+    def check_campaign(self, placements: Sequence[Placement], firings: Sequence[datetime],
+                       context: ValidationContext) -> list[tuple[int, Problem]]:
         """(placement index, problem) for this channel's placements of one campaign, given
         its firings (the first few weeks of them, in the campaign's time zone)."""
+        ...
+
+
+class PushResult(NamedTuple):
+    accepted: bool
+    detail: str
+
+
+@runtime_checkable
+class SignageChannel(Protocol):
+    """A channel whose screens fetch or take playlists and report proof of play (LED).
+
+    The core serves the feeds and takes the reports; the channel authenticates screens
+    and pushes playlists to the controllers that take pushes.
+    """
+
+    def screen_token(self, screen_id: str, version: int) -> str:
+        """The screen's secret token (for its feed, its pushes and its reports)."""
+        ...
+
+    def token_matches(self, screen_id: str, version: int, presented: str) -> bool:
+        ...
+
+    def push(self, endpoint: str, token: str, playlist: Mapping[str, Any]) -> PushResult:
+        """POST a playlist to a push controller; accepted on its 2xx answer."""
+        ...
+
+    def pop_max_age_days(self) -> int:
+        """Proof-of-play records older than this many days are refused."""
         ...
 
 
@@ -407,10 +466,11 @@ class ChannelError(Exception):
     """A provider refused a direct request (a preview): the message says what and why."""
 
 
-# A row that is not one person (a broadcast to all followers, a tag, a batch of openids)
-# names its group and placement: "all@0", "tag:100@1", "openids:2/3@2". Such addresses
+# A row that is not one person (a broadcast to all followers, a tag, a batch of openids,
+# a screen) names it and its placement: "all@0", "tag:100@1", "openids:2/3@2",
+# "screen:B-001@3". Such addresses
 # identify nobody, so logs show them unmasked; every other address is masked.
-_GROUP_ADDRESS = re.compile(r"[a-z]+(?::[0-9/]+)?@[0-9]+")
+_GROUP_ADDRESS = re.compile(r"[a-z]+(?::[\w./-]+)?@[0-9]+")
 
 
 def is_group_address(address: str) -> bool:

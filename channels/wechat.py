@@ -73,8 +73,8 @@ class WeChatChannel:
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
         return wp.targets(placement)
 
-    def check_schedule(self, placements: Sequence[Placement],
-                       firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
+    def check_campaign(self, placements: Sequence[Placement], firings: Sequence[datetime],
+                       context: ValidationContext) -> list[tuple[int, Problem]]:
         """Refuse campaigns that would exceed the account's broadcast quota (only known
         once ``account_type`` is configured)."""
         mass = [p for p in placements if wp.is_mass(p.options)]

@@ -18,10 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.base import (
+    CampaignCheck,
     Channel,
     Placement,
     Problem,
-    ScheduleCheck,
     ValidationContext,
     toml_value,
     type_name,
@@ -189,7 +189,7 @@ def _check_campaign(raw: dict[str, Any], check: _Checker, default_timezone: str,
     if None in (campaign_id, title, owner, tz_name, schedule, placements) or check.issues:
         return None
     assert campaign_id and title and owner and tz_name and schedule and placements
-    _check_quotas(schedule, placements, check, channel_for)
+    _check_together(schedule, placements, check, channel_for, context)
     if check.issues:
         return None
     return Campaign(campaign_id, title, owner, tz_name, description, schedule, placements)
@@ -199,18 +199,19 @@ QUOTA_HORIZON = timedelta(days=62)  # firings looked at for provider quotas
 QUOTA_FIRINGS = 500
 
 
-def _check_quotas(schedule: Schedule, placements: tuple[Placement, ...], check: _Checker,
-                  channel_for: ChannelLookup) -> None:
-    """Channels with provider quotas (WeChat broadcasts) check the campaign's firings."""
+def _check_together(schedule: Schedule, placements: tuple[Placement, ...], check: _Checker,
+                    channel_for: ChannelLookup, context: ValidationContext) -> None:
+    """Channels that check placements together (WeChat quotas over the firings, LED share
+    of voice on one screen) see all of theirs at once."""
     firings = [f for f in schedule.next_firings(schedule.start - timedelta(seconds=1),
                                                 QUOTA_FIRINGS)
                if f < schedule.start + QUOTA_HORIZON]
     for name in sorted({p.channel for p in placements}):
         channel = channel_for(name)
-        if not isinstance(channel, ScheduleCheck):
+        if not isinstance(channel, CampaignCheck):
             continue
         mine = [p for p in placements if p.channel == name]
-        for index, problem in channel.check_schedule(mine, firings):
+        for index, problem in channel.check_campaign(mine, firings, context):
             check.add(("placements", index, *problem.path), problem.message)
 
 

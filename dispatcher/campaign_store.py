@@ -18,6 +18,7 @@ from dispatcher.config import Config
 from dispatcher.contacts import list_names
 from dispatcher.db import as_utc, utcnow
 from dispatcher.errors import NotFoundError
+from dispatcher.screens import all_screens, groups
 from dispatcher.tables import campaign_versions, campaigns, runs
 
 
@@ -42,7 +43,9 @@ def check_file(config: Config, engine: Engine, path: str | Path) -> CheckedFile:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return CheckedFile(name, "", None, [unreadable(name, exc)])
-    context = ValidationContext(known_lists=list_names(engine))
+    context = ValidationContext(known_lists=list_names(engine),
+                                screens=tuple(all_screens(engine)),
+                                screen_groups=groups(engine))
     found, issues = parse_campaign(text, name, default_timezone=config.timezone,
                                    channel_for=channel_lookup(config), context=context)
     return CheckedFile(name, text, found, issues)

@@ -8,7 +8,7 @@ the tables in storage order: on SQLite it is four times faster than phone order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -23,8 +23,9 @@ from sqlalchemy import (
     select,
 )
 
-from channels.base import Audience, Contact
+from channels.base import Audience, Contact, Screen
 from dispatcher.errors import NotFoundError
+from dispatcher.screens import all_screens, groups
 from dispatcher.tables import contact_lists, contacts, list_members, optouts
 
 PAGE_SIZE = 20_000
@@ -46,6 +47,12 @@ class DatabaseInventory:
             if len(rows) < self.page_size:
                 return
             after = rows[-1][0]
+
+    def screens(self) -> list[Screen]:
+        return all_screens(self.engine)
+
+    def screen_groups(self) -> Mapping[str, frozenset[str]]:
+        return groups(self.engine)
 
     def _list_ids(self, names: tuple[str, ...]) -> list[int]:
         with self.engine.connect() as conn:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -156,6 +157,54 @@ deliveries = Table(
     Index(None, "provider_ref"),  # receipts find their row
     Index(None, "run_id", "channel", "placement", "status", "reason"),
     Index(None, "updated_at", "id"),
+)
+
+# The LED screen registry (`dispatcher screens import`). A screen's feed and proof-of-play
+# token is derived from the channel's secret and token_version (rotating it bumps it).
+screens = Table(
+    "screens", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # building, outdoor, facade, shopfront
+    Column("district", Text),
+    Column("area", String(16)),
+    Column("address", Text),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("formats", Text, nullable=False),  # "jpg,mp4,png,text"
+    Column("timezone", String(64), nullable=False),
+    Column("audience_per_play", Integer, nullable=False),
+    Column("audience_source", Text, nullable=False),  # how audience_per_play was estimated
+    Column("controller", String(8), nullable=False),  # pull or push
+    Column("endpoint", Text),  # a push controller's URL
+    Column("tags", Text, nullable=False, server_default=""),  # ";"-separated
+    Column("token_version", Integer, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Named screen groups: a rule ("kind=outdoor district=高新區", "tag=lobby") over the registry.
+screen_groups = Table(
+    "screen_groups", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Proof of play: one record per (screen, delivery row, start); a replayed batch adds none.
+plays = Table(
+    "plays", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("screen_id", String(64), nullable=False),
+    Column("delivery_id", Id, ForeignKey("deliveries.id"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("batch", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("screen_id", "delivery_id", "started_at"),
+    Index(None, "delivery_id", "started_at"),
 )
 
 # Figures providers report for a row (a WeChat job's SentCount, an article's reads by

@@ -18,6 +18,7 @@ from dispatcher.cli import (
     run,
     sandbox,
     schedule,
+    screens,
     serve,
 )
 from dispatcher.context import AppContext
@@ -46,6 +47,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 for module in (campaign, contacts, database, demo, logs, optout, reach, run, sandbox, schedule,
+               screens,
                serve):
     for command in module.COMMANDS:
         main.add_command(command)

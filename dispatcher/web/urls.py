@@ -10,6 +10,8 @@ HOOKS_PREFIX = "/hooks"
 STATUS_PATH = "/{channel}/status"  # under HOOKS_PREFIX
 INBOUND_PATH = "/{channel}/inbound"
 EVENTS_PATH = "/{channel}/events"  # one URL for all of a provider's pushes (WeChat)
+FEED_PATH = "/feeds/{channel}/{screen}"  # a screen's playlist
+POP_PATH = HOOKS_PREFIX + "/{channel}/pop"  # proof of play from screens
 HEALTH_PATH = "/healthz"
 # The status callback URL carries the delivery id in this query parameter, so a receipt
 # finds its row even before the send's provider ref was recorded (channels.sms reads it).
@@ -42,3 +44,11 @@ def health_url(public_url: str) -> str:
 def events_url(public_url: str, channel: str) -> str:
     """Where a provider that pushes signed events posts them (WeChat's server URL)."""
     return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/events"
+
+
+def feed_url(public_url: str, channel: str, screen_id: str) -> str:
+    return f"{_base(public_url)}/feeds/{channel}/{screen_id}"
+
+
+def pop_url(public_url: str, channel: str) -> str:
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/pop"

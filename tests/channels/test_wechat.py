@@ -10,13 +10,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels import wechat_placement as wp
-from channels.base import CallbackRequest, ConfigError, Placement, SignatureError
+from channels.base import (
+    CallbackRequest,
+    ConfigError,
+    Placement,
+    SignatureError,
+    ValidationContext,
+)
 from channels.wechat import WeChatChannel
 from channels.wechat_events import MASS_SUCCESS, decrypted_xml, echo, events_from
 from channels.wechat_settings import parse_settings
 from dispatcher.config import Secret
 
 TZ = ZoneInfo("Asia/Shanghai")
+CTX = ValidationContext()
 OPENIDS = [f"o{'abcdefghijklmnopqrstuvwxyz'[i % 26]}{i:026d}" for i in range(25_003)]
 
 
@@ -132,24 +139,24 @@ def firings(days: int, per_day: int = 1) -> list[datetime]:
 def test_a_subscription_account_broadcasts_once_a_day() -> None:
     channel = WeChatChannel(parse_settings(table(account_type="subscription")))
     one = [Placement(0, "wechat", news())]
-    assert channel.check_schedule(one, firings(30)) == []
-    [(index, problem)] = channel.check_schedule(one, firings(3, per_day=2))
+    assert channel.check_campaign(one, firings(30), CTX) == []
+    [(index, problem)] = channel.check_campaign(one, firings(3, per_day=2), CTX)
     assert index == 0 and "can broadcast once a day" in problem.message
     assert "2 broadcasts on 2030-03-01" in problem.message
     two_tags = [Placement(1, "wechat", news(audience={"tags": [1, 2]}))]
-    assert channel.check_schedule(two_tags, firings(1))[0][0] == 1
+    assert channel.check_campaign(two_tags, firings(1), CTX)[0][0] == 1
 
 
 def test_a_service_account_reaches_a_follower_four_times_a_month() -> None:
     channel = WeChatChannel(parse_settings(table()))
     march = [f for f in firings(31) if f.weekday() == 0]  # 4 Mondays in March 2030
-    assert channel.check_schedule([Placement(0, "wechat", news())], march) == []
+    assert channel.check_campaign([Placement(0, "wechat", news())], march, CTX) == []
     april = [f for f in firings(61) if f.weekday() == 0 and f.month == 4]  # 5 Mondays
-    [(_, problem)] = channel.check_schedule([Placement(0, "wechat", news())], april)
+    [(_, problem)] = channel.check_campaign([Placement(0, "wechat", news())], april, CTX)
     assert "5 times in 2030-04" in problem.message
-    [(_, problem)] = channel.check_schedule([Placement(0, "wechat", news())], firings(5))
+    [(_, problem)] = channel.check_campaign([Placement(0, "wechat", news())], firings(5), CTX)
     assert "at most 4 times a month" in problem.message and "5 firing(s)" in problem.message
-    assert WeChatChannel().check_schedule([Placement(0, "wechat", news())], firings(9)) == []
+    assert WeChatChannel().check_campaign([Placement(0, "wechat", news())], firings(9), CTX) == []
 
 
 def request(url: str, body: str = "") -> CallbackRequest:

@@ -1,0 +1,197 @@
+"""LED signage: screens from the registry, playlists by feed or push, proof of play.
+
+A placement selects screens (kind, district, area type, group, id) and an asset (text or
+a media file checked against each screen's resolution and formats) with its duration,
+plays per hour and dayparts. Each selected screen gets one row per run. "Sending" a row
+publishes it: it joins the screen's playlist, which a pull controller fetches from
+``/feeds/led/{screen}`` (the fetch makes the row delivered) and a push controller is sent
+by :meth:`LedChannel.push` (its acknowledgement makes the row delivered). Controllers
+report proof of play to ``/hooks/led/pop``; reach is screens that played, plays, and
+impressions = plays x each screen's audience_per_play.
+
+Each screen authenticates with its own token, ``HMAC(token_secret, "id:version")``: the
+dispatcher stores no token, and rotating one screen's token bumps its version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, NoReturn, Self
+
+import requests
+
+from channels import led_placement as lp
+from channels.base import (
+    Capabilities,
+    ConfigError,
+    Inventory,
+    LookupResult,
+    Message,
+    Placement,
+    Problem,
+    PushResult,
+    ReachFigure,
+    SendResult,
+    Target,
+    ValidationContext,
+)
+from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
+
+CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")
+
+
+@dataclass(frozen=True)
+class LedSettings:
+    token_secret: SecretValue
+    rate: float = 50.0  # rows published per second
+    concurrency: int = 4
+    push_timeout: float = 10.0
+    pop_max_age_days: int = 30  # older proof-of-play records are refused
+
+
+def parse_settings(table: Mapping[str, Any]) -> LedSettings:
+    for key in table:
+        if key not in CONFIG_KEYS:
+            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
+    secret = table.get("token_secret")
+    if not is_secret(secret):
+        _fail("token_secret", 'write token_secret = "env:LED_TOKEN_SECRET" (each screen\'s '
+                              "feed and proof-of-play token is derived from it)")
+    return LedSettings(
+        token_secret=secret,
+        rate=positive_number(table.get("rate", 50), "rate", _fail, "rows published per "
+                                                                   "second, such as 50"),
+        concurrency=integer(table.get("concurrency", 4), "concurrency", _fail, None),
+        push_timeout=timeout(table.get("push_timeout", 10), _fail),
+        pop_max_age_days=integer(table.get("pop_max_age_days", 30), "pop_max_age_days", _fail,
+                                 36_500))
+
+
+def _fail(key: str, message: str) -> NoReturn:
+    raise ConfigError(f"channels.led.{key}", message)
+
+
+class LedChannel:
+    """LED screens: feeds, pushes and proof of play."""
+
+    name: ClassVar[str] = "led"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1, rate_unit="messages", receipts="push",
+        reach_metrics=("screens", "plays", "impressions"), person_addressed=False)
+
+    def __init__(self, settings: LedSettings | None = None) -> None:
+        self.settings = settings
+        self._http = requests.Session()
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> Self:
+        return cls(parse_settings(table))
+
+    # Validation and planning ------------------------------------------------------------
+
+    def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
+        found = lp.problems(options, context)
+        if found or context.screens is None or context.screen_groups is None:
+            return found
+        return lp.fit_problems(options, lp.selected(options, context.screens,
+                                                    context.screen_groups))
+
+    def check_campaign(self, placements: Sequence[Placement], firings: Sequence[datetime],
+                       context: ValidationContext) -> list[tuple[int, Problem]]:
+        """Share of voice: one screen's placements must fit in its hour."""
+        if context.screens is None or context.screen_groups is None:
+            return []
+        booked: dict[str, int] = defaultdict(int)
+        first: dict[str, int] = {}
+        for placement in placements:
+            for screen in lp.selected(placement.options, context.screens,
+                                      context.screen_groups):
+                booked[screen.id] += lp.seconds_per_hour(placement.options)
+                first.setdefault(screen.id, placement.index)
+        over = sorted(s for s, seconds in booked.items() if seconds > lp.HOUR)
+        if not over:
+            return []
+        worst = max(over, key=lambda s: booked[s])
+        return [(first[worst], Problem(("plays_per_hour",), (
+            f"overcommits screen {worst}: this campaign's placements on it need "
+            f"{booked[worst]} s of every hour (duration x plays_per_hour), more than 3600; "
+            f"{len(over)} screen(s) are over")))]
+
+    def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
+        screens = lp.selected(placement.options, inventory.screens(), inventory.screen_groups())
+        for screen in screens:
+            yield Target(sort_key=int.from_bytes(screen.id.encode(), "big"),
+                         address=lp.address(screen.id, placement.index))
+
+    # Publishing (the Sender protocol) ---------------------------------------------------
+
+    def ready(self) -> bool:
+        return self.settings is not None
+
+    def message_cost(self, placement: Placement) -> int:
+        return 1
+
+    def rate_limit(self) -> tuple[str, float]:
+        return "led", self._configured().rate
+
+    def max_in_flight(self) -> int:
+        return self._configured().concurrency
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        """Publishing a row is adding it to its screen's playlist: nothing to call here."""
+        return [SendResult(m.delivery_id, "accepted", provider_ref=f"led-{m.delivery_id}")
+                for m in batch]
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        return LookupResult(found=True, provider_ref=f"led-{message.delivery_id}",
+                            state="sent")
+
+    def push(self, endpoint: str, token: str, playlist: Mapping[str, Any]) -> PushResult:
+        """POST a playlist to a push controller; 2xx is its acknowledgement."""
+        try:
+            answer = self._http.post(endpoint, json=dict(playlist), timeout=self._configured()
+                                     .push_timeout, headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            return PushResult(False, f"{type(exc).__name__}: {exc}"[:200])
+        if 200 <= answer.status_code < 300:
+            return PushResult(True, f"HTTP {answer.status_code}")
+        return PushResult(False, f"HTTP {answer.status_code}: {answer.text[:100]}")
+
+    # Tokens -----------------------------------------------------------------------------
+
+    def screen_token(self, screen_id: str, version: int) -> str:
+        secret = self._configured().token_secret.reveal().encode()
+        return hmac.new(secret, f"{screen_id}:{version}".encode(), hashlib.sha256).hexdigest()
+
+    def token_matches(self, screen_id: str, version: int, presented: str) -> bool:
+        return hmac.compare_digest(self.screen_token(screen_id, version), presented)
+
+    def pop_max_age_days(self) -> int:
+        return self._configured().pop_max_age_days
+
+    def _configured(self) -> LedSettings:
+        if self.settings is None:
+            raise ConfigError("channels.led", "is not configured: feeds, pushes and proof of "
+                                              "play need a [channels.led] table with "
+                                              "token_secret")
+        return self.settings
+
+    # Reach ------------------------------------------------------------------------------
+
+    def reported_reach(self, placement: Placement, states: Mapping[str, int],
+                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+        return {
+            "screens": ReachFigure(reports.get("played", 0), "provider",
+                                   "screens with at least one proof-of-play record"),
+            "plays": ReachFigure(reports.get("plays", 0), "provider",
+                                 "sum of proof-of-play counts (each play once, however often "
+                                 "its batch was sent)"),
+            "impressions": ReachFigure(reports.get("impressions", 0), "computed",
+                                       "plays x audience_per_play of each screen (its "
+                                       "audience_source in the registry; gross)"),
+        }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,8 @@ from dispatcher.screens import all_screens
 from dispatcher.tables import deliveries, runs
 from dispatcher.tables import screens as screens_table
 from dispatcher.transitions import Transition, advance
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "led"
 LIVE_RUNS = ("planned", "completed")
@@ -131,3 +135,42 @@ def _token_versions(engine: Engine) -> Mapping[str, int]:
     with engine.connect() as conn:
         return dict(conn.execute(select(screens_table.c.id, screens_table.c.token_version))
                     .all())
+
+
+class PlaylistPusher:
+    """Pushes changed playlists to push controllers every ``every`` seconds, in a thread
+    (started by `dispatcher run`; a failed push is tried again next time)."""
+
+    def __init__(self, engine: Engine, channels: Mapping[str, Channel], public_url: str,
+                 every: float = 5.0) -> None:
+        self.engine = engine
+        self.channels = [c for c in channels.values() if isinstance(c, SignageChannel)]
+        self.public_url = public_url
+        self.every = every
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="playlist-pusher", daemon=True)
+
+    def start(self) -> PlaylistPusher:
+        if self.channels:
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def push_once(self) -> None:
+        for channel in self.channels:
+            report = push_playlists(self.engine, channel, self.public_url)
+            if report.pushed:
+                log.info("playlists pushed to %s screen(s), %s row(s) acknowledged; "
+                         "failed: %s", report.pushed, report.acknowledged,
+                         report.failed or "none")
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                self.push_once()
+            except Exception:
+                log.exception("pushing playlists failed; trying again")

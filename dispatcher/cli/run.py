@@ -14,6 +14,7 @@ from dispatcher import registry, runs, scheduler
 from dispatcher.cli.output import print_json, progress_bar, show_service_logs
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
+from dispatcher.led_feeds import PlaylistPusher
 from dispatcher.lifecycle import default_actor
 from dispatcher.planner import PlanResult
 from dispatcher.policy import EngineOptions
@@ -71,13 +72,19 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
         click.echo("not sending on " + ", ".join(engine.not_ready) + ": no [channels.NAME] "
                    "table in the config; their rows wait", err=True)
     _stop_on_signals(engine)
+    pusher = PlaylistPusher(app.engine, channels, app.config.web.public_url)
+    if not until_idle:
+        pusher.start()
     try:
         with progress_bar("sending") as bar:
             # Plain `run` sends what the scheduler fires later: no total to show.
             task = bar.add_task("sending", total=_open_rows(app) if until_idle else None)
             report = engine.run(until_idle=until_idle,
                                 progress=lambda n: bar.advance(task, n))
+        if until_idle:
+            pusher.push_once()  # push controllers get what was just published
     finally:
+        pusher.close()
         scheduler.stop()
     summary = {"runs_planned": [r.run_id for r in planned if r.created],
                "sent": report.sent, "failed": report.failed, "retried": report.retried,

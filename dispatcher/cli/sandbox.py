@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import date, datetime
+import time
+from datetime import UTC, date, datetime
 
 import click
 import uvicorn
@@ -13,10 +15,13 @@ from dispatcher.sandbox import (
     SANDBOX_AES_KEY,
     SANDBOX_APPID,
     SANDBOX_TOKEN,
+    LedFleet,
+    LedOptions,
     TwilioOptions,
     TwilioSandbox,
     WeChatOptions,
     WeChatSandbox,
+    read_screens,
 )
 
 RATE = click.FloatRange(0, 1)
@@ -206,6 +211,104 @@ def _run_wechat(box: WeChatSandbox, host: str, port: int) -> None:
                     lifespan="off", timeout_graceful_shutdown=1)
     finally:
         box.close()
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO 8601 date-time option (``Z`` or an offset; UTC when it has none)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date-time, e.g. "
+                                 "2026-03-02T02:00:00Z") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@sandbox.command()
+@click.option("--screens", "screens_file", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="CSV file of the dispatcher's screens with columns id,token,controller "
+                   "(controller: pull or push).")
+@click.option("--dispatcher", "dispatcher_url", required=True, metavar="URL",
+              help="The dispatcher's base URL: feeds, media and proof of play go there.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8767, show_default=True,
+              help="Port of the push controllers' endpoints (0: a free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind the push endpoints. Keep loopback.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of play phases, offline screens and replays.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=3600.0,
+              show_default=True, help="Simulated seconds per real second.")
+@click.option("--start", callback=_moment, metavar="DATETIME",
+              help="Simulated time at the start, ISO 8601 (default: now, UTC).")
+@click.option("--until", callback=_moment, metavar="DATETIME",
+              help="Simulated time at which the clock stands still (default: never).")
+@click.option("--poll-every", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Real seconds between a pull controller's polls.")
+@click.option("--report-every", type=click.FloatRange(min=0, min_open=True), default=0.5,
+              show_default=True, help="Real seconds between proof-of-play reports.")
+@click.option("--offline-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of screens that go offline once (no polls or reports, pushes "
+                   "refused 503; they keep playing and send the backlog when back).")
+@click.option("--offline-seconds", type=click.FloatRange(min=0), default=3.0,
+              show_default=True, help="Real seconds an offline period lasts.")
+@click.option("--offline-within", type=click.FloatRange(min=0), default=2.0,
+              show_default=True, help="Offline periods begin at a seeded moment within this "
+                                      "many real seconds of the start.")
+@click.option("--replay-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of acknowledged PoP batches posted once more (the dispatcher "
+                   "must count them once).")
+@click.option("--max-batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Most play records in one PoP batch.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Worker threads shared by all controllers.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many real seconds (default: run until Ctrl-C).")
+@click.option("--stats-every", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Print the stats as a JSON line on stderr every so many seconds (0: never).")
+def led(screens_file: str, dispatcher_url: str, port: int, host: str, seed: int,
+        time_scale: float, start: datetime | None, until: datetime | None, poll_every: float,
+        report_every: float, offline_rate: float, offline_seconds: float,
+        offline_within: float, replay_rate: float, max_batch: int, workers: int,
+        duration: float | None, stats_every: float) -> None:
+    """Run a fleet of LED controllers against the dispatcher (Ctrl-C stops it).
+
+    Pull screens poll GET /feeds/led/{id}; push screens take POST
+    /controllers/{id}/playlist here; all post proof of play to POST /hooks/led/pop. The
+    final stats are printed on stdout as JSON.
+    """
+    try:
+        screens = read_screens(screens_file)
+        options = LedOptions(
+            seed=seed, time_scale=time_scale, start=start, until=until,
+            poll_every_s=poll_every, report_every_s=report_every, offline_rate=offline_rate,
+            offline_s=offline_seconds, offline_within_s=offline_within,
+            replay_rate=replay_rate, max_batch=max_batch, workers=workers)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    fleet = LedFleet(screens, dispatcher_url, options)
+    with fleet.run(host, port or None):
+        pushes = sum(1 for spec in screens if spec.controller == "push")
+        where = f"; push endpoints {fleet.url}/controllers/{{id}}/playlist" if pushes else ""
+        click.echo(f"LED fleet: {len(screens)} screens ({pushes} push) reporting to "
+                   f"{fleet.dispatcher}{where}. Ctrl-C stops it.", err=True)
+        _run_fleet(fleet, duration, stats_every)
+        fleet.wait_for_reports(timeout=min(5.0, 4 * report_every))
+    click.echo(json.dumps(fleet.stats(), indent=2, ensure_ascii=False))
+
+
+def _run_fleet(fleet: LedFleet, duration: float | None, stats_every: float) -> None:
+    """Until ``duration`` is over or Ctrl-C, printing stats lines every ``stats_every``."""
+    end = None if duration is None else time.monotonic() + duration
+    step = stats_every or 1.0
+    try:
+        while end is None or time.monotonic() < end:
+            time.sleep(step if end is None else max(0.0, min(step, end - time.monotonic())))
+            if stats_every:
+                click.echo(json.dumps(fleet.stats(), ensure_ascii=False), err=True)
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
 
 
 COMMANDS = [sandbox]

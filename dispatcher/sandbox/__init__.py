@@ -2,8 +2,9 @@
 
 Nothing here imports the engine, planner, database or web app: the dispatcher cannot tell
 a sandbox from the real service, so the demo and the tests run the real client libraries
-offline. ``dispatcher sandbox serve`` (Twilio) and ``dispatcher sandbox wechat`` run one
-in the foreground; from Python::
+offline. ``dispatcher sandbox serve`` (Twilio), ``dispatcher sandbox wechat`` and
+``dispatcher sandbox led`` (a fleet of LED controllers) run one in the foreground; from
+Python::
 
     from dispatcher.sandbox import TwilioOptions, TwilioSandbox
 
@@ -16,8 +17,17 @@ in the foreground; from Python::
 
     with WeChatSandbox(WeChatOptions(followers=500)).serve() as url:
         ...                        # route a wechatpy client there (channels.wechat_transport)
+
+    from dispatcher.sandbox import LedFleet, LedOptions, ScreenSpec
+
+    screens = [ScreenSpec("B-001", token, "pull"), ScreenSpec("F-001", token2, "push")]
+    with LedFleet(screens, dispatcher_url, LedOptions(seed=1)).run() as fleet:
+        fleet.push_url("F-001")    # register it; plays are reported to the dispatcher
+        fleet.wait_for_reports(5)
 """
 
+from dispatcher.sandbox.led import LedFleet
+from dispatcher.sandbox.led_options import LedOptions, ScreenSpec, read_screens
 from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
 from dispatcher.sandbox.twilio_options import (
     MAGIC_TO_NUMBERS,
@@ -37,5 +47,6 @@ from dispatcher.sandbox.wechat_options import (
 
 __all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AES_KEY", "SANDBOX_APPID",
            "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID", "SANDBOX_TOKEN",
-           "TwilioOptions", "TwilioSandbox", "WeChatOptions", "WeChatSandbox",
-           "create_twilio_app", "create_wechat_app"]
+           "LedFleet", "LedOptions", "ScreenSpec", "TwilioOptions", "TwilioSandbox",
+           "WeChatOptions", "WeChatSandbox", "create_twilio_app", "create_wechat_app",
+           "read_screens"]

@@ -96,8 +96,8 @@ class LedChannel:
 
     def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
         found = lp.problems(options, context)
-        if found or context.screens is None or context.screen_groups is None:
-            return found
+        if found or not context.screens or context.screen_groups is None:
+            return found  # no registry yet (a new deployment): nothing to check against
         return lp.fit_problems(options, lp.selected(options, context.screens,
                                                     context.screen_groups))
 

@@ -172,7 +172,8 @@ def selected(options: Mapping[str, Any], registry: Sequence[Screen],
 def fit_problems(options: Mapping[str, Any], screens: Sequence[Screen]) -> list[Problem]:
     """The asset checked against each selected screen's resolution and formats."""
     if not screens:
-        return [Problem(("screens",), "selects no screen of the registry")]
+        return [Problem(("screens",), "selects no screen of the registry (`dispatcher "
+                                      "screens list` shows it)")]
     if "text" in options:
         bad = [s.id for s in screens if "text" not in s.formats]
         return [Problem(("text",), f"screens {_few(bad)} cannot show text")] if bad else []

@@ -22,6 +22,12 @@ from dispatcher import campaign_store, lifecycle, registry, samples
 from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
+from dispatcher.demo_led import (
+    DRIVE_SCREENS,
+    import_sample_screens,
+    led_table,
+    play_the_first_day,
+)
 from dispatcher.engine import DeliveryEngine
 from dispatcher.errors import DispatcherError
 from dispatcher.policy import EngineOptions, EngineReport
@@ -59,6 +65,7 @@ class DemoSettings:
     throttle_burst: int = 5
     undelivered_rate: float = 0.03
     wechat_followers: int = 10_000
+    screens: int = DRIVE_SCREENS
     workdir: Path | None = None
 
 
@@ -69,6 +76,7 @@ class DemoResult:
     engine: EngineReport
     sandbox: dict[str, Any]
     wechat: dict[str, Any]
+    led: dict[str, Any]
 
 
 Step = Callable[[str], None]
@@ -83,13 +91,16 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
                               "repository root or pass --campaign FILE")
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, led_port = free_port(), free_port()
     sandbox = TwilioSandbox(_sandbox_options(settings))
     wechat = WeChatSandbox(_wechat_options(settings, port))
     with sandbox.serve() as api_url, wechat.serve() as wechat_url, \
             _web_app(workdir, api_url, wechat_url, port, settings.rate) as app:
         say(f"workspace {workdir}; Twilio sandbox {api_url}; WeChat sandbox {wechat_url}; "
             f"web app {app.config.web.public_url}")
+        screens = import_sample_screens(app.engine, workdir, settings.screens, settings.seed,
+                                        led_port, app.config.timezone)
+        say(f"screens: {len(screens)} imported (every tenth takes pushed playlists)")
         _load(app, settings, workdir, say, progress)
         report = _send(app, say, progress)
         say("waiting for the last delivery receipts and WeChat events")
@@ -97,8 +108,12 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         wechat.wait_for_events(timeout=60)
         _poll_reads(app, wechat, say)
         campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
+        channels = registry.build_channels(app.config.channels)
+        led = play_the_first_day(app.engine, channels["led"], screens,
+                                 app.config.web.public_url, led_port, campaign.schedule,
+                                 settings.seed, say)
         reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
-        return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats())
+        return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led)
 
 
 def _poll_reads(app: AppContext, wechat: WeChatSandbox, say: Step) -> None:
@@ -138,6 +153,7 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
         "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
         "status_callback": status_callback}}
     if wechat_url is not None:
+        channels["led"] = led_table()
         channels["wechat"] = {
             "appid": SANDBOX_APPID, "secret": "env:DISPATCHER_DEMO_WECHAT_SECRET",
             "token": "env:DISPATCHER_DEMO_WECHAT_TOKEN", "account_type": "service",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from channels.base import Channel, Screen, Sender, SignageChannel
+from dispatcher.db import utcnow
 from dispatcher.run_context import RunPlacements
 from dispatcher.screens import all_screens
 from dispatcher.tables import deliveries, runs
@@ -65,7 +66,8 @@ def build_playlist(engine: Engine, screen: Screen, placements: RunPlacements) ->
     items = [_item(row, screen, placements) for row in rows]
     version = hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False)
                              .encode()).hexdigest()[:16]
-    body = {"screen": screen.id, "version": version, "items": items}
+    body = {"screen": screen.id, "version": version,
+            "generated_at": utcnow().isoformat().replace("+00:00", "Z"), "items": items}
     return Playlist(screen.id, version, body, [r.id for r in rows if r.status == "sent"])
 
 

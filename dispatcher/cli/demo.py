@@ -28,14 +28,15 @@ from dispatcher.demo import DemoSettings, run_demo
                    "folder.")
 def demo(scale: int, seed: int, rate: float, campaign_file: Path,
          workdir: Path | None) -> None:
-    """Send the drive through the Twilio and WeChat sandboxes, then show reach.
+    """Send the drive through the sandboxes (SMS, WeChat, LED screens), then show reach.
 
     Starts the Twilio sandbox (with seeded 5xx errors, timeouts, 429 bursts and
-    undelivered messages), the WeChat sandbox (10,000 followers, token expiry) and the
-    web app on free loopback ports, makes a SQLite workspace, generates contacts,
-    applies and approves campaigns/pingan-ding.toml, sends its SMS and its WeChat letter
-    to completion with receipts and events, polls the letter's reads and prints the
-    reach table. No credentials, no network.
+    undelivered messages), the WeChat sandbox (10,000 followers, token expiry), 530
+    simulated LED controllers and the web app on free loopback ports, makes a SQLite
+    workspace, generates contacts, applies and approves campaigns/pingan-ding.toml,
+    sends its SMS and its WeChat letter to completion with receipts and events, polls
+    the letter's reads, plays the screens' first day on a fast clock with proof of
+    play, and prints the reach table. No credentials, no network.
     """
     settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
                             workdir=workdir)
@@ -58,6 +59,11 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     click.echo(f"wechat sandbox: {wechat['jobs']} broadcast(s), SentCount {wechat['sent']:,}"
                f" of {wechat['recipients']:,} followers addressed; "
                f"{wechat['tokens']['forced_expiries']} token expiries survived")
+    led = result.led
+    click.echo(f"led fleet: {led['screens']['total']} screens, {led['plays']['total']:,} "
+               f"plays, {led['records']['acknowledged']:,} proof-of-play records "
+               f"acknowledged, {led['batches']['replayed']} batches replayed, "
+               f"{led['offline_periods']} offline periods")
     click.echo(f"workspace: {result.workdir}")
 
 

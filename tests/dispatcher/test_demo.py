@@ -1,4 +1,4 @@
-"""`dispatcher demo` end to end at a small scale: both sandboxes, approval, reach."""
+"""`dispatcher demo` end to end at a small scale: the sandboxes, approval, reach."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ from dispatcher.tables import audit_log
 REPO = Path(__file__).resolve().parents[2]
 
 
+def fleet_ids(workdir: Path) -> list[str]:
+    lines = (workdir / "screens.csv").read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split(",")[0] for line in lines]
+
+
 def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
     said: list[str] = []
     settings = DemoSettings(campaign_file=REPO / "campaigns" / "pingan-ding.toml", scale=200,
-                            wechat_followers=500, workdir=tmp_path)
+                            wechat_followers=500, screens=40, workdir=tmp_path)
     result = run_demo(settings, say=said.append, progress=lambda _d, _t: lambda _n: None)
 
     sms = result.reach["channels"]["sms"]
@@ -29,6 +34,17 @@ def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
     assert wechat["reach"]["reads"] > 0 and wechat["reach_sources"]["reads"]["source"] == \
         "provider"
     assert result.wechat["tokens"]["forced_expiries"] > 0
+
+    led = result.reach["channels"]["led"]
+    fleet = result.led
+    assert led["targets"] == fleet["screens"]["total"] == 41  # 38 + 2 + 1 by kind
+    assert led["reach"]["plays"] == fleet["plays"]["total"] == fleet["records"]["acknowledged"]
+    assert led["reach"]["plays"] == 41 * 12 * 4  # every screen, 12 hours, 4 an hour
+    assert led["reach"]["screens"] == 41
+    audience = {"B": 12, "O": 150, "F": 600}  # per play, by kind (screen_samples.FLEET)
+    assert led["reach"]["impressions"] == 12 * 4 * sum(
+        audience[screen_id[0]] for screen_id in fleet_ids(tmp_path))
+    assert fleet["batches"]["replayed"] > 0 and fleet["offline_periods"] > 0
 
     assert any("applied and approved" in line for line in said)
     engine = make_engine(f"sqlite:///{tmp_path / 'dispatcher.db'}")

@@ -294,3 +294,39 @@ def test_proof_of_play_counts_once_and_sums_impressions(stack: Stack) -> None:
     assert sum(d.plays for d in days) == 6 and sum(d.impressions for d in days) == 90
     hours = rollup(stack.engine, "signs", "Asia/Shanghai", "hour", audience)
     assert sum(h.plays for h in hours) == 6 and len(hours) >= 3
+
+
+def test_screens_commands(engine: Engine, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dispatcher.cli.screens import screens
+    from dispatcher.context import AppContext
+
+    os.environ[SECRET] = "another-secret"
+    config = parse_config({"channels": {"led": {"token_secret": f"env:{SECRET}"}}})
+    app = AppContext(_config=config, _engine=engine)
+    runner = CliRunner()
+    csv_file = tmp_path / "screens.csv"
+    csv_file.write_text(REGISTRY.replace("{push}", "http://127.0.0.1:9/p") +
+                        "Z-1,Broken,kiosk,D,work,1920x1080,1,x,pull,,\n", encoding="utf-8")
+    tokens = tmp_path / "tokens.csv"
+    done = runner.invoke(screens, ["import", str(csv_file), "--tokens-out", str(tokens)],
+                         obj=app)
+    assert done.exit_code == 0, done.output
+    assert "5 screen(s) added, 0 updated, 1 invalid row(s) skipped" in done.stdout
+    assert f"{csv_file}:7: kind 'kiosk' is not one of" in done.stderr
+    led = LedChannel.from_config(config.channels["led"])
+    lines = tokens.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id,token,controller" and len(lines) == 6
+    assert lines[1] == f"B-001,{led.screen_token('B-001', 1)},pull"
+    listed = runner.invoke(screens, ["list", "--json"], obj=app)
+    assert [s["id"] for s in __import__("json").loads(listed.stdout)] == [
+        "B-001", "B-002", "B-003", "F-001", "O-001"]
+    grouped = runner.invoke(screens, ["group", "add", "street", "tag=street"], obj=app)
+    assert grouped.stdout.strip() == "group street: tag=street (2 screen(s) now)"
+    assert "street" in runner.invoke(screens, ["show", "O-001"], obj=app).stdout
+    old = runner.invoke(screens, ["token", "B-001"], obj=app).stdout.strip()
+    new = runner.invoke(screens, ["token", "B-001", "--rotate"], obj=app).stdout.strip()
+    assert old == led.screen_token("B-001", 1) and new == led.screen_token("B-001", 2)
+    bad = runner.invoke(screens, ["group", "add", "x", "colour=red"], obj=app)
+    assert bad.exit_code != 0 and "a key among id, kind" in str(bad.exception)

@@ -86,17 +86,43 @@ class Screen(NamedTuple):
     tags: tuple[str, ...] = ()
 
 
+class Booking(NamedTuple):
+    """Seconds of a screening's preshow block already booked, and by which campaign."""
+
+    position: str
+    campaign: str
+    seconds: int
+
+
+class Screening(NamedTuple):
+    """One scheduled screening of a cinema, with its preshow blocks and their bookings."""
+
+    id: str
+    cinema: str
+    system: str  # the cinema's booking system (a [channels.cinema] systems entry)
+    district: str | None
+    film: str
+    rating: str
+    starts_at: datetime  # aware, in the cinema's time zone
+    seats: int
+    expected_seats: int
+    blocks: tuple[tuple[str, int], ...]  # preshow block name, length in seconds
+    booked: tuple[Booking, ...] = ()
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     """Facts the core looked up before validation, so ``validate`` does no I/O.
 
     ``known_lists`` is None when no database is available; the list check is skipped then.
-    ``screens`` (the registry) and ``screen_groups`` (group name: screen ids) likewise.
+    ``screens`` (the registry), ``screen_groups`` (group name: screen ids) and
+    ``screenings`` (scheduled, with their bookings) likewise.
     """
 
     known_lists: frozenset[str] | None = None
     screens: tuple[Screen, ...] | None = None
     screen_groups: Mapping[str, frozenset[str]] | None = None
+    screenings: tuple[Screening, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,10 @@ class Inventory(Protocol):
 
     def screen_groups(self) -> Mapping[str, frozenset[str]]:
         """Each screen group's member ids."""
+        ...
+
+    def screenings(self) -> list[Screening]:
+        """Scheduled screenings with their bookings, by start (thousands, not millions)."""
         ...
 
 
@@ -459,6 +489,15 @@ class SignageChannel(Protocol):
 
     def pop_max_age_days(self) -> int:
         """Proof-of-play records older than this many days are refused."""
+        ...
+
+
+@runtime_checkable
+class VenueChannel(Protocol):
+    """A channel whose venues' systems report back to the web app (cinemas' play logs)."""
+
+    def venue_token(self, venue_id: str) -> str:
+        """The venue's secret token: it authenticates the venue's reports."""
         ...
 
 

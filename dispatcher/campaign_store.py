@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, func, select
 from channels.base import ValidationContext
 from dispatcher import lifecycle, registry
 from dispatcher.campaign import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
+from dispatcher.cinemas import scheduled_screenings
 from dispatcher.config import Config
 from dispatcher.contacts import list_names
 from dispatcher.db import as_utc, utcnow
@@ -45,7 +46,8 @@ def check_file(config: Config, engine: Engine, path: str | Path) -> CheckedFile:
         return CheckedFile(name, "", None, [unreadable(name, exc)])
     context = ValidationContext(known_lists=list_names(engine),
                                 screens=tuple(all_screens(engine)),
-                                screen_groups=groups(engine))
+                                screen_groups=groups(engine),
+                                screenings=tuple(scheduled_screenings(engine)))
     found, issues = parse_campaign(text, name, default_timezone=config.timezone,
                                    channel_for=channel_lookup(config), context=context)
     return CheckedFile(name, text, found, issues)

@@ -23,7 +23,8 @@ from sqlalchemy import (
     select,
 )
 
-from channels.base import Audience, Contact, Screen
+from channels.base import Audience, Contact, Screen, Screening
+from dispatcher.cinemas import scheduled_screenings
 from dispatcher.errors import NotFoundError
 from dispatcher.screens import all_screens, groups
 from dispatcher.tables import contact_lists, contacts, list_members, optouts
@@ -53,6 +54,9 @@ class DatabaseInventory:
 
     def screen_groups(self) -> Mapping[str, frozenset[str]]:
         return groups(self.engine)
+
+    def screenings(self) -> list[Screening]:
+        return scheduled_screenings(self.engine)
 
     def _list_ids(self, names: tuple[str, ...]) -> list[int]:
         with self.engine.connect() as conn:

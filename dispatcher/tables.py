@@ -207,6 +207,45 @@ plays = Table(
     Index(None, "delivery_id", "started_at"),
 )
 
+# Cinemas (`dispatcher cinemas import`): each books through a named booking system of
+# [channels.cinema] and has preshow blocks with their lengths ("ads:240;trailers:600").
+cinemas = Table(
+    "cinemas", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("district", Text),
+    Column("address", Text),
+    Column("system", String(64), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("preshow", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+auditoriums = Table(
+    "auditoriums", metadata,
+    Column("cinema_id", String(64), ForeignKey("cinemas.id"), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("seats", Integer, nullable=False),
+)
+
+# Screenings (`dispatcher showtimes import`, re-imported as schedules change).
+screenings = Table(
+    "screenings", metadata,
+    Column("id", String(96), primary_key=True),
+    Column("cinema_id", String(64), ForeignKey("cinemas.id"), nullable=False),
+    Column("auditorium_id", String(64), nullable=False),
+    Column("film", Text, nullable=False),
+    Column("rating", String(16), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("expected_seats", Integer, nullable=False),
+    Column("sold_seats", Integer),
+    Column("status", String(16), nullable=False),  # scheduled or cancelled
+    Column("admissions", Integer),  # reported by the cinema after the screening
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "cinema_id", "starts_at"),
+)
+
 # Figures providers report for a row (a WeChat job's SentCount, an article's reads by
 # day). One value per (row, metric, period): a repeated report replaces it.
 provider_reports = Table(

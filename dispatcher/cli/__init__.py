@@ -9,6 +9,7 @@ import click
 
 from dispatcher.cli import (
     campaign,
+    cinemas,
     contacts,
     database,
     demo,
@@ -46,9 +47,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, contacts, database, demo, logs, optout, reach, run, sandbox, schedule,
-               screens,
-               serve):
+for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, run, sandbox,
+               schedule, screens, serve):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

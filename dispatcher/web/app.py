@@ -16,6 +16,7 @@ from dispatcher.config import Config
 from dispatcher.web import urls
 from dispatcher.web.hooks import hooks_router
 from dispatcher.web.signage import signage_router
+from dispatcher.web.venues import venues_router
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
     app.state.channels = channels
     app.include_router(hooks_router(engine, config, channels))
     app.include_router(signage_router(engine, channels, config.web.public_url))
+    app.include_router(venues_router(engine, channels))
 
     @app.get(urls.HEALTH_PATH, tags=["operations"], summary="Whether the app and database work")
     def healthz() -> JSONResponse:  # a sync def: runs in the threadpool

@@ -12,6 +12,7 @@ INBOUND_PATH = "/{channel}/inbound"
 EVENTS_PATH = "/{channel}/events"  # one URL for all of a provider's pushes (WeChat)
 FEED_PATH = "/feeds/{channel}/{screen}"  # a screen's playlist
 POP_PATH = HOOKS_PREFIX + "/{channel}/pop"  # proof of play from screens
+PLAYLOG_PATH = HOOKS_PREFIX + "/{channel}/playlog"  # play logs from cinemas
 HEALTH_PATH = "/healthz"
 # The status callback URL carries the delivery id in this query parameter, so a receipt
 # finds its row even before the send's provider ref was recorded (channels.sms reads it).
@@ -52,3 +53,7 @@ def feed_url(public_url: str, channel: str, screen_id: str) -> str:
 
 def pop_url(public_url: str, channel: str) -> str:
     return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/pop"
+
+
+def playlog_url(public_url: str, channel: str) -> str:
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/playlog"

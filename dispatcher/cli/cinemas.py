@@ -1,0 +1,121 @@
+"""``dispatcher cinemas`` and ``dispatcher showtimes``: cinemas, auditoriums, screenings."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import func, select
+
+from channels.base import VenueChannel
+from dispatcher import registry
+from dispatcher.cinemas import (
+    ImportReport,
+    import_auditoriums,
+    import_cinemas,
+    import_showtimes,
+)
+from dispatcher.cli.contacts import print_invalid
+from dispatcher.cli.output import print_json, print_table
+from dispatcher.context import AppContext
+from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.tables import auditoriums, screenings
+from dispatcher.tables import cinemas as cinemas_table
+
+
+def _report(report: ImportReport, what: str, as_json: bool) -> None:
+    print_invalid(report, 20)
+    if as_json:
+        print_json({"file": report.source, "added": report.added, "updated": report.updated,
+                    "invalid": report.invalid,
+                    "cancelled_bookings": report.cancelled_bookings})
+    else:
+        extra = (f"; {report.cancelled_bookings} booking(s) of cancelled screenings failed"
+                 if report.cancelled_bookings else "")
+        click.echo(f"{report.source}: {report.added} {what} added, {report.updated} updated, "
+                   f"{report.invalid} invalid row(s) skipped{extra}")
+    if report.imported == 0 and report.invalid:
+        sys.exit(1)
+
+
+@click.group()
+def cinemas() -> None:
+    """Cinemas and their auditoriums; tokens for their systems' play logs."""
+
+
+@cinemas.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--auditoriums", "auditoriums_file", type=click.Path(exists=True,
+                                                                     dir_okay=False),
+              help="Also import auditoriums from this CSV (cinema,id,name,seats).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@click.pass_obj
+def import_(app: AppContext, file: str, auditoriums_file: str | None, as_json: bool) -> None:
+    """Add or update cinemas from FILE: id, name, system (its booking system in
+    [channels.cinema] systems) and preshow (blocks and seconds, ads:240;trailers:600)
+    required; district, address, timezone optional."""
+    _report(import_cinemas(app.engine, file, app.config.timezone), "cinema(s)", as_json)
+    if auditoriums_file:
+        _report(import_auditoriums(app.engine, auditoriums_file), "auditorium(s)", as_json)
+
+
+@cinemas.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def list_(app: AppContext, as_json: bool) -> None:
+    """List cinemas with their auditoriums, seats and scheduled screenings."""
+    query = (select(cinemas_table.c.id, cinemas_table.c.name, cinemas_table.c.district,
+                    cinemas_table.c.system, cinemas_table.c.preshow,
+                    select(func.count()).where(auditoriums.c.cinema_id == cinemas_table.c.id)
+                    .scalar_subquery().label("auditoriums"),
+                    select(func.coalesce(func.sum(auditoriums.c.seats), 0))
+                    .where(auditoriums.c.cinema_id == cinemas_table.c.id)
+                    .scalar_subquery().label("seats"),
+                    select(func.count()).where(screenings.c.cinema_id == cinemas_table.c.id,
+                                               screenings.c.status == "scheduled")
+                    .scalar_subquery().label("screenings"))
+             .order_by(cinemas_table.c.id))
+    with app.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(["id", "name", "district", "system", "preshow", "auditoriums", "seats",
+                 "screenings"], [list(r.values()) for r in rows],
+                title=f"{len(rows)} cinema(s)")
+
+
+@cinemas.command()
+@click.argument("cinema_id")
+@click.pass_obj
+def token(app: AppContext, cinema_id: str) -> None:
+    """Print CINEMA_ID's token: its system signs play logs with it (and receives it with
+    bookings). Derived from [channels.cinema] token_secret."""
+    with app.engine.connect() as conn:
+        if conn.execute(select(cinemas_table.c.id).where(cinemas_table.c.id == cinema_id)
+                        ).first() is None:
+            raise NotFoundError(f"no cinema {cinema_id!r}; see `dispatcher cinemas list`")
+    channel = registry.build_channels(app.config.channels, app.config.source).get("cinema")
+    if not isinstance(channel, VenueChannel):
+        raise DispatcherError("the cinema channel is not installed")
+    click.echo(channel.venue_token(cinema_id))
+
+
+@click.group()
+def showtimes() -> None:
+    """Screening schedules of the cinemas."""
+
+
+@showtimes.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def showtimes_import(app: AppContext, file: str, as_json: bool) -> None:
+    """Add or update screenings from FILE: id, cinema, auditorium, film, rating (G, PG,
+    PG-13, R, NC-17), start (ISO date-time), expected_seats; sold_seats and status
+    (scheduled or cancelled) optional. Import again whenever schedules change: bookings of
+    screenings now cancelled fail with that reason."""
+    _report(import_showtimes(app.engine, file), "screening(s)", as_json)
+
+
+COMMANDS = [cinemas, showtimes]

@@ -1,0 +1,250 @@
+"""Cinema pre-show spots on SQLite and PostgreSQL: imports, choosing screenings (dates,
+dayparts, ratings, max), capacity, bookings, cancellations, play logs and admissions."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from channels.base import ValidationContext
+from channels.cinema import CinemaChannel
+from dispatcher import registry
+from dispatcher.campaign import parse_campaign
+from dispatcher.campaign_store import apply_campaign, channel_lookup, load_stored
+from dispatcher.cinemas import (
+    import_auditoriums,
+    import_cinemas,
+    import_showtimes,
+    scheduled_screenings,
+)
+from dispatcher.config import Config, parse_config
+from dispatcher.engine import DeliveryEngine
+from dispatcher.lifecycle import approve
+from dispatcher.policy import EngineOptions
+from dispatcher.reach import campaign_reach
+from dispatcher.runs import plan_firing
+from dispatcher.serving import BackgroundServer, free_port
+from dispatcher.tables import deliveries
+from dispatcher.web import create_app, urls
+
+SECRET = "CINEMA_TEST_SECRET"
+CINEMAS = ("id,name,district,system,preshow\n"
+           "C01,Grand,丈八街道,cms,ads:60;trailers:600\n"
+           "C02,Star,鱼化寨街道,cms,ads:45\n")
+AUDITORIUMS = "cinema,id,name,seats\nC01,1,Hall 1,100\nC02,1,Hall 1,50\n"
+SHOWTIMES = ("id,cinema,auditorium,film,rating,start,expected_seats,status\n"
+             "S1,C01,1,Film A,PG,2030-03-04T19:30:00+08:00,80,scheduled\n"
+             "S2,C01,1,Film B,R,2030-03-04T14:00:00,40,scheduled\n"
+             "S3,C02,1,Film C,NC-17,2030-03-05T20:00:00+08:00,30,scheduled\n"
+             "S4,C01,1,Film D,G,2030-03-06T21:00:00+08:00,70,scheduled\n")
+
+
+def campaign_text(campaign_id: str = "spots", cinemas: str = "all = true",
+                  duration: int = 30, extra: str = "") -> str:
+    return f'''id = "{campaign_id}"
+title = "Spots"
+owner = "Publicity"
+[schedule]
+start = 2030-03-01T09:00:00
+[[placements]]
+channel = "cinema"
+cinemas = {{ {cinemas} }}
+spot = {{ asset = "pingan-30s", duration = {duration} }}
+position = "ads"
+dates = [2030-03-04, 2030-03-06]
+{extra}'''
+
+
+class BookingSystem:
+    """A cinema system's booking endpoint: confirms, or refuses what it is told to."""
+
+    def __init__(self, channel: CinemaChannel) -> None:
+        self.channel = channel
+        self.bookings: dict[str, dict[str, Any]] = {}
+        self.refuse: dict[str, str] = {}  # screening: error
+        self.app = Starlette(routes=[Route("/bookings", self.book, methods=["POST"])])
+
+    async def book(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        expected = f"Bearer {self.channel.venue_token(body['cinema'])}"
+        if request.headers.get("authorization") != expected:
+            return JSONResponse({"error": "bad token"}, status_code=401)
+        if body["screening"] in self.refuse:
+            return JSONResponse({"confirmed": False, "error": self.refuse[body["screening"]]},
+                                status_code=409)
+        repeat = body["booking"] in self.bookings
+        self.bookings[body["booking"]] = body
+        return JSONResponse({"confirmed": True, "booking": body["booking"]},
+                            status_code=200 if repeat else 201)
+
+
+@dataclass
+class Stack:
+    engine: Engine
+    config: Config
+    channel: CinemaChannel
+    system: BookingSystem
+    url: str
+
+    def context(self) -> ValidationContext:
+        return ValidationContext(screenings=tuple(scheduled_screenings(self.engine)))
+
+    def parse(self, text: str) -> tuple[Any, list[Any]]:
+        return parse_campaign(text, "spots.toml", default_timezone="Asia/Shanghai",
+                              channel_for=channel_lookup(self.config), context=self.context())
+
+    def store(self, text: str) -> None:
+        campaign, issues = self.parse(text)
+        assert campaign is not None, issues
+        apply_campaign(self.engine, campaign, "spots.toml", text)
+        approve(self.engine, campaign.id, "chief")
+
+    def book(self, campaign_id: str = "spots") -> dict[str, int]:
+        channels = registry.build_channels(self.config.channels)
+        result = plan_firing(self.engine, campaign_id, datetime(2030, 3, 1, 1, tzinfo=UTC),
+                             channels.__getitem__)
+        DeliveryEngine(self.engine, channels, self.config.web.public_url,
+                       EngineOptions(respect_send_windows=False)).run(until_idle=True)
+        return dict(result.rows)
+
+    def log(self, cinema: str, entries: list[dict[str, Any]], token: str | None = None,
+            batch: str = "b1") -> requests.Response:
+        return requests.post(urls.playlog_url(self.url, "cinema"), timeout=5, json={
+            "cinema": cinema, "batch": batch, "entries": entries},
+            headers={"Authorization": f"Bearer {token or self.channel.venue_token(cinema)}"})
+
+
+@pytest.fixture
+def stack(engine: Engine) -> Iterator[Stack]:
+    os.environ[SECRET] = "cinema-secret"
+    assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
+    assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
+    assert import_showtimes(engine, io.StringIO(SHOWTIMES)).invalid == 0
+    holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
+        "cms": "http://127.0.0.1:9"}})
+    system = BookingSystem(holder)
+    with BackgroundServer(system.app) as booking:
+        port = free_port()
+        config = parse_config({"web": {"public_url": f"http://127.0.0.1:{port}"},
+                               "channels": {"cinema": {"token_secret": f"env:{SECRET}",
+                                                       "systems": {"cms": booking.url}}}})
+        channels = registry.build_channels(config.channels)
+        channel = channels["cinema"]
+        assert isinstance(channel, CinemaChannel)
+        with BackgroundServer(create_app(engine, config, channels), port=port) as web:
+            yield Stack(engine, config, channel, system, web.url)
+
+
+def _secret() -> Any:
+    from dispatcher.config import Secret
+
+    return Secret("channels.cinema.token_secret", SECRET)
+
+
+def rows(engine: Engine) -> dict[str, tuple[str, str | None]]:
+    with engine.connect() as conn:
+        return {r.target.split("/")[-1]: (r.status, r.error_code) for r in conn.execute(
+            select(deliveries.c.target, deliveries.c.status, deliveries.c.error_code))}
+
+
+# Imports --------------------------------------------------------------------------------
+
+
+def test_imports_report_bad_rows_and_update_in_place(engine: Engine) -> None:
+    cinemas = import_cinemas(engine, io.StringIO(
+        CINEMAS + "C03,Bad,D,cms,ads\nC04,Zone,D,cms,ads:30\n"), "Asia/Shanghai")
+    assert (cinemas.added, cinemas.invalid) == (3, 1)
+    assert "preshow 'ads': write block:seconds pairs" in cinemas.invalid_rows[0].reason
+    halls = import_auditoriums(engine, io.StringIO(AUDITORIUMS + "C09,1,Hall,10\nC01,2,H,0\n"))
+    assert [r.reason.split(" ")[0] for r in halls.invalid_rows] == ["cinema", "seats"]
+    shows = import_showtimes(engine, io.StringIO(
+        SHOWTIMES + "S9,C01,1,F,X,2030-03-04T10:00:00,5,scheduled\n"
+                    "S8,C01,1,F,PG,tomorrow,5,scheduled\n"))
+    assert [r.line for r in shows.invalid_rows] == [6, 7]
+    again = import_showtimes(engine, io.StringIO(SHOWTIMES.replace(",80,", ",90,")))
+    assert (again.added, again.updated) == (0, 4)
+    [s1] = [s for s in scheduled_screenings(engine) if s.id == "S1"]
+    assert s1.expected_seats == 90 and s1.seats == 100 and s1.blocks == (("ads", 60),
+                                                                          ("trailers", 600))
+    [s2] = [s for s in scheduled_screenings(engine) if s.id == "S2"]
+    assert s2.starts_at.isoformat() == "2030-03-04T14:00:00+08:00"  # local without offset
+
+
+# Choosing screenings and capacity --------------------------------------------------------
+
+
+def test_dates_dayparts_ratings_and_max(stack: Stack) -> None:
+    stack.store(campaign_text(extra='dayparts = [["18:00", "23:00"]]\n'
+                                    'exclude_ratings = ["NC-17"]\nmax_screenings = 5\n'))
+    assert stack.book() == {"planned": 2}
+    assert set(rows(stack.engine)) == {"S1@0", "S4@0"}  # S2 afternoon, S3 NC-17
+
+
+def test_overbooking_is_refused_naming_the_bookings(stack: Stack) -> None:
+    stack.store(campaign_text("first", 'ids = ["C02"]', duration=30))
+    stack.book("first")
+    campaign, issues = stack.parse(campaign_text("second", 'ids = ["C02"]', duration=30))
+    assert campaign is None
+    assert "overbooks 1 screening(s): S3" in str(issues)
+    assert "booked by first (30 s)" in str(issues) and "15 s left" in str(issues)
+    fits, issues = stack.parse(campaign_text("second", 'ids = ["C02"]', duration=15))
+    assert fits is not None, issues
+    both = campaign_text("twice", 'ids = ["C01"]', duration=30) + (
+        '[[placements]]\nchannel = "cinema"\ncinemas = { ids = ["C01"] }\n'
+        'spot = { asset = "b", duration = 60 }\nposition = "ads"\n'
+        'dates = [2030-03-04, 2030-03-06]\n')
+    assert "overbooks" in str(stack.parse(both)[1])  # 30 + 60 > 60 in one campaign
+
+
+def test_bookings_cancellations_plays_and_admissions(stack: Stack) -> None:
+    stack.system.refuse["S2"] = "screening cancelled"
+    stack.store(campaign_text())
+    assert stack.book() == {"planned": 4}
+    assert rows(stack.engine) == {"S1@0": ("sent", None), "S2@0": ("failed", "cancelled"),
+                                  "S3@0": ("sent", None), "S4@0": ("sent", None)}
+    booking = {b["screening"]: b for b in stack.system.bookings.values()}
+    assert booking["S1"]["spot"] == {"asset": "pingan-30s", "duration": 30}
+    # S4 is cancelled in the next schedule import: its booking fails with that reason.
+    cancelled = import_showtimes(stack.engine, io.StringIO(
+        SHOWTIMES.replace("70,scheduled", "70,cancelled")))
+    assert cancelled.cancelled_bookings == 1
+    assert rows(stack.engine)["S4@0"] == ("failed", "cancelled")
+
+    ids = {b["screening"]: int(b["booking"]) for b in stack.system.bookings.values()}
+    played = {"booking": str(ids["S1"]), "screening": "S1", "status": "played",
+              "at": "2030-03-04T11:30:00Z", "admissions": 87}
+    assert stack.log("C01", [played], token=stack.channel.venue_token("C02")).status_code \
+        == 401
+    first = stack.log("C01", [played]).json()
+    assert first == {"applied": 1, "unchanged": 0, "rejected": []}
+    assert stack.log("C01", [played]).json()["unchanged"] == 1  # replayed log
+    dropped = {"booking": str(ids["S3"]), "screening": "S3", "status": "dropped",
+               "at": "2030-03-05T12:00:00Z", "admissions": None}
+    wrong = stack.log("C01", [dropped]).json()["rejected"]
+    assert wrong == [{"index": 0, "reason": f"booking '{ids['S3']}' is not one of this "
+                                            "cinema's"}]
+    assert stack.log("C02", [dropped]).json()["applied"] == 1
+    assert rows(stack.engine)["S1@0"] == ("delivered", None)
+    assert rows(stack.engine)["S3@0"] == ("undelivered", "dropped")
+
+    campaign, _ = load_stored(stack.engine, "spots")
+    cinema = campaign_reach(stack.engine, campaign,
+                            channel_lookup(stack.config))["channels"]["cinema"]
+    assert cinema["reach"] == {"screenings": 1, "admissions": 87}
+    assert "gross" in cinema["reach_sources"]["admissions"]["method"]
+    again = dict(played, admissions=90)  # a corrected count replaces, never adds
+    stack.log("C01", [again], batch="b2")
+    assert campaign_reach(stack.engine, campaign, channel_lookup(stack.config))[
+        "channels"]["cinema"]["reach"] == {"screenings": 1, "admissions": 90}

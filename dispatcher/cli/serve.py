@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import uvicorn
 
-from channels.base import CallbackReceiver, EventReceiver
+from channels.base import CallbackReceiver, EventReceiver, SignageChannel, VenueChannel
 from dispatcher import registry
 from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
@@ -46,6 +46,11 @@ def serve(app: AppContext, listen: str | None) -> None:
             click.echo(f"  {name} status callbacks: {urls.status_url(public, name)}"
                        f"?{urls.DELIVERY_PARAM}=<delivery id>")
             click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
+        if isinstance(channel, SignageChannel):
+            click.echo(f"  {name} feeds: {urls.feed_url(public, name, '<screen>')}; proof of "
+                       f"play: {urls.pop_url(public, name)}")
+        if isinstance(channel, VenueChannel):
+            click.echo(f"  {name} play logs: {urls.playlog_url(public, name)}")
         if isinstance(channel, EventReceiver):
             click.echo(f"  {name} events (the account's server URL): "
                        f"{urls.events_url(public, name)}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -15,13 +18,17 @@ from dispatcher.sandbox import (
     SANDBOX_AES_KEY,
     SANDBOX_APPID,
     SANDBOX_TOKEN,
+    CinemaOptions,
+    CinemaSystem,
     LedFleet,
     LedOptions,
     TwilioOptions,
     TwilioSandbox,
     WeChatOptions,
     WeChatSandbox,
+    read_program,
     read_screens,
+    read_tokens,
 )
 
 RATE = click.FloatRange(0, 1)
@@ -293,12 +300,13 @@ def led(screens_file: str, dispatcher_url: str, port: int, host: str, seed: int,
         where = f"; push endpoints {fleet.url}/controllers/{{id}}/playlist" if pushes else ""
         click.echo(f"LED fleet: {len(screens)} screens ({pushes} push) reporting to "
                    f"{fleet.dispatcher}{where}. Ctrl-C stops it.", err=True)
-        _run_fleet(fleet, duration, stats_every)
+        _run_for(fleet.stats, duration, stats_every)
         fleet.wait_for_reports(timeout=min(5.0, 4 * report_every))
     click.echo(json.dumps(fleet.stats(), indent=2, ensure_ascii=False))
 
 
-def _run_fleet(fleet: LedFleet, duration: float | None, stats_every: float) -> None:
+def _run_for(stats: Callable[[], dict[str, Any]], duration: float | None,
+             stats_every: float) -> None:
     """Until ``duration`` is over or Ctrl-C, printing stats lines every ``stats_every``."""
     end = None if duration is None else time.monotonic() + duration
     step = stats_every or 1.0
@@ -306,9 +314,98 @@ def _run_fleet(fleet: LedFleet, duration: float | None, stats_every: float) -> N
         while end is None or time.monotonic() < end:
             time.sleep(step if end is None else max(0.0, min(step, end - time.monotonic())))
             if stats_every:
-                click.echo(json.dumps(fleet.stats(), ensure_ascii=False), err=True)
+                click.echo(json.dumps(stats(), ensure_ascii=False), err=True)
     except KeyboardInterrupt:
         click.echo("stopping", err=True)
+
+
+@sandbox.command()
+@click.option("--tokens", "tokens_file", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="CSV file of the cinemas' bearer tokens with columns id,token; only "
+                   "these cinemas are run.")
+@click.option("--showtimes", "showtimes_file", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="The showtimes CSV (id,cinema,auditorium,film,rating,start,"
+                   "expected_seats,sold_seats,status): the screenings the system runs.")
+@click.option("--cinemas", "cinemas_file", type=click.Path(exists=True, dir_okay=False),
+              help="The cinemas CSV, for the pre-show blocks and their seconds "
+                   "(default: cinemas.csv beside the showtimes).")
+@click.option("--auditoriums", "auditoriums_file",
+              type=click.Path(exists=True, dir_okay=False),
+              help="The auditoriums CSV, for the seats that cap admissions "
+                   "(default: auditoriums.csv beside the showtimes).")
+@click.option("--dispatcher", "dispatcher_url", required=True, metavar="URL",
+              help="The dispatcher's base URL: play logs go to URL/hooks/cinema/playlog.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8768, show_default=True,
+              help="Port of the booking API (0: a free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind the booking API. Keep loopback.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of lost answers, drops, cancellations, admissions and replays.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=3600.0,
+              show_default=True, help="Simulated seconds per real second.")
+@click.option("--start", callback=_moment, metavar="DATETIME",
+              help="Simulated time at the start, ISO 8601 (default: 00:00 local time of "
+                   "the first screening's day).")
+@click.option("--until", callback=_moment, metavar="DATETIME",
+              help="Simulated time at which the clock stands still (default: never).")
+@click.option("--report-every", type=click.FloatRange(min=0, min_open=True), default=0.5,
+              show_default=True, help="Real seconds between a cinema's play-log posts.")
+@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of new bookings answered 503; half of them are booked first "
+                   "(a lost answer: a retry with the same booking id gets 200).")
+@click.option("--drop-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of bookings not played when their screening starts (dropped).")
+@click.option("--cancel-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of screenings cancelled an hour (simulated) before they start; "
+                   "their bookings are reported cancelled.")
+@click.option("--replay-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of acknowledged play-log batches posted once more (the "
+                   "dispatcher must count them once).")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Delay every booking API answer by this many milliseconds.")
+@click.option("--max-batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Most entries in one play-log post.")
+@click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Worker threads shared by all cinemas.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after this many real seconds (default: run until Ctrl-C).")
+@click.option("--stats-every", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Print the stats as a JSON line on stderr every so many seconds (0: never).")
+def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
+           auditoriums_file: str | None, dispatcher_url: str, port: int, host: str,
+           seed: int, time_scale: float, start: datetime | None, until: datetime | None,
+           report_every: float, error_rate: float, drop_rate: float, cancel_rate: float,
+           replay_rate: float, latency_ms: float, max_batch: int, workers: int,
+           duration: float | None, stats_every: float) -> None:
+    """Run a cinema management system against the dispatcher (Ctrl-C stops it).
+
+    Takes spot bookings at POST /bookings (DELETE /bookings/{id} cancels one), plays the
+    screenings on a fast clock and posts each cinema's play log to POST
+    /hooks/cinema/playlog. Inspect it at /_sandbox/stats and /_sandbox/bookings. The
+    final stats are printed on stdout as JSON.
+    """
+    beside = Path(showtimes_file).parent
+    try:
+        program = read_program(cinemas_file or beside / "cinemas.csv",
+                               auditoriums_file or beside / "auditoriums.csv", showtimes_file)
+        options = CinemaOptions(
+            seed=seed, time_scale=time_scale, start=start, until=until,
+            report_every_s=report_every, error_rate=error_rate, drop_rate=drop_rate,
+            cancel_rate=cancel_rate, replay_rate=replay_rate, latency_ms=latency_ms,
+            max_batch=max_batch, workers=workers)
+        system = CinemaSystem(program, read_tokens(tokens_file), dispatcher_url, options)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    with system.serve(host, port or None) as url:
+        begin = system.now().strftime("%Y-%m-%d %H:%M")
+        click.echo(f"Cinema system on {url}: {len(system.program.cinemas)} cinemas, "
+                   f"{len(system.program.screenings)} screenings, clock from {begin} UTC; "
+                   f"play logs to {system.dispatcher}. Ctrl-C stops it.", err=True)
+        _run_for(system.stats, duration, stats_every)
+        system.wait_for_logs(timeout=min(5.0, 4 * report_every))
+    click.echo(json.dumps(system.stats(), indent=2, ensure_ascii=False))
 
 
 COMMANDS = [sandbox]

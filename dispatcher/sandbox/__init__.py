@@ -2,9 +2,9 @@
 
 Nothing here imports the engine, planner, database or web app: the dispatcher cannot tell
 a sandbox from the real service, so the demo and the tests run the real client libraries
-offline. ``dispatcher sandbox serve`` (Twilio), ``dispatcher sandbox wechat`` and
-``dispatcher sandbox led`` (a fleet of LED controllers) run one in the foreground; from
-Python::
+offline. ``dispatcher sandbox serve`` (Twilio), ``dispatcher sandbox wechat``,
+``dispatcher sandbox led`` (a fleet of LED controllers) and ``dispatcher sandbox cinema``
+(a cinema management system) run one in the foreground; from Python::
 
     from dispatcher.sandbox import TwilioOptions, TwilioSandbox
 
@@ -24,8 +24,18 @@ Python::
     with LedFleet(screens, dispatcher_url, LedOptions(seed=1)).run() as fleet:
         fleet.push_url("F-001")    # register it; plays are reported to the dispatcher
         fleet.wait_for_reports(5)
+
+    from dispatcher.sandbox import CinemaOptions, CinemaSystem, read_program
+
+    program = read_program("cinemas.csv", "auditoriums.csv", "showtimes.csv")
+    system = CinemaSystem(program, {"C01": token}, dispatcher_url, CinemaOptions(seed=1))
+    with system.serve() as url:    # POST {url}/bookings; play logs go to the dispatcher
+        system.wait_for_logs(5)
 """
 
+from dispatcher.sandbox.cinema import CinemaSystem
+from dispatcher.sandbox.cinema_options import CinemaOptions, read_tokens
+from dispatcher.sandbox.cinema_program import CinemaProgram, build_program, read_program
 from dispatcher.sandbox.led import LedFleet
 from dispatcher.sandbox.led_options import LedOptions, ScreenSpec, read_screens
 from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
@@ -47,6 +57,7 @@ from dispatcher.sandbox.wechat_options import (
 
 __all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AES_KEY", "SANDBOX_APPID",
            "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID", "SANDBOX_TOKEN",
-           "LedFleet", "LedOptions", "ScreenSpec", "TwilioOptions", "TwilioSandbox",
-           "WeChatOptions", "WeChatSandbox", "create_twilio_app", "create_wechat_app",
-           "read_screens"]
+           "CinemaOptions", "CinemaProgram", "CinemaSystem", "LedFleet", "LedOptions",
+           "ScreenSpec", "TwilioOptions", "TwilioSandbox", "WeChatOptions", "WeChatSandbox",
+           "build_program", "create_twilio_app", "create_wechat_app", "read_program",
+           "read_screens", "read_tokens"]

@@ -1,0 +1,265 @@
+"""A simulated cinema management system on loopback, reaching the dispatcher only over HTTP.
+
+Given the cinemas' data (pre-show blocks, auditorium seats), the screenings it runs and
+each cinema's bearer token, it takes spot bookings into pre-show blocks (``POST
+/bookings``, ``DELETE /bookings/{booking}``: :mod:`~dispatcher.sandbox.cinema_bookings`),
+runs the screenings on a fast play clock (:mod:`~dispatcher.sandbox.cinema_play`) and
+posts each cinema's play log to ``POST {dispatcher}/hooks/cinema/playlog`` in batches
+that keep their id until acknowledged (:mod:`~dispatcher.sandbox.cinema_logs`).
+
+Everything runs on ``workers`` threads and one timer heap
+(:class:`~dispatcher.sandbox.callbacks.Scheduler`): one job walks the event list as the
+clock passes, and each cinema has one recurring report job; never a thread per cinema.
+The system only runs the cinemas it has tokens for: other cinemas' screenings are left
+out (their bookings answer 404).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+
+from dispatcher.sandbox.callbacks import Scheduler
+from dispatcher.sandbox.cinema_app import build_app
+from dispatcher.sandbox.cinema_bookings import BookingDesk
+from dispatcher.sandbox.cinema_faults import stagger
+from dispatcher.sandbox.cinema_logs import LogQueue, Reporter
+from dispatcher.sandbox.cinema_options import CinemaOptions
+from dispatcher.sandbox.cinema_play import Player
+from dispatcher.sandbox.cinema_program import CinemaProgram, build_program
+from dispatcher.sandbox.cinema_stats import Counts, render
+from dispatcher.sandbox.led_schedule import SimClock, from_us, iso_z, to_us
+from dispatcher.serving import BackgroundServer
+
+TICK_MAX_S = 0.2  # real seconds between event checks at most
+TICK_MIN_S = 0.002
+Job = Callable[[], None]
+
+
+class CinemaSystem:
+    """``with CinemaSystem(program, tokens, dispatcher_url).serve() as url:``."""
+
+    def __init__(self, program: CinemaProgram, tokens: Mapping[str, str],
+                 dispatcher: str | None = None, options: CinemaOptions | None = None) -> None:
+        self.options = opts = options or CinemaOptions()
+        unknown = sorted(set(tokens) - set(program.cinemas))
+        if unknown:
+            raise ValueError(f"tokens for unknown cinema(s): {', '.join(unknown)}")
+        self.program = _restricted(program, tokens)
+        self.tokens = dict(tokens)
+        self.dispatcher = None if dispatcher is None else dispatcher.rstrip("/")
+        self.counts = Counts()
+        self.clock = self._new_clock()
+        self.desk = BookingDesk(self.program, self.tokens, opts, self.counts,
+                                lambda: self.clock.now_us())
+        self.queues = self._new_queues()
+        self.player = Player(self.desk, self.queues)
+        self.reporter = (Reporter(self.dispatcher, opts, self.counts)
+                         if self.dispatcher is not None else None)
+        self.scheduler = Scheduler(opts.workers, name="cinema-system")
+        self.app: Starlette = build_app(self)
+        self.url: str | None = None
+        self._server: BackgroundServer | None = None
+        self._epoch = 0  # recurring jobs of an earlier run stop themselves
+        self._state = "new"  # -> "running" -> "stopped" (a system starts once)
+
+    @classmethod
+    def from_rows(cls, cinemas: Iterable[Mapping[str, str]],
+                  auditoriums: Iterable[Mapping[str, str]],
+                  showtimes: Iterable[Mapping[str, str]], tokens: Mapping[str, str],
+                  dispatcher: str | None = None,
+                  options: CinemaOptions | None = None) -> CinemaSystem:
+        """From the CSV rows of cinemas, auditoriums and showtimes."""
+        return cls(build_program(cinemas, auditoriums, showtimes), tokens, dispatcher, options)
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int | None = None) -> str:
+        """Serve the API on ``host:port`` (a free port by default), start the clock and
+        the jobs; the base URL."""
+        if self._state != "new":
+            raise RuntimeError(f"a cinema system starts once (this one is {self._state})")
+        self._state = "running"
+        self._server = BackgroundServer(self.app, host=host, port=port).start()
+        self.url = self._server.url
+        self._begin()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the jobs and the server; the state stays readable."""
+        self._state = "stopped"
+        self._epoch += 1
+        self.scheduler.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self.reporter is not None:
+            self.reporter.close()
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+        """Run in the background; yield the base URL."""
+        url = self.start(host, port)
+        try:
+            yield url
+        finally:
+            self.stop()
+
+    def reset(self) -> None:
+        """Forget bookings, counters and unsent logs; restart the clock (at ``start``).
+        Batch ids of the new run differ, so a dispatcher that saw the old ones does not
+        drop the new ones."""
+        if self._state != "running":
+            raise RuntimeError("reset a running cinema system")
+        self._epoch += 1
+        self.scheduler.clear()
+        self.scheduler.wait_idle(timeout=2 * self.options.http_timeout_s)
+        self.counts.reset()
+        self.clock = self._new_clock()
+        self.desk.reset()
+        self.queues = self._new_queues()
+        self.player = Player(self.desk, self.queues)
+        self._begin()
+
+    def _new_clock(self) -> SimClock:
+        start = self.options.start
+        if start is None:
+            first = next(iter(self.program.screenings.values()), None)
+            start = (datetime.now(UTC).replace(microsecond=0) if first is None
+                     else first.start.replace(hour=0, minute=0, second=0, microsecond=0))
+        return SimClock(start, self.options.time_scale, self.options.until)
+
+    def _new_queues(self) -> dict[str, LogQueue]:
+        run = uuid.uuid4().hex[:10]
+        return {cinema: LogQueue(cinema, run) for cinema in self.program.cinemas}
+
+    def _begin(self) -> None:
+        epoch, opts = self._epoch, self.options
+        self.clock.run()
+        self.scheduler.at(0, lambda: self._tick(epoch))
+        if self.reporter is None:
+            return
+        for cinema, queue in self.queues.items():
+            self._every(epoch, opts.report_every_s, stagger(opts.seed, cinema)
+                        * opts.report_every_s, _flusher(self.reporter, queue,
+                                                        self.tokens[cinema]))
+
+    def _tick(self, epoch: int) -> None:
+        """Handle the events due, then come back when the next is due (or soon)."""
+        if self._epoch != epoch:
+            return
+        self.player.advance(self.clock.now_us())
+        due = self.player.next_us()
+        delay = TICK_MAX_S if due is None else min(
+            TICK_MAX_S, max(TICK_MIN_S, self.clock.real_seconds_until(due)))
+        if self._epoch == epoch:
+            self.scheduler.at(delay, lambda: self._tick(epoch))
+
+    def _every(self, epoch: int, interval: float, first: float, action: Job) -> None:
+        """Run ``action`` after ``first`` seconds, then ``interval`` after each run ends,
+        until the epoch changes."""
+
+        def job() -> None:
+            if self._epoch != epoch:
+                return
+            try:
+                action()
+            finally:
+                if self._epoch == epoch:
+                    self.scheduler.at(interval, job)
+
+        self.scheduler.at(first, job)
+
+    # Hand controls and inspection ----------------------------------------------------
+
+    def cancel(self, screening: str) -> int:
+        """Cancel ``screening`` now (simulated); how many bookings that cancelled. Its
+        bookings are reported ``cancelled``. KeyError for an unknown screening, ValueError
+        once it started or was cancelled."""
+        return self.player.cancel(screening, self.clock.now_us())
+
+    def now(self) -> datetime:
+        """The simulated time (UTC)."""
+        return from_us(self.clock.now_us())
+
+    def bookings(self, cinema: str | None = None, screening: str | None = None,
+                 state: str | None = None) -> list[dict[str, Any]]:
+        """What ``/_sandbox/bookings`` answers: every booking ever made, with its state
+        (booked, played, dropped, cancelled, deleted), ``at`` and ``admissions``."""
+        return self.desk.summaries(cinema, screening, state)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start or reset (``/_sandbox/stats``).
+
+        ``now`` (simulated, ISO), ``cinemas``, ``screenings`` (total, shown, cancelled,
+        upcoming, admissions: of every screening shown), ``bookings`` (created, repeats,
+        deleted, active: booked and not yet played, known: ids ever booked; ``refused``
+        by reason; ``errors``: 503 answers and those created_first), ``plays``, ``drops``,
+        ``cancellations`` (bookings reported so), ``admissions`` (total of the played
+        entries), ``logs`` (posted: every POST, retries included; acknowledged; failed;
+        replayed: replays answered 2xx; entries_reported: put in a batch, once each;
+        entries_acknowledged; pending_batches; pending_replays; errors by status or
+        ``connection``), ``buffered`` (entries not yet acknowledged; so
+        ``plays + drops + cancellations == logs.entries_acknowledged + buffered``) and
+        ``per_cinema`` (bookings_created, plays, drops, cancellations, admissions,
+        logs_acknowledged, refused, buffered).
+        """
+        screenings, bookings = self.desk.figures()
+        backlog = {cinema: queue.backlog() for cinema, queue in self.queues.items()}
+        return {"now": iso_z(self.clock.now_us()), "cinemas": len(self.program.cinemas)} \
+            | render(self.counts, screenings, bookings, backlog)
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
+                 interval: float = 0.02) -> bool:
+        """Wait until ``predicate(self.stats())``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.stats()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(interval)
+        return True
+
+    def wait_for_clock(self, moment: datetime, timeout: float = 10.0) -> bool:
+        """Wait until the simulated clock reaches ``moment``; False on timeout (or when
+        ``until`` is earlier)."""
+        target = to_us(moment)
+        deadline = time.monotonic() + timeout
+        while self.clock.now_us() < target:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, max(0.005, self.clock.real_seconds_until(target))))
+        return True
+
+    def wait_for_logs(self, timeout: float = 10.0) -> bool:
+        """Wait until every event up to the simulated time of the call is handled, its
+        entries acknowledged and no replay queued; False on timeout."""
+        target = self.clock.now_us()
+        deadline = time.monotonic() + timeout
+        while not self._settled(target):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _settled(self, target_us: int) -> bool:
+        due = self.player.next_us()
+        if due is not None and due <= target_us:
+            return False
+        return all(queue.backlog() == (0, 0, 0) for queue in self.queues.values())
+
+
+def _flusher(reporter: Reporter, queue: LogQueue, token: str) -> Job:
+    return lambda: reporter.flush(queue, token)
+
+
+def _restricted(program: CinemaProgram, tokens: Mapping[str, str]) -> CinemaProgram:
+    """The part of ``program`` in the cinemas that have a token."""
+    return CinemaProgram({c: cinema for c, cinema in program.cinemas.items() if c in tokens},
+                   {s: show for s, show in program.screenings.items() if show.cinema in tokens})

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, Table, and_, select
+from sqlalchemy import Connection, Engine, Table, and_, select
 
 from channels.base import Booking, Screening
 from dispatcher.csvfile import CsvRows, RowsReport, Source
@@ -77,7 +77,8 @@ Parsed = tuple[Table, dict[str, object], dict[str, object]]  # table, key, other
 def _import(engine: Engine, source: Source, required: tuple[str, ...],
             optional: tuple[str, ...], parse: Callable[[dict[str, str]], Parsed]
             ) -> ImportReport:
-    with CsvRows(source, required, optional) as rows:
+    """One transaction for the file: a schedule is imported whole or not at all."""
+    with CsvRows(source, required, optional) as rows, engine.begin() as conn:
         report = ImportReport(source=rows.name)
         for line, cells in rows:
             report.rows_read += 1
@@ -86,22 +87,21 @@ def _import(engine: Engine, source: Source, required: tuple[str, ...],
             except RowError as exc:
                 report.reject(line, str(exc))
                 continue
-            added = _upsert(engine, table, key, values)
+            added = _upsert(conn, table, key, values)
             report.added += added
             report.updated += not added
             report.imported += 1
     return report
 
 
-def _upsert(engine: Engine, table: Table, key: Mapping[str, object],
+def _upsert(conn: Connection, table: Table, key: Mapping[str, object],
             values: Mapping[str, object]) -> bool:
     where = and_(*(table.c[k] == v for k, v in key.items()))
-    with engine.begin() as conn:
-        if conn.execute(select(table).where(where)).first() is None:
-            conn.execute(table.insert().values(**key, **values))
-            return True
-        conn.execute(table.update().where(where).values(**values))
-        return False
+    if conn.execute(select(table.c[next(iter(key))]).where(where)).first() is None:
+        conn.execute(table.insert().values(**key, **values))
+        return True
+    conn.execute(table.update().where(where).values(**values))
+    return False
 
 
 def _required(cells: Mapping[str, str], key: str) -> str:

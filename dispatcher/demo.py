@@ -12,16 +12,27 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dispatcher import campaign_store, lifecycle, registry, samples
 from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
+from dispatcher.demo_cinema import (
+    DAYS,
+    DRIVE_CINEMAS,
+    cinema_system,
+    cinema_table,
+    import_sample_cinemas,
+    wait_for_the_plays,
+)
 from dispatcher.demo_led import (
     DRIVE_SCREENS,
     import_sample_screens,
@@ -77,6 +88,7 @@ class DemoResult:
     sandbox: dict[str, Any]
     wechat: dict[str, Any]
     led: dict[str, Any]
+    cinema: dict[str, Any]
 
 
 Step = Callable[[str], None]
@@ -91,29 +103,51 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
                               "repository root or pass --campaign FILE")
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    port, led_port = free_port(), free_port()
+    port, led_port, cinema_port = free_port(), free_port(), free_port()
     sandbox = TwilioSandbox(_sandbox_options(settings))
     wechat = WeChatSandbox(_wechat_options(settings, port))
     with sandbox.serve() as api_url, wechat.serve() as wechat_url, \
-            _web_app(workdir, api_url, wechat_url, port, settings.rate) as app:
+            _web_app(workdir, api_url, wechat_url, port, settings.rate,
+                     f"http://127.0.0.1:{cinema_port}") as app:
         say(f"workspace {workdir}; Twilio sandbox {api_url}; WeChat sandbox {wechat_url}; "
             f"web app {app.config.web.public_url}")
         screens = import_sample_screens(app.engine, workdir, settings.screens, settings.seed,
                                         led_port, app.config.timezone)
         say(f"screens: {len(screens)} imported (every tenth takes pushed playlists)")
+        first = drive_start(settings.campaign_file, app.config.timezone)
+        films = import_sample_cinemas(app.engine, workdir, first.date(), DRIVE_CINEMAS,
+                                      settings.seed, app.config.timezone)
+        say(f"cinemas: {len(films.cinemas)} with {len(films.showtimes):,} screenings over "
+            f"{DAYS} days imported")
         _load(app, settings, workdir, say, progress)
-        report = _send(app, say, progress)
+        channels = registry.build_channels(app.config.channels)
+        system = cinema_system(films, channels["cinema"], app.config.web.public_url, first,
+                               settings.seed)
+        system.start(port=cinema_port)
+        try:
+            report = _send(app, say, progress)
+            cinema = wait_for_the_plays(app.engine, system, say)
+        finally:
+            system.stop()
         say("waiting for the last delivery receipts and WeChat events")
         sandbox.wait_for_callbacks(timeout=60)
         wechat.wait_for_events(timeout=60)
         _poll_reads(app, wechat, say)
         campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
-        channels = registry.build_channels(app.config.channels)
         led = play_the_first_day(app.engine, channels["led"], screens,
                                  app.config.web.public_url, led_port, campaign.schedule,
                                  settings.seed, say)
         reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
-        return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led)
+        return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led,
+                          cinema)
+
+
+def drive_start(campaign_file: Path, timezone: str) -> datetime:
+    """The drive's first firing, read from its file (the cinemas' month starts then)."""
+    start = tomllib.loads(campaign_file.read_text(encoding="utf-8"))["schedule"]["start"]
+    if not isinstance(start, datetime):
+        raise DispatcherError(f"{campaign_file}: schedule.start is not a date-time")
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(timezone))
 
 
 def _poll_reads(app: AppContext, wechat: WeChatSandbox, say: Step) -> None:
@@ -144,7 +178,7 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
 
 def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
                 timeout: float = 2.0, status_callback: bool = True,
-                wechat_url: str | None = None) -> Config:
+                wechat_url: str | None = None, cinema_url: str | None = None) -> Config:
     """The deployment of the demo: the sandbox accounts, SQLite in the workspace (WeChat
     only with ``wechat_url``)."""
     channels: dict[str, Any] = {"sms": {
@@ -152,6 +186,8 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
         "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
         "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
         "status_callback": status_callback}}
+    if cinema_url is not None:
+        channels["cinema"] = cinema_table(cinema_url)
     if wechat_url is not None:
         channels["led"] = led_table()
         channels["wechat"] = {
@@ -166,14 +202,14 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
 
 @contextmanager
 def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
-             rate: float) -> Iterator[AppContext]:
+             rate: float, cinema_url: str) -> Iterator[AppContext]:
     from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
     from dispatcher.web import create_app
 
     os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
     os.environ.update(WECHAT_SECRETS)
     config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate,
-                         wechat_url=wechat_url)
+                         wechat_url=wechat_url, cinema_url=cinema_url)
     app = AppContext(_config=config)
     channels = registry.build_channels(config.channels)
     with BackgroundServer(create_app(app.engine, config, channels), port=port):
@@ -216,6 +252,12 @@ def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:
     planned = plan_firing(app.engine, campaign.id, first, channels.__getitem__,
                           progress=progress("planning", None))
     say(f"planned {sum(planned.rows.values()):,} delivery rows")
+    # Cinema bookings first, while every booked screening is still ahead on the cinema
+    # system's clock; the engine sends the other channels' rows next.
+    DeliveryEngine(app.engine, {"cinema": channels["cinema"]}, app.config.web.public_url,
+                   EngineOptions(backoff_max=2.0, respect_send_windows=False)).run(
+        until_idle=True)
+    say("cinema: spots booked with the cinemas' system")
     # The demo must run at any hour: it sends outside the drive's send window, and says so.
     say("the demo ignores the campaign's send_window so that it runs at any hour")
     engine = DeliveryEngine(app.engine, channels, app.config.web.public_url,

@@ -32,11 +32,13 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
 
     Starts the Twilio sandbox (with seeded 5xx errors, timeouts, 429 bursts and
     undelivered messages), the WeChat sandbox (10,000 followers, token expiry), 530
-    simulated LED controllers and the web app on free loopback ports, makes a SQLite
-    workspace, generates contacts, applies and approves campaigns/pingan-ding.toml,
-    sends its SMS and its WeChat letter to completion with receipts and events, polls
-    the letter's reads, plays the screens' first day on a fast clock with proof of
-    play, and prints the reach table. No credentials, no network.
+    simulated LED controllers, 12 cinemas' booking system and the web app on free
+    loopback ports, makes a SQLite workspace, generates contacts, screens, cinemas and
+    a month of screenings, applies and approves campaigns/pingan-ding.toml, books its
+    pre-show spots, sends its SMS and its WeChat letter with receipts and events, polls
+    the letter's reads, plays the screens' first day and the booked screenings on fast
+    clocks with proof of play and play logs, and prints the reach table. No
+    credentials, no network.
     """
     settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
                             workdir=workdir)
@@ -64,6 +66,10 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
                f"plays, {led['records']['acknowledged']:,} proof-of-play records "
                f"acknowledged, {led['batches']['replayed']} batches replayed, "
                f"{led['offline_periods']} offline periods")
+    cinema = result.cinema
+    click.echo(f"cinema system: {cinema['bookings']['created']:,} bookings, "
+               f"{cinema['plays']:,} played, {cinema['drops']} dropped, "
+               f"{cinema['cancellations']} cancelled; admissions {cinema['admissions']:,}")
     click.echo(f"workspace: {result.workdir}")
 
 

@@ -46,6 +46,16 @@ def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
         audience[screen_id[0]] for screen_id in fleet_ids(tmp_path))
     assert fleet["batches"]["replayed"] > 0 and fleet["offline_periods"] > 0
 
+    cinema = result.reach["channels"]["cinema"]
+    system = result.cinema
+    assert cinema["targets"] == 520  # max_screenings of the evening, non-NC-17 screenings
+    assert cinema["reach"]["screenings"] == system["plays"] == cinema["delivered"] > 450
+    assert cinema["reach"]["admissions"] == system["admissions"] > 0
+    assert cinema["undelivered"] == system["drops"]
+    assert cinema["failed"] == system["cancellations"] + system["bookings"]["refused"].get(
+        "screening_cancelled", 0)
+    assert system["bookings"]["created"] == 520  # retries after 503s booked nothing twice
+
     assert any("applied and approved" in line for line in said)
     engine = make_engine(f"sqlite:///{tmp_path / 'dispatcher.db'}")
     with engine.connect() as conn:

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Table, and_, select
+from sqlalchemy import Connection, Engine, Table, and_, func, select
 
 from channels.base import Booking, Screening
 from dispatcher.csvfile import CsvRows, RowsReport, Source
@@ -259,3 +259,25 @@ def scheduled_screenings(engine: Engine) -> list[Screening]:
         seats=r.seats or r.expected_seats, expected_seats=r.expected_seats,
         blocks=parse_blocks(r.preshow), booked=tuple(bookings.get(r.id, ())))
         for r in rows]
+
+
+def cinema_summaries(engine: Engine) -> list[dict[str, Any]]:
+    """Each cinema with its auditoriums, total seats and scheduled screening count."""
+    scheduled = (select(screenings.c.cinema_id, func.count())
+                 .where(screenings.c.status == "scheduled")
+                 .group_by(screenings.c.cinema_id))
+    with engine.connect() as conn:
+        found = [dict(r._mapping) for r in conn.execute(select(
+            cinemas.c.id, cinemas.c.name, cinemas.c.district, cinemas.c.system,
+            cinemas.c.preshow).order_by(cinemas.c.id))]
+        halls: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for hall in conn.execute(select(auditoriums).order_by(auditoriums.c.cinema_id,
+                                                              auditoriums.c.id)):
+            halls[hall.cinema_id].append({"id": hall.id, "name": hall.name,
+                                          "seats": hall.seats})
+        counts = {cinema_id: int(n) for cinema_id, n in conn.execute(scheduled)}
+    for cinema in found:
+        cinema["auditoriums"] = halls[cinema["id"]]
+        cinema["seats"] = sum(hall["seats"] for hall in halls[cinema["id"]])
+        cinema["screenings"] = counts.get(cinema["id"], 0)
+    return found

@@ -52,6 +52,8 @@ class Secret:
 class WebConfig:
     listen: str = "127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8080"
+    # Signs session cookies; None: a random key per process (sign-ins end on restart).
+    session_secret: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels", "
 LIMITS_KEYS = {"frequency_cap"}
 CAP_KEYS = {"messages", "days", "per"}
 DATABASE_KEYS = {"url"}
-WEB_KEYS = {"listen", "public_url"}
+WEB_KEYS = {"listen", "public_url", "session_secret"}
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -137,6 +139,7 @@ def parse_config(raw: Mapping[str, Any], source: str | None = None,
         web = WebConfig(
             listen=_string(web_raw, "listen", WebConfig.listen, "web.listen"),
             public_url=_string(web_raw, "public_url", WebConfig.public_url, "web.public_url"),
+            session_secret=_optional_secret(web_raw, "session_secret", "web.session_secret"),
         )
         channels_raw = _table(raw, "channels")
         channels = {name: _channel_table(name, table) for name, table in channels_raw.items()}
@@ -193,6 +196,13 @@ def _secret_or_value(key: str, value: Any) -> Any:
         raise ConfigError(key, "secrets must not be written in the file; write "
                           "\"env:NAME\" and set the environment variable NAME")
     return value
+
+
+def _optional_secret(table: Mapping[str, Any], key: str, full_key: str) -> Secret | None:
+    value = _secret_or_value(full_key, table.get(key))
+    if value is None or isinstance(value, Secret):
+        return value
+    raise ConfigError(full_key, 'write "env:NAME" and set the environment variable NAME')
 
 
 def _check_timezone(name: str, key: str = "timezone") -> None:

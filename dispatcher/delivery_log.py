@@ -2,25 +2,34 @@
 
 A page is located by a cursor (the last row's ``updated_at`` and ``id``), not an offset,
 so page 10,000 of a 3.2-million-row log costs what page 1 costs.
+
+A campaign's page, narrowed by nothing but times, merges the newest rows of each of its
+runs, each read newest first from the (run_id, updated_at, id) index: one query sorting
+all the campaign's rows took 605 ms for 1.2 million rows (BENCHMARKS.md). With a status,
+channel or target the single query stays: its (run_id, status) lookups keep a rare
+status fast, where reading each run newest first would read whole runs.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, and_, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, or_, select, union_all
 
-from channels.base import SKIP_REASONS, STATES
+from channels.base import SKIP_REASONS, STATES, is_group_address
 from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
+from dispatcher.phones import mask, normalize
 from dispatcher.tables import deliveries, runs
 
 COLUMNS = ("id", "updated_at", "campaign", "run", "channel", "placement", "target", "status",
            "reason", "detail", "error_code", "provider_ref", "attempts")
+RUNS_PER_STATEMENT = 200  # SQLite allows 500 terms in one UNION ALL
 
 
 @dataclass(frozen=True)
@@ -91,20 +100,44 @@ def _query(flt: LogFilter) -> Select[Any]:
 def page(engine: Engine, flt: LogFilter, limit: int,
          after: Cursor | None = None) -> tuple[list[dict[str, Any]], Cursor | None]:
     """Up to ``limit`` rows after ``after``, and the cursor of the next page (None at the end)."""
-    query = _query(flt)
-    if after is not None:
-        query = query.where(or_(
-            deliveries.c.updated_at < after.updated_at,
-            and_(deliveries.c.updated_at == after.updated_at, deliveries.c.id < after.id)))
     with engine.connect() as conn:
-        rows = [dict(zip(COLUMNS, r, strict=True))
-                for r in conn.execute(query.limit(limit + 1))]
+        found = (_by_run(conn, flt, limit + 1, after) if _merges_runs(flt)
+                 else conn.execute(_after(_query(flt), after).limit(limit + 1)).all())
+    rows = [dict(zip(COLUMNS, r, strict=True)) for r in found]
     more = len(rows) > limit
     rows = rows[:limit]
     for row in rows:
         row["updated_at"] = as_utc(row["updated_at"])
     last = rows[-1] if rows and more else None
     return rows, (Cursor(last["updated_at"], last["id"]) if last else None)
+
+
+def _after(query: Select[Any], after: Cursor | None) -> Select[Any]:
+    if after is None:
+        return query
+    return query.where(or_(
+        deliveries.c.updated_at < after.updated_at,
+        and_(deliveries.c.updated_at == after.updated_at, deliveries.c.id < after.id)))
+
+
+def _merges_runs(flt: LogFilter) -> bool:
+    return bool(flt.campaign) and not (flt.channel or flt.status or flt.target)
+
+
+def _by_run(conn: Connection, flt: LogFilter, limit: int,
+            after: Cursor | None) -> list[tuple[Any, ...]]:
+    """The newest ``limit`` rows of the campaign: the newest ``limit`` of each run, merged."""
+    run_ids = list(conn.execute(select(runs.c.id).where(runs.c.campaign_id == flt.campaign)
+                                .order_by(runs.c.id)).scalars())
+    each_run = _after(_query(replace(flt, campaign=None)), after).limit(limit)
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(run_ids), RUNS_PER_STATEMENT):
+        branches = [each_run.where(deliveries.c.run_id == run_id).subquery().select()
+                    for run_id in run_ids[start:start + RUNS_PER_STATEMENT]]
+        merged = union_all(*branches).subquery()
+        newest = select(merged).order_by(merged.c.updated_at.desc(), merged.c.id.desc())
+        found += map(tuple, conn.execute(newest.limit(limit)))
+    return sorted(found, key=lambda r: (r[1], r[0]), reverse=True)[:limit]
 
 
 def all_rows(engine: Engine, flt: LogFilter, page_size: int = 5_000,
@@ -115,3 +148,43 @@ def all_rows(engine: Engine, flt: LogFilter, page_size: int = 5_000,
         yield from rows
         if after is None:
             return
+
+
+# Showing rows (the CLI, the pages and the API show them alike) ----------------------------
+
+
+def parse_moment(value: str | None, option: str, tz: ZoneInfo) -> datetime | None:
+    """A filter's time: ISO 8601, local to ``tz`` when it has no offset; in UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise DispatcherError(f"{option} {value!r} is not an ISO 8601 date or date-time; "
+                              "write 2019-06-01 or 2019-06-01T09:00") from None
+    return (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment).astimezone(UTC)
+
+
+def normalise_target(text: str | None, region: str) -> str | None:
+    """A phone number in any format as E.164; any other address as it is."""
+    if text is None:
+        return None
+    try:
+        return normalize(text, region).e164
+    except ValueError:
+        return text
+
+
+def display_row(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
+    """The row with its time in ``tz`` and its target masked unless ``unmask`` (group
+    rows such as ``all@0`` name nobody and stay as they are)."""
+    shown = dict(row)
+    shown["updated_at"] = row["updated_at"].astimezone(tz).isoformat()
+    if not unmask:
+        target = row["target"]
+        shown["target"] = target if is_group_address(target) else mask(target)
+    return shown
+
+
+def state_label(row: dict[str, Any]) -> str:
+    return f"{row['status']}({row['reason']})" if row["reason"] else row["status"]

@@ -157,6 +157,8 @@ deliveries = Table(
     Index(None, "provider_ref"),  # receipts find their row
     Index(None, "run_id", "channel", "placement", "status", "reason"),
     Index(None, "updated_at", "id"),
+    Index(None, "target", "updated_at", "id"),  # a person's delivery history, newest first
+    Index(None, "run_id", "updated_at", "id"),  # a campaign's log: each run's newest first
 )
 
 # The LED screen registry (`dispatcher screens import`). A screen's feed and proof-of-play
@@ -244,6 +246,27 @@ screenings = Table(
     Column("admissions", Integer),  # reported by the cinema after the screening
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "cinema_id", "starts_at"),
+)
+
+# People who use the web app and the REST API, with one role each.
+users = Table(
+    "users", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # planner, approver, operator, admin
+    Column("password_hash", Text, nullable=False),  # scrypt, with its salt and costs
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# API tokens: only their SHA-256 is stored; the token is shown once when created.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
 )
 
 # Figures providers report for a row (a WeChat job's SentCount, an article's reads by

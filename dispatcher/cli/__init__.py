@@ -21,6 +21,7 @@ from dispatcher.cli import (
     schedule,
     screens,
     serve,
+    users,
 )
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
@@ -48,7 +49,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, run, sandbox,
-               schedule, screens, serve):
+               schedule, screens, serve, users):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

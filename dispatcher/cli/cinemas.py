@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from channels.base import VenueChannel
 from dispatcher import registry
 from dispatcher.cinemas import (
     ImportReport,
+    cinema_summaries,
     import_auditoriums,
     import_cinemas,
     import_showtimes,
@@ -19,7 +20,6 @@ from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import auditoriums, screenings
 from dispatcher.tables import cinemas as cinemas_table
 
 
@@ -64,24 +64,14 @@ def import_(app: AppContext, file: str, auditoriums_file: str | None, as_json: b
 @click.pass_obj
 def list_(app: AppContext, as_json: bool) -> None:
     """List cinemas with their auditoriums, seats and scheduled screenings."""
-    query = (select(cinemas_table.c.id, cinemas_table.c.name, cinemas_table.c.district,
-                    cinemas_table.c.system, cinemas_table.c.preshow,
-                    select(func.count()).where(auditoriums.c.cinema_id == cinemas_table.c.id)
-                    .scalar_subquery().label("auditoriums"),
-                    select(func.coalesce(func.sum(auditoriums.c.seats), 0))
-                    .where(auditoriums.c.cinema_id == cinemas_table.c.id)
-                    .scalar_subquery().label("seats"),
-                    select(func.count()).where(screenings.c.cinema_id == cinemas_table.c.id,
-                                               screenings.c.status == "scheduled")
-                    .scalar_subquery().label("screenings"))
-             .order_by(cinemas_table.c.id))
-    with app.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
+    rows = cinema_summaries(app.engine)
     if as_json:
         print_json(rows)
         return
     print_table(["id", "name", "district", "system", "preshow", "auditoriums", "seats",
-                 "screenings"], [list(r.values()) for r in rows],
+                 "screenings"],
+                [[r["id"], r["name"], r["district"], r["system"], r["preshow"],
+                  len(r["auditoriums"]), r["seats"], r["screenings"]] for r in rows],
                 title=f"{len(rows)} cinema(s)")
 
 

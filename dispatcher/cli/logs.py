@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
-from channels.base import is_group_address
 from dispatcher import delivery_log
 from dispatcher.cli.output import print_table, write_csv
 from dispatcher.context import AppContext
-from dispatcher.delivery_log import COLUMNS, Cursor, LogFilter
-from dispatcher.errors import DispatcherError
-from dispatcher.phones import mask, normalize
-
-
-def _moment(value: str | None, option: str, tz: ZoneInfo) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise DispatcherError(f"{option} {value!r} is not an ISO 8601 date or date-time; "
-                              "write 2019-06-01 or 2019-06-01T09:00") from None
-    return (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment).astimezone(UTC)
+from dispatcher.delivery_log import (
+    COLUMNS,
+    Cursor,
+    LogFilter,
+    display_row,
+    normalise_target,
+    parse_moment,
+    state_label,
+)
 
 
 @click.command()
@@ -51,15 +43,16 @@ def logs(app: AppContext, campaign: str | None, channel: str | None, status: str
     if status:
         delivery_log.parse_status(status)
     flt = LogFilter(campaign=campaign, channel=channel, status=status,
-                    since=_moment(since, "--since", tz), until=_moment(until, "--until", tz),
-                    target=_target(target, app.config.default_region))
+                    since=parse_moment(since, "--since", tz),
+                    until=parse_moment(until, "--until", tz),
+                    target=normalise_target(target, app.config.default_region))
     after = Cursor.decode(cursor) if cursor else None
     if limit == 0:
         rows: Any = delivery_log.all_rows(app.engine, flt, after=after)
         next_cursor = None
     else:
         rows, next_cursor = delivery_log.page(app.engine, flt, limit, after)
-    shown = (_display(row, tz, unmask) for row in rows)
+    shown = (display_row(row, tz, unmask) for row in rows)
     if as_json:
         for row in shown:
             click.echo(_json_line(row))
@@ -67,34 +60,12 @@ def logs(app: AppContext, campaign: str | None, channel: str | None, status: str
         write_csv(COLUMNS, ([row[c] for c in COLUMNS] for row in shown))
     else:
         table_rows = [[r["id"], r["updated_at"][:19].replace("T", " "), r["campaign"],
-                       r["channel"], r["target"], _state(r), r["detail"] or r["error_code"] or ""]
-                      for r in shown]
+                       r["channel"], r["target"], state_label(r),
+                       r["detail"] or r["error_code"] or ""] for r in shown]
         print_table(["id", f"changed ({tz.key})", "campaign", "channel", "target", "state",
                      "detail"], table_rows, title="delivery log (newest first)")
     if next_cursor is not None:
         click.echo(f"more: --cursor {next_cursor.encode()}", err=True)
-
-
-def _target(text: str | None, region: str) -> str | None:
-    if text is None:
-        return None
-    try:
-        return normalize(text, region).e164
-    except ValueError:
-        return text
-
-
-def _display(row: dict[str, Any], tz: ZoneInfo, unmask: bool) -> dict[str, Any]:
-    shown = dict(row)
-    shown["updated_at"] = row["updated_at"].astimezone(tz).isoformat()
-    if not unmask:
-        target = row["target"]
-        shown["target"] = target if is_group_address(target) else mask(target)
-    return shown
-
-
-def _state(row: dict[str, Any]) -> str:
-    return f"{row['status']}({row['reason']})" if row["reason"] else row["status"]
 
 
 def _json_line(row: dict[str, Any]) -> str:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import quote
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.middleware.sessions import SessionMiddleware
 
 from channels.base import Channel
 from dispatcher.config import Config
 from dispatcher.web import urls
+from dispatcher.web.api import api_router
+from dispatcher.web.auth import LoginRequired
 from dispatcher.web.hooks import hooks_router
+from dispatcher.web.login import login_router
+from dispatcher.web.metrics import metrics_router
+from dispatcher.web.pages import pages_router
 from dispatcher.web.signage import signage_router
 from dispatcher.web.venues import venues_router
 
@@ -24,13 +32,31 @@ log = logging.getLogger(__name__)
 def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) -> FastAPI:
     """The web app over ``engine``; ``channels`` as built by ``registry.build_channels``."""
     app = FastAPI(title="Publicity campaign dispatcher", version=_version(),
-                  summary="Provider webhooks (delivery receipts, replies) and health.")
+                  summary="The operators' dashboard, the REST API (/api, API tokens), "
+                          "provider webhooks and health.")
     app.state.engine = engine
     app.state.config = config
     app.state.channels = channels
+    secret = config.web.session_secret.reveal() if config.web.session_secret else None
+    if secret is None:
+        log.warning("web.session_secret is not set: sessions are signed with a random key "
+                    "and end when the app restarts")
+    app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32),
+                       session_cookie="dispatcher_session", same_site="strict",
+                       https_only=config.web.public_url.startswith("https://"),
+                       max_age=12 * 3600)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    app.include_router(login_router())
+    app.include_router(pages_router())  # the dashboard: /campaigns, /logs, /screens, /cinemas
+    app.include_router(api_router())
     app.include_router(hooks_router(engine, config, channels))
     app.include_router(signage_router(engine, channels, config.web.public_url))
     app.include_router(venues_router(engine, channels))
+    app.include_router(metrics_router(engine))
 
     @app.get(urls.HEALTH_PATH, tags=["operations"], summary="Whether the app and database work")
     def healthz() -> JSONResponse:  # a sync def: runs in the threadpool

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from channels.base import Channel, ValidationContext
+from channels.base import Channel, ValidationContext, toml_value
 from dispatcher import lifecycle, registry
 from dispatcher.campaign import Campaign, parse_campaign
 from dispatcher.campaign_store import apply_campaign, load_stored
@@ -47,15 +47,20 @@ def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) ->
     return plan_run(engine, campaign, version, fire_time, unconfigured_channel)
 
 
-def sms_campaign_text(campaign_id: str, start: datetime, *, end: datetime | None = None,
-                      cron: str | None = None, misfire: str = "run-late",
-                      body: str = "Report gang crime: call 110.",
-                      audience_list: str = "residents") -> str:
+DRIVE_START = datetime(2019, 6, 3, 9, tzinfo=SHANGHAI)
+
+
+def sms_campaign_text(campaign_id: str = "drive", start: datetime = DRIVE_START, *,
+                      end: datetime | None = None, cron: str | None = None,
+                      misfire: str = "run-late", body: str = "Report gang crime: call 110.",
+                      audience_list: str = "residents", title: str = "Drive",
+                      owner: str = "Publicity") -> str:
     """A campaign file in Shanghai time with one SMS placement to ``audience_list``."""
     def moment(value: datetime) -> str:
         return value.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
 
-    lines = [f'id = "{campaign_id}"', 'title = "Drive"', 'owner = "Publicity"',
+    lines = [f'id = "{campaign_id}"', f"title = {toml_value(title)}",
+             f"owner = {toml_value(owner)}",
              'timezone = "Asia/Shanghai"', "[schedule]", f"start = {moment(start)}",
              f'misfire = "{misfire}"']
     if end is not None:
@@ -63,7 +68,7 @@ def sms_campaign_text(campaign_id: str, start: datetime, *, end: datetime | None
     if cron is not None:
         lines.append(f'cron = "{cron}"')
     lines += ["[[placements]]", 'channel = "sms"',
-              f'audience = {{ lists = ["{audience_list}"] }}', f'body = "{body}"']
+              f'audience = {{ lists = ["{audience_list}"] }}', f"body = {toml_value(body)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -16,21 +16,13 @@ from dispatcher import lifecycle, registry
 from dispatcher.config import parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.tables import deliveries
-from dispatcher.testing import plan_campaign, store_campaign
+from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.transitions import Transition, advance
 from dispatcher.users import add_user, create_token
 from dispatcher.web import create_app
 
-CAMPAIGN = '''id = "drive"
-title = "Drive <script>alert(1)</script>"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report crime: call 110."
-'''
+CAMPAIGN = sms_campaign_text(title="Drive <script>alert(1)</script>",
+                             body="Report crime: call 110.")
 PHONES = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
 
 

@@ -18,22 +18,11 @@ from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.runs import pause
 from dispatcher.tables import deliveries, runs
-from dispatcher.testing import plan_campaign
+from dispatcher.testing import plan_campaign, sms_campaign_text
 from dispatcher.transitions import Transition, advance
 from dispatcher.web import create_app
 from dispatcher.web import metrics as web_metrics
 
-CAMPAIGN = '''
-id = "{id}"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = {{ lists = ["residents"] }}
-body = "Report gang crime: call 110. Reply TD to stop."
-'''
 CONTACTS = "phone,area,district\n" + "".join(f"1380000000{i},,\n" for i in range(1, 7))
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 SCRAPED_AT = T0 + timedelta(minutes=30)
@@ -60,7 +49,8 @@ def scrape(engine: Engine) -> Samples:
 
 def plan(engine: Engine, campaign_id: str) -> list[int]:
     """Plan ``campaign_id`` for the six residents; the ids of its planned rows by target."""
-    plan_campaign(engine, CAMPAIGN.format(id=campaign_id))
+    plan_campaign(engine, sms_campaign_text(campaign_id,
+                                            body="Report gang crime: call 110. Reply TD to stop."))
     query = (select(deliveries.c.id).join(runs, runs.c.id == deliveries.c.run_id)
              .where(runs.c.campaign_id == campaign_id, deliveries.c.status == "planned")
              .order_by(deliveries.c.target))

@@ -16,20 +16,11 @@ from dispatcher import registry
 from dispatcher.config import parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.db import make_engine
-from dispatcher.testing import plan_campaign
+from dispatcher.testing import plan_campaign, sms_campaign_text
 from dispatcher.users import add_user, create_token
 from dispatcher.web import create_app
 
-CAMPAIGN = '''id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report crime: call 110."
-'''
+CAMPAIGN = sms_campaign_text()
 
 
 def make_app() -> tuple[Any, str]:

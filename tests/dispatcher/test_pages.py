@@ -24,7 +24,7 @@ from dispatcher.contacts import import_contacts
 from dispatcher.db import make_engine
 from dispatcher.screens import add_group, import_screens
 from dispatcher.tables import audit_log, campaign_versions, deliveries, runs
-from dispatcher.testing import plan_campaign, store_campaign
+from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.transitions import Transition, advance
 from dispatcher.users import ROLES, User, add_user
 from dispatcher.web import create_app, pages_logs
@@ -36,24 +36,13 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 PASSWORD = "correct horse battery"
 PHONES = ("+8613800000001", "+8613800000002", "+8613800000003")
 CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
-CAMPAIGN = '''
-id = "drive"
-title = "{title}"
-owner = "{owner}"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = {{ lists = ["residents"] }}
-body = "{body}"
-'''
 # One user per role, named after it: "planner", "approver", "operator", "admin".
 USERS = {role: role for role in ROLES}
 
 
 def campaign_text(title: str = "Drive", owner: str = "Publicity",
                   body: str = "Report gang crime: call 110.") -> str:
-    return CAMPAIGN.format(title=title, owner=owner, body=body)
+    return sms_campaign_text(title=title, owner=owner, body=body)
 
 
 def seed(engine: Engine) -> None:

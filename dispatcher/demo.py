@@ -41,9 +41,11 @@ from dispatcher.demo_led import (
 )
 from dispatcher.engine import DeliveryEngine
 from dispatcher.errors import DispatcherError
+from dispatcher.manual_reach import record as record_manual
 from dispatcher.policy import EngineOptions, EngineReport
 from dispatcher.reach import campaign_reach
 from dispatcher.reach_polling import poll_reach
+from dispatcher.report import write_report
 from dispatcher.runs import plan_firing
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
@@ -137,9 +139,23 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         led = play_the_first_day(app.engine, channels["led"], screens,
                                  app.config.web.public_url, led_port, campaign.schedule,
                                  settings.seed, say)
+        _record_print(app, say)
         reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
+        written = write_report(app.engine, app.config, "pingan-ding", workdir / "report")
+        say(f"report of the whole drive: {written.directory / 'report.html'}")
         return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led,
                           cinema)
+
+
+# The drive's print run, as the office reported it (DESIGN.md "Who uses it").
+PRINT = (("posters", 60_000), ("notice_sets", 1_300), ("boards", 700), ("brochures", 20_000))
+
+
+def _record_print(app: AppContext, say: Step) -> None:
+    for metric, value in PRINT:
+        record_manual(app.engine, "pingan-ding", "print", metric, value, "demo clerk",
+                      note="the drive's print run, counted by the print shop")
+    say("print: posters, notice sets, boards and brochures entered by hand")
 
 
 def drive_start(campaign_file: Path, timezone: str) -> datetime:

@@ -21,6 +21,7 @@ from channels.base import (
     ReportedReach,
 )
 from dispatcher.campaign import Campaign, ChannelLookup
+from dispatcher.manual_reach import figures as manual_figures
 from dispatcher.provider_reports import report_totals
 from dispatcher.tables import deliveries, runs
 
@@ -61,8 +62,19 @@ def campaign_reach(engine: Engine, campaign: Campaign,
         placements = [p for p in campaign.placements if p.channel == name]
         channels[name] = _channel_reach(per_placement, reported, placements,
                                         channel_for(name))
+    _add_manual(channels, manual_figures(engine, campaign.id))
     return {"campaign": campaign.id, "runs": run_count(engine, campaign.id),
             "channels": channels}
+
+
+def _add_manual(channels: dict[str, Any], manual: dict[str, dict[str, ReachFigure]]) -> None:
+    """Offline placements' hand-entered figures, as channels without rows (or beside a
+    channel's own figures)."""
+    for name, figures in sorted(manual.items()):
+        entry = channels.setdefault(name, _channel_reach({}, {}, [], None))
+        for metric, figure in figures.items():
+            entry["reach"][metric] = entry["reach"].get(metric, 0) + figure.value
+            entry["reach_sources"][metric] = {"source": figure.source, "method": figure.method}
 
 
 def _channel_reach(per_placement: dict[int, dict[str, int]],

@@ -269,6 +269,23 @@ api_tokens = Table(
     Column("last_used_at", DateTime(timezone=True)),
 )
 
+# Reach of offline placements entered by hand (posters, notices, boards, brochures, talks),
+# kept with who entered it; reported with source "manual".
+manual_reach = Table(
+    "manual_reach", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("district", Text),
+    Column("area", String(16)),
+    Column("note", Text),
+    Column("entered_by", Text, nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Index(None, "campaign_id", "channel"),
+)
+
 # Figures providers report for a row (a WeChat job's SentCount, an article's reads by
 # day). One value per (row, metric, period): a repeated report replaces it.
 provider_reports = Table(

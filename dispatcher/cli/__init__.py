@@ -16,6 +16,7 @@ from dispatcher.cli import (
     logs,
     optout,
     reach,
+    report,
     run,
     sandbox,
     schedule,
@@ -48,8 +49,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = AppContext(config_path=config_path)
 
 
-for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, run, sandbox,
-               schedule, screens, serve, users):
+for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, report, run,
+               sandbox, schedule, screens, serve, users):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

@@ -70,6 +70,7 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     click.echo(f"cinema system: {cinema['bookings']['created']:,} bookings, "
                f"{cinema['plays']:,} played, {cinema['drops']} dropped, "
                f"{cinema['cancellations']} cancelled; admissions {cinema['admissions']:,}")
+    click.echo(f"report: {result.workdir / 'report' / 'report.html'}")
     click.echo(f"workspace: {result.workdir}")
 
 

@@ -171,3 +171,22 @@ def test_approval_and_history_commands(cli: Cli) -> None:
     shown = json.loads(cli("campaign", "show", "pingan-ding", "--json").stdout)
     assert shown["versions"][0]["approved_by"] == "chief"
     assert "chief" in cli("campaign", "history", "pingan-ding").stdout
+
+
+def test_reach_record_enters_offline_figures(planned: Cli) -> None:
+    done = planned("reach", "record", "pingan-ding", "--channel", "print", "--metric",
+                   "posters", "--value", "60000", "--district", "丈八街道", "--by", "clerk")
+    assert "print.posters = 60,000 recorded" in done.stdout
+    planned("reach", "record", "pingan-ding", "--channel", "print", "--metric", "posters",
+            "--value", "500", "--by", "clerk2")
+    reach = json.loads(planned("reach", "pingan-ding", "--json").stdout)
+    printed = reach["channels"]["print"]
+    assert printed["reach"] == {"posters": 60500} and printed["targets"] == 0
+    assert printed["reach_sources"]["posters"] == {
+        "source": "manual", "method": "entered by hand by clerk, clerk2"}
+    assert "reach" in planned("campaign", "history", "pingan-ding").stdout
+    bad = planned("reach", "record", "pingan-ding", "--channel", "Print!", "--metric", "x",
+                  "--value", "1", "--by", "clerk", code=1)
+    assert "--channel 'Print!'" in bad.stderr
+    planned("reach", "record", "nope", "--channel", "print", "--metric", "x", "--value", "1",
+            "--by", "clerk", code=1)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from dispatcher.campaign_store import channel_lookup, load_stored
+from dispatcher.config import parse_config
 from dispatcher.db import make_engine
 from dispatcher.demo import DemoSettings, run_demo
-from dispatcher.tables import audit_log
+from dispatcher.reach import campaign_reach
+from dispatcher.report_text import zh_amount
+from dispatcher.tables import audit_log, deliveries, delivery_events, plays, screenings, screens
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,6 +63,8 @@ def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
         "screening_cancelled", 0)
     assert system["bookings"]["created"] == 520  # retries after 503s booked nothing twice
 
+    check_report(tmp_path)
+
     assert any("applied and approved" in line for line in said)
     engine = make_engine(f"sqlite:///{tmp_path / 'dispatcher.db'}")
     with engine.connect() as conn:
@@ -63,4 +72,84 @@ def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
                                     .order_by(audit_log.c.id)))
     engine.dispose()
     assert actions[:2] == [("demo planner", "apply"), ("demo approver", "approve")]
-    assert [action for _actor, action in actions[2:]] == ["plan"]
+    assert [action for _actor, action in actions[2:]] == ["plan"] + ["reach"] * 4  # print
+
+
+
+def scalar(engine: Any, query: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def check_report(workdir: Path) -> None:
+    """Every number of the written report against the database."""
+    report = workdir / "report"
+    data = json.loads((report / "reach.json").read_text(encoding="utf-8"))
+    engine = make_engine(f"sqlite:///{workdir / 'dispatcher.db'}")
+    try:
+        campaign, _ = load_stored(engine, "pingan-ding")
+        config = parse_config({"channels": {}})
+        fresh = campaign_reach(engine, campaign, channel_lookup(config))
+        for channel, entry in fresh["channels"].items():  # the state counts, row by row
+            assert {k: v for k, v in data["reach"]["channels"][channel].items()
+                    if k not in ("reach", "reach_sources")} == {
+                k: v for k, v in entry.items() if k not in ("reach", "reach_sources")}
+        figures = {(c, m): v for c, e in data["reach"]["channels"].items()
+                   for m, v in e["reach"].items()}
+        sms_rows = deliveries.c.channel == "sms"
+        assert figures[("sms", "message_times")] == scalar(engine, select(func.count()).where(
+            sms_rows, deliveries.c.status.in_(("sent", "delivered", "undelivered"))))
+        assert figures[("led", "plays")] == scalar(engine, select(func.sum(plays.c.count)))
+        assert figures[("led", "impressions")] == scalar(engine, select(func.sum(
+            plays.c.count * screens.c.audience_per_play)).join(
+            screens, screens.c.id == plays.c.screen_id))
+        assert figures[("cinema", "screenings")] == scalar(engine, select(func.count()).where(
+            deliveries.c.channel == "cinema", deliveries.c.status == "delivered"))
+        assert figures[("cinema", "admissions")] == scalar(engine, select(
+            func.sum(screenings.c.admissions)).where(screenings.c.admissions.is_not(None)))
+        assert figures[("print", "posters")] == 60_000
+        sent_events = scalar(engine, select(func.count()).select_from(delivery_events).join(
+            deliveries, deliveries.c.id == delivery_events.c.delivery_id).where(
+            sms_rows, delivery_events.c.event == "sent"))
+        assert sum(data["timeline"]["sms"].values()) == sent_events
+        assert sum(data["timeline"]["led"].values()) == figures[("led", "plays")]
+        assert sum(data["timeline"]["cinema"].values()) == figures[("cinema", "screenings")]
+        covered = sum(sum(cells.values()) for cells in data["coverage"].values())
+        assert covered == figures[("sms", "message_times")] + figures[("led", "plays")]
+        failed = scalar(engine, select(func.count()).where(
+            deliveries.c.status.in_(("failed", "undelivered"))))
+        assert 0 < sum(f["rows"] for f in data["failures"]) <= failed
+        assert zh_amount(figures[("cinema", "screenings")]) in data["summary"]["zh"]
+        assert f"{figures[('led', 'plays')]:,} plays" in data["summary"]["en"]
+    finally:
+        engine.dispose()
+    with (report / "reach.csv").open(encoding="utf-8") as source:
+        rows = {(r["channel"], r["metric"]): int(r["value"]) for r in csv.DictReader(source)}
+    assert all(rows[key] == value for key, value in figures.items())
+    for chart in ("reach", "timeline", "coverage", "failures"):
+        svg = (report / "charts" / f"{chart}.svg").read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and svg.count("<rect x=") > 3
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in html and "http" not in html.replace("http://www.w3.org", "")
+    screenshot(report / "report.html")
+
+
+def screenshot(page_file: Path) -> None:
+    """The report renders in headless Chromium (the artifact: report.png)."""
+    from tests.dispatcher.test_browser import ARGS, CHROMIUM, artifacts_dir
+
+    if not CHROMIUM.exists():
+        return  # test_browser fails or skips for a missing Chromium with the reason
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(page_file.as_uri())
+        assert page.locator("svg").count() == 4
+        assert "平安高新" in page.inner_text("h1")
+        shot = artifacts_dir() / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 10_000

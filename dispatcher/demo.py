@@ -51,17 +51,22 @@ from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_APPID,
     SANDBOX_APPSECRET,
+    SANDBOX_PARTNER_SECRET,
     SANDBOX_TOKEN,
+    PartnerOptions,
+    PartnerSandbox,
     TwilioOptions,
     TwilioSandbox,
     WeChatOptions,
     WeChatSandbox,
 )
+from dispatcher.sandbox.partner_options import NOTICES_PATH
 from dispatcher.serving import BackgroundServer, free_port
 
 TOKEN_VARIABLE = "DISPATCHER_DEMO_TWILIO_AUTH_TOKEN"  # the sandbox's, set for this process
 WECHAT_SECRETS = {"DISPATCHER_DEMO_WECHAT_SECRET": SANDBOX_APPSECRET,
                   "DISPATCHER_DEMO_WECHAT_TOKEN": SANDBOX_TOKEN}
+PARTNER_SECRET = "DISPATCHER_DEMO_PARTNER_SECRET"
 STATS_DAYS = 7  # the WeChat sandbox's clock moves on this far before reads are polled
 
 
@@ -91,6 +96,7 @@ class DemoResult:
     wechat: dict[str, Any]
     led: dict[str, Any]
     cinema: dict[str, Any]
+    partner: dict[str, Any]
 
 
 Step = Callable[[str], None]
@@ -108,9 +114,12 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
     port, led_port, cinema_port = free_port(), free_port(), free_port()
     sandbox = TwilioSandbox(_sandbox_options(settings))
     wechat = WeChatSandbox(_wechat_options(settings, port))
+    partner = PartnerSandbox(PartnerOptions(seed=settings.seed, error_rate=0.02,
+                                            throttle_every=500, throttle_burst=3))
     with sandbox.serve() as api_url, wechat.serve() as wechat_url, \
+            partner.serve() as partner_url, \
             _web_app(workdir, api_url, wechat_url, port, settings.rate,
-                     f"http://127.0.0.1:{cinema_port}") as app:
+                     f"http://127.0.0.1:{cinema_port}", partner_url) as app:
         say(f"workspace {workdir}; Twilio sandbox {api_url}; WeChat sandbox {wechat_url}; "
             f"web app {app.config.web.public_url}")
         screens = import_sample_screens(app.engine, workdir, settings.screens, settings.seed,
@@ -134,6 +143,7 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         say("waiting for the last delivery receipts and WeChat events")
         sandbox.wait_for_callbacks(timeout=60)
         wechat.wait_for_events(timeout=60)
+        partner.wait_for_acks(timeout=60)
         _poll_reads(app, wechat, say)
         campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
         led = play_the_first_day(app.engine, channels["led"], screens,
@@ -144,7 +154,7 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         written = write_report(app.engine, app.config, "pingan-ding", workdir / "report")
         say(f"report of the whole drive: {written.directory / 'report.html'}")
         return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led,
-                          cinema)
+                          cinema, partner.stats())
 
 
 # The drive's print run, as the office reported it (DESIGN.md "Who uses it").
@@ -194,7 +204,8 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
 
 def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
                 timeout: float = 2.0, status_callback: bool = True,
-                wechat_url: str | None = None, cinema_url: str | None = None) -> Config:
+                wechat_url: str | None = None, cinema_url: str | None = None,
+                partner_url: str | None = None) -> Config:
     """The deployment of the demo: the sandbox accounts, SQLite in the workspace (WeChat
     only with ``wechat_url``)."""
     channels: dict[str, Any] = {"sms": {
@@ -204,6 +215,10 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
         "status_callback": status_callback}}
     if cinema_url is not None:
         channels["cinema"] = cinema_table(cinema_url)
+    if partner_url is not None:
+        channels["webhook"] = {"endpoints": {"parcel": {
+            "url": f"{partner_url}{NOTICES_PATH}", "secret": f"env:{PARTNER_SECRET}",
+            "rate": 200}}, "concurrency": 8}
     if wechat_url is not None:
         channels["led"] = led_table()
         channels["wechat"] = {
@@ -218,14 +233,16 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
 
 @contextmanager
 def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
-             rate: float, cinema_url: str) -> Iterator[AppContext]:
+             rate: float, cinema_url: str, partner_url: str) -> Iterator[AppContext]:
     from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
     from dispatcher.web import create_app
 
     os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
     os.environ.update(WECHAT_SECRETS)
+    os.environ[PARTNER_SECRET] = SANDBOX_PARTNER_SECRET
     config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate,
-                         wechat_url=wechat_url, cinema_url=cinema_url)
+                         wechat_url=wechat_url, cinema_url=cinema_url,
+                         partner_url=partner_url)
     app = AppContext(_config=config)
     channels = registry.build_channels(config.channels)
     with BackgroundServer(create_app(app.engine, config, channels), port=port):

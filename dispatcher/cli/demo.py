@@ -70,6 +70,9 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     click.echo(f"cinema system: {cinema['bookings']['created']:,} bookings, "
                f"{cinema['plays']:,} played, {cinema['drops']} dropped, "
                f"{cinema['cancellations']} cancelled; admissions {cinema['admissions']:,}")
+    partner = result.partner
+    click.echo(f"partner app: {partner['accepted']:,} notices accepted, "
+               f"{partner['duplicates']} repeats answered as duplicates")
     click.echo(f"report: {result.workdir / 'report' / 'report.html'}")
     click.echo(f"workspace: {result.workdir}")
 

@@ -22,6 +22,8 @@ from dispatcher.sandbox import (
     CinemaSystem,
     LedFleet,
     LedOptions,
+    PartnerOptions,
+    PartnerSandbox,
     TwilioOptions,
     TwilioSandbox,
     WeChatOptions,
@@ -406,6 +408,81 @@ def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
         _run_for(system.stats, duration, stats_every)
         system.wait_for_logs(timeout=min(5.0, 4 * report_every))
     click.echo(json.dumps(system.stats(), indent=2, ensure_ascii=False))
+
+
+@sandbox.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8769, show_default=True,
+              help="Port to listen on; set the endpoint's url in [channels.webhook] "
+                   "endpoints to http://HOST:PORT/notices.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Keep loopback: the sandbox has no real security.")
+@click.option("--secret-env", default="PARCEL_SECRET", show_default=True,
+              help="Environment variable holding the endpoint's shared secret (the one "
+                   "its secret = \"env:...\" names): it checks notices and signs "
+                   "acknowledgements. The secret itself is never a flag.")
+@click.option("--endpoint", "endpoint_name", metavar="NAME",
+              help="Endpoint name to put in each acknowledgement's \"endpoint\" field "
+                   "(default: none; the dispatcher then tries each endpoint's secret).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of every random fault: the same seed gives the same run.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Delay every answer by this many milliseconds.")
+@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of notices answered 500 or 503; half of them are accepted "
+                   "first (a lost answer: the repeat is answered as a duplicate).")
+@click.option("--timeout-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of notices accepted but answered only after --timeout-delay "
+                   "seconds.")
+@click.option("--timeout-delay", type=click.FloatRange(min=0), default=30.0,
+              show_default=True, help="Seconds a --timeout-rate answer is held back.")
+@click.option("--throttle-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="After every N notice requests, answer the next --throttle-burst ones "
+                   "429 (Retry-After: 1) without taking them. 0: never.")
+@click.option("--throttle-burst", type=click.IntRange(min=0), default=0, show_default=True,
+              help="How many notice requests each throttle burst refuses.")
+@click.option("--reject-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of recipients refused with 400 (not a user of the app); the "
+                   "same recipients every time for a seed.")
+@click.option("--fail-rate", type=RATE, default=0.0, show_default=True,
+              help="Fraction of accepted notices acknowledged \"failed\" instead of "
+                   "\"delivered\".")
+@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Take at most this many notices per second; more get 429.")
+@click.option("--ack-delay", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Seconds from accepting a notice to posting its acknowledgement.")
+def partner(port: int, host: str, secret_env: str, endpoint_name: str | None, seed: int,
+            latency_ms: float, error_rate: float, timeout_rate: float, timeout_delay: float,
+            throttle_every: int, throttle_burst: int, reject_rate: float, fail_rate: float,
+            max_rate: float | None, ack_delay: float) -> None:
+    """Run a partner app's notice endpoint in the foreground (Ctrl-C stops it).
+
+    Takes signed notices at POST /notices (deduped by id) and posts a signed
+    acknowledgement to each notice's callback_url. Inspect it at /_sandbox/stats and
+    /_sandbox/notices; start over with POST /_sandbox/reset.
+    """
+    secret = os.environ.get(secret_env, "")
+    if not secret:
+        raise click.UsageError(f"set the environment variable {secret_env} to the endpoint's "
+                               "secret (or name another with --secret-env)")
+    if (throttle_every > 0) != (throttle_burst > 0):
+        raise click.UsageError("give --throttle-every and --throttle-burst together")
+    try:
+        options = PartnerOptions(
+            secret=secret, seed=seed, latency_ms=latency_ms, error_rate=error_rate,
+            timeout_rate=timeout_rate, timeout_delay_s=timeout_delay,
+            throttle_every=throttle_every, throttle_burst=throttle_burst,
+            reject_rate=reject_rate, fail_rate=fail_rate, max_rate=max_rate,
+            endpoint=endpoint_name, ack_delay_s=ack_delay)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    box = PartnerSandbox(options)
+    click.echo(f"Partner app sandbox on http://{host}:{port}/notices (seed {seed}); set the "
+               "endpoint's url in [channels.webhook] to this URL. Ctrl-C stops it.", err=True)
+    try:
+        uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
+                    lifespan="off", timeout_graceful_shutdown=1)
+    finally:
+        box.close()
 
 
 COMMANDS = [sandbox]

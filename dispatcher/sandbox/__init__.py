@@ -3,8 +3,9 @@
 Nothing here imports the engine, planner, database or web app: the dispatcher cannot tell
 a sandbox from the real service, so the demo and the tests run the real client libraries
 offline. ``dispatcher sandbox serve`` (Twilio), ``dispatcher sandbox wechat``,
-``dispatcher sandbox led`` (a fleet of LED controllers) and ``dispatcher sandbox cinema``
-(a cinema management system) run one in the foreground; from Python::
+``dispatcher sandbox led`` (a fleet of LED controllers), ``dispatcher sandbox cinema``
+(a cinema management system) and ``dispatcher sandbox partner`` (a partner app's notice
+endpoint) run one in the foreground; from Python::
 
     from dispatcher.sandbox import TwilioOptions, TwilioSandbox
 
@@ -31,6 +32,12 @@ offline. ``dispatcher sandbox serve`` (Twilio), ``dispatcher sandbox wechat``,
     system = CinemaSystem(program, {"C01": token}, dispatcher_url, CinemaOptions(seed=1))
     with system.serve() as url:    # POST {url}/bookings; play logs go to the dispatcher
         system.wait_for_logs(5)
+
+    from dispatcher.sandbox import PartnerOptions, PartnerSandbox
+
+    partner = PartnerSandbox(PartnerOptions(secret=secret, error_rate=0.05))
+    with partner.serve() as url:   # an endpoint's url = f"{url}/notices"
+        partner.wait_for_acks(5)   # acknowledgements go to each notice's callback_url
 """
 
 from dispatcher.sandbox.cinema import CinemaSystem
@@ -38,6 +45,8 @@ from dispatcher.sandbox.cinema_options import CinemaOptions, read_tokens
 from dispatcher.sandbox.cinema_program import CinemaProgram, build_program, read_program
 from dispatcher.sandbox.led import LedFleet
 from dispatcher.sandbox.led_options import LedOptions, ScreenSpec, read_screens
+from dispatcher.sandbox.partner import PartnerSandbox
+from dispatcher.sandbox.partner_options import SANDBOX_PARTNER_SECRET, PartnerOptions
 from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
 from dispatcher.sandbox.twilio_options import (
     MAGIC_TO_NUMBERS,
@@ -56,8 +65,9 @@ from dispatcher.sandbox.wechat_options import (
 )
 
 __all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AES_KEY", "SANDBOX_APPID",
-           "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID", "SANDBOX_TOKEN",
-           "CinemaOptions", "CinemaProgram", "CinemaSystem", "LedFleet", "LedOptions",
+           "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID",
+           "SANDBOX_PARTNER_SECRET", "SANDBOX_TOKEN", "CinemaOptions", "CinemaProgram",
+           "CinemaSystem", "LedFleet", "LedOptions", "PartnerOptions", "PartnerSandbox",
            "ScreenSpec", "TwilioOptions", "TwilioSandbox", "WeChatOptions", "WeChatSandbox",
            "build_program", "create_twilio_app", "create_wechat_app", "read_program",
            "read_screens", "read_tokens"]

@@ -51,7 +51,8 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
     @router.post(urls.STATUS_PATH, summary="Delivery receipts posted by a channel's provider")
     async def status(channel: str, request: Request) -> Response:
         receiver = _receiver(receivers, channel)
-        callback = await _callback_request(request, urls.status_url(public_url, channel))
+        read = _raw_request if _is_json(request) else _callback_request  # partner apps: JSON
+        callback = await read(request, urls.status_url(public_url, channel))
 
         def apply() -> Response:
             receipts = receiver.parse_callback(callback)
@@ -112,10 +113,16 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
 
 
 async def _raw_request(request: Request, public_url: str) -> CallbackRequest:
-    """The request with its raw body (XML), for providers that do not post forms."""
+    """The request with its raw body (XML, JSON), for providers that do not post forms."""
     query = request.scope.get("query_string", b"").decode("latin-1")
     return CallbackRequest(url=f"{public_url}?{query}" if query else public_url,
                            headers=dict(request.headers), form={}, body=await request.body())
+
+
+def _is_json(request: Request) -> bool:
+    """A JSON body (partner apps' acknowledgements) is passed raw, for its signature."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind == "application/json"
 
 
 def _receiver(receivers: Mapping[str, Receiver], channel: str, what: str = "callbacks"

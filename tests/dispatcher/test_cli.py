@@ -107,8 +107,9 @@ def test_logs_mask_numbers_and_export(planned: Cli) -> None:
     table = planned("logs").stdout
     assert "+86 138****8000" in table and "13800138000" not in table
     lines = [json.loads(line) for line in planned("logs", "--json").stdout.splitlines()]
-    assert sorted(r["target"] for r in lines) == ["+86 138****8000", "+86 139****5678",
-                                                  "+86 298****888", "all@1"]
+    assert sorted(r["target"] for r in lines) == ["+86 138****8000", "+86 138****8000",
+                                                  "+86 139****5678", "+86 298****888",
+                                                  "all@1"]  # sms x3, webhook, wechat
     full = planned("logs", "--json", "--unmask", "--status", "skipped:opted_out").stdout
     assert [json.loads(line)["target"] for line in full.splitlines()] == ["+8613912345678"]
     exported = list(csv.DictReader(io.StringIO(planned("logs", "--csv", "--limit", "0",
@@ -119,20 +120,22 @@ def test_logs_mask_numbers_and_export(planned: Cli) -> None:
 
 
 def test_logs_pages_with_a_cursor(planned: Cli) -> None:
-    first = planned("logs", "--json", "--limit", "2")
-    cursor = re.search(r"--cursor (\S+)", first.stderr)
-    assert cursor is not None
-    second = planned("logs", "--json", "--limit", "2", "--cursor", cursor.group(1))
-    ids = [json.loads(line)["id"] for line in first.stdout.splitlines()]
-    ids += [json.loads(line)["id"] for line in second.stdout.splitlines()]
-    assert sorted(ids, reverse=True) == ids and len(set(ids)) == 4
-    assert "--cursor" not in second.stderr
+    ids: list[int] = []
+    args = ["logs", "--json", "--limit", "2"]
+    for _page in range(5):
+        shown = planned(*args)
+        ids += [json.loads(line)["id"] for line in shown.stdout.splitlines()]
+        cursor = re.search(r"--cursor (\S+)", shown.stderr)
+        if cursor is None:
+            break
+        args = ["logs", "--json", "--limit", "2", "--cursor", cursor.group(1)]
+    assert sorted(ids, reverse=True) == ids and len(set(ids)) == len(ids) == 5
 
 
 def test_apply_json_and_logs_time_filters(planned: Cli) -> None:
     applied = json.loads(planned("campaign", "apply", str(DRIVE), "--json").stdout)
     assert applied == {"campaign": "pingan-ding", "version": 1, "changed": False}
-    assert planned("logs", "--json", "--since", "2000-01-01").stdout.count("\n") == 4
+    assert planned("logs", "--json", "--since", "2000-01-01").stdout.count("\n") == 5
     assert planned("logs", "--json", "--until", "2000-01-01").stdout == ""
     assert planned("logs", "--json", "--since", "2999-01-01T00:00+08:00").stdout == ""
     assert "is not an ISO 8601" in planned("logs", "--since", "yesterday", code=1).stderr
@@ -149,7 +152,7 @@ def test_pause_resume_cancel_and_retry_commands(planned: Cli) -> None:
     assert "no run to pause" in planned("campaign", "pause", "pingan-ding", code=1).stderr
     assert "resumed run(s) 1" in planned("campaign", "resume", "pingan-ding").stdout
     cancelled = planned("campaign", "cancel", "pingan-ding").stdout
-    assert "cancelled run(s) 1; 2 row(s) skipped(cancelled)" in cancelled  # an SMS, a letter
+    assert "cancelled run(s) 1; 3 row(s) skipped(cancelled)" in cancelled  # SMS, letter, notice
     retried = planned("retry", "pingan-ding", "--status", "failed").stdout
     assert retried == "pingan-ding: 0 failed row(s) requeued\n"
     assert "Usage:" in planned("retry", "pingan-ding", "--status", "sent", code=2).output

@@ -63,6 +63,12 @@ def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
         "screening_cancelled", 0)
     assert system["bookings"]["created"] == 520  # retries after 503s booked nothing twice
 
+    webhook = result.reach["channels"]["webhook"]
+    partner = result.partner
+    assert webhook["reach"]["message_times"] == partner["accepted"] == webhook["delivered"]
+    assert webhook["targets"] == webhook["delivered"] + sum(webhook["skipped"].values())
+    assert partner["accepted"] > 0
+
     check_report(tmp_path)
 
     assert any("applied and approved" in line for line in said)
@@ -115,7 +121,8 @@ def check_report(workdir: Path) -> None:
         assert sum(data["timeline"]["led"].values()) == figures[("led", "plays")]
         assert sum(data["timeline"]["cinema"].values()) == figures[("cinema", "screenings")]
         covered = sum(sum(cells.values()) for cells in data["coverage"].values())
-        assert covered == figures[("sms", "message_times")] + figures[("led", "plays")]
+        assert covered == (figures[("sms", "message_times")] + figures[("led", "plays")]
+                           + figures[("webhook", "message_times")])
         failed = scalar(engine, select(func.count()).where(
             deliveries.c.status.in_(("failed", "undelivered"))))
         assert 0 < sum(f["rows"] for f in data["failures"]) <= failed

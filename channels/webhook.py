@@ -1,0 +1,195 @@
+"""Partner apps (a parcel pick-up app's notices): one signed JSON POST per recipient.
+
+```toml
+[[placements]]
+channel = "webhook"
+endpoint = "parcel"                      # one of [channels.webhook] endpoints
+audience = { lists = ["residents"], areas = ["residential"] }
+message = "Stay safe: report gang crime on 110."
+```
+
+Person-addressed like SMS: one row per contact (the E.164 phone), opted-out contacts
+skipped; no line-type check (the partner knows its users by phone number). Sending and
+its retry rules are in :mod:`channels.webhook_client`, the wire format in
+:mod:`channels.webhook_wire`. The partner acknowledges each notice later by posting to
+the row's callback URL; that makes the row ``delivered`` (or ``undelivered``).
+
+Reach: ``message_times``, rows sent or delivered (gross: one per notice, not per person).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from channels.audience import got, parse_audience
+from channels.base import (
+    CallbackRequest,
+    Capabilities,
+    ConfigError,
+    InboundMessage,
+    Inventory,
+    LookupResult,
+    Message,
+    Placement,
+    Problem,
+    ReachFigure,
+    Receipt,
+    SendResult,
+    SignatureError,
+    Target,
+    ValidationContext,
+)
+from channels.webhook_client import PartnerClient
+from channels.webhook_settings import WebhookSettings, parse_settings
+from channels.webhook_wire import receipts_from, verified_ack
+
+MAX_MESSAGE_CHARS = 500
+PLACEMENT_KEYS = ("audience", "endpoint", "message", "name")
+REACHED = ("sent", "delivered")
+
+
+class WebhookChannel:
+    """Notices inside partner apps, one POST per person, rate-limited per endpoint."""
+
+    name: ClassVar[str] = "webhook"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1, rate_unit="messages", receipts="push",
+        reach_metrics=("message_times",), person_addressed=True)
+
+    def __init__(self, settings: WebhookSettings | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``settings`` None: unconfigured, able to validate and plan but not to send."""
+        self.settings = settings
+        self.clock = clock
+        self._client: PartnerClient | None = None
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any]) -> Self:
+        return cls(parse_settings(table))
+
+    # Validation and planning -------------------------------------------------------------
+
+    def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
+        problems = [Problem((key,), f'unknown key "{key}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
+                    for key in options if key not in PLACEMENT_KEYS]
+        problems += parse_audience(options.get("audience"), context)[1]
+        checks: dict[str, Callable[[Any], str | None]] = {
+            "endpoint": self._endpoint_problem, "message": _message_problem,
+            "name": _name_problem}
+        for key, check in checks.items():
+            message = check(options.get(key))
+            if message:
+                problems.append(Problem((key,), message))
+        return problems
+
+    def _endpoint_problem(self, value: Any) -> str | None:
+        known = sorted(self.settings.endpoints) if self.settings else None
+        listed = f"; configured endpoints: {', '.join(known)}" if known else ""
+        if value is None:
+            return ('is required: the partner app to send through, such as '
+                    f'endpoint = "parcel"{listed}')
+        if not isinstance(value, str) or not value.strip():
+            return f"must be the name of a [channels.webhook] endpoint, {got(value)}{listed}"
+        if known is not None and value not in known:
+            return f'unknown endpoint "{value}"{listed}'
+        return None
+
+    def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
+        audience, problems = parse_audience(placement.options.get("audience"),
+                                            ValidationContext())
+        if audience is None:
+            raise ValueError(f"placement {placement.index} was not validated: "
+                             f"audience: {problems[0].message}")
+        for contact in inventory.contacts(audience, self.name):
+            yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
+                         skip_reason="opted_out" if contact.opted_out else None,
+                         copies=contact.memberships)
+
+    # Sending (the Sender protocol) ---------------------------------------------------------
+
+    def ready(self) -> bool:
+        return self.settings is not None
+
+    def message_cost(self, placement: Placement) -> int:
+        return 1
+
+    def rate_limit(self) -> tuple[str, float]:
+        """The sum of the endpoints' rates; each send also waits for its endpoint's own."""
+        return "webhook", self._configured().total_rate
+
+    def max_in_flight(self) -> int:
+        return self._configured().concurrency
+
+    def send(self, batch: list[Message]) -> list[SendResult]:
+        client, settings = self.client(), self._configured()
+        results = []
+        for message in batch:
+            name = str(message.placement.options.get("endpoint", ""))
+            endpoint = settings.endpoints.get(name)
+            if endpoint is None:  # planned before the endpoint left the config
+                results.append(SendResult(message.delivery_id, "failed", code="endpoint",
+                                          detail=f'no endpoint "{name}" in [channels.webhook]'))
+            else:
+                results.append(client.post(endpoint, message))
+        return results
+
+    def lookup(self, message: Message, since: datetime) -> LookupResult:
+        """Never found: the partner dedupes by id, so sending again is the safe answer."""
+        return LookupResult(found=False)
+
+    def client(self) -> PartnerClient:
+        """The channel's one HTTP client, built on first use (thread-safe)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = PartnerClient(self._configured(), self.clock)
+            return self._client
+
+    def _configured(self) -> WebhookSettings:
+        if self.settings is None:
+            raise ConfigError("channels.webhook", "is not configured: sending to partner apps "
+                                                  "needs a [channels.webhook] table with "
+                                                  "endpoints")
+        return self.settings
+
+    # Acknowledgements ------------------------------------------------------------------------
+
+    def parse_callback(self, request: CallbackRequest) -> list[Receipt]:
+        if self.settings is None:
+            raise SignatureError("the webhook channel is not configured: no secret to check with")
+        client = self.client()
+        secrets = {name: client.secret(e) for name, e in self.settings.endpoints.items()}
+        return receipts_from(verified_ack(secrets, request, self.clock()))
+
+    def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
+        raise SignatureError("partner apps send no replies")
+
+    def computed_reach(self, placement: Placement,
+                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
+        messages = sum(states.get(state, 0) for state in REACHED)
+        return {"message_times": ReachFigure(messages, "computed", "rows sent or delivered "
+                                             "(gross: one per notice, not per person)")}
+
+
+def _message_problem(value: Any) -> str | None:
+    if value is None:
+        return 'is required: the notice text, such as message = "Report crime: call 110"'
+    if not isinstance(value, str):
+        return f"must be a string, {got(value)}"
+    if not value.strip():
+        return "must not be empty or only whitespace"
+    if len(value) > MAX_MESSAGE_CHARS:
+        return f"is {len(value)} characters, more than {MAX_MESSAGE_CHARS}"
+    return None
+
+
+def _name_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"must be a string (a label for this placement), {got(value)}"
+    return None if value.strip() else "must not be empty (a label for this placement)"

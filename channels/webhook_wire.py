@@ -1,0 +1,127 @@
+"""The partner-app wire format: signed JSON both ways.
+
+A notice, ``POST {endpoint url}``::
+
+    {"id": "<delivery id>", "recipient": "+86...", "message": "...", "callback_url": "..."}
+
+and an acknowledgement, ``POST {callback_url}``::
+
+    {"id": "<delivery id>", "status": "delivered" | "failed", "error": "...",
+     "endpoint": "<optional endpoint name>"}
+
+each with ``X-Dispatcher-Timestamp: <unix seconds>`` and ``X-Dispatcher-Signature:
+sha256=<hex HMAC-SHA256 of "{timestamp}.{raw body}">`` keyed with the endpoint's secret.
+The timestamp is signed too, so a captured request cannot be replayed after
+:data:`MAX_AGE` seconds; within that window a replay is harmless (the partner dedupes
+notices by id, and a repeated acknowledgement changes no row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from channels.base import CallbackRequest, Message, Receipt, SignatureError
+
+TIMESTAMP_HEADER = "X-Dispatcher-Timestamp"
+SIGNATURE_HEADER = "X-Dispatcher-Signature"
+SCHEME = "sha256="
+MAX_AGE = 300  # seconds an acknowledgement's timestamp may differ from our clock
+DELIVERY_PARAM = "d"  # the callback URL names its row: ...?d=123
+REF_PREFIX = "webhook-"  # provider_ref of an accepted notice: "webhook-<delivery id>"
+# The partner's acknowledgement statuses as our delivery states: a notice the partner
+# took but could not show is undelivered (it reached the provider, not the person).
+ACK_STATES: Mapping[str, Literal["delivered", "undelivered"]] = {
+    "delivered": "delivered", "failed": "undelivered"}
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of ``"{timestamp}.{body}"`` keyed with ``secret``."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return SCHEME + digest.hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, now: float) -> dict[str, str]:
+    timestamp = str(int(now))
+    return {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(secret, timestamp, body)}
+
+
+def notice_body(message: Message) -> bytes:
+    """The JSON body of one notice; exactly these bytes are signed and sent."""
+    return json.dumps({"id": str(message.delivery_id), "recipient": message.address,
+                       "message": str(message.placement.options["message"]),
+                       "callback_url": message.callback_url},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def provider_ref(delivery_id: int | str) -> str:
+    return f"{REF_PREFIX}{delivery_id}"
+
+
+def verified_ack(secrets: Mapping[str, str], request: CallbackRequest,
+                 now: float) -> Mapping[str, Any]:
+    """The acknowledgement's JSON object, once its signature and timestamp are checked.
+
+    ``secrets`` maps endpoint names to their secrets; the body's ``endpoint`` field picks
+    one, otherwise each is tried (an acknowledgement names no endpoint by default).
+    SignatureError for anything that is not a fresh request signed by one of them.
+    """
+    if not request.body:
+        raise SignatureError("expected a signed JSON body (Content-Type: application/json)")
+    timestamp = _header(request.headers, TIMESTAMP_HEADER) or ""
+    given = _header(request.headers, SIGNATURE_HEADER) or ""
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is missing or more than {MAX_AGE} s "
+                             "away from our clock")
+    ack = _json_object(request.body)
+    named = ack.get("endpoint") if ack is not None else None
+    if isinstance(named, str) and named not in secrets:
+        raise SignatureError(f"no endpoint named {named!r} is configured")
+    candidates: Iterable[str] = [secrets[named]] if isinstance(named, str) else secrets.values()
+    if not given.startswith(SCHEME) or not any(
+            hmac.compare_digest(signature(secret, timestamp, request.body), given)
+            for secret in candidates):
+        raise SignatureError(f"{SIGNATURE_HEADER} is missing or does not match")
+    if ack is None:
+        raise SignatureError("the signed body is not a JSON object")
+    _check_row(ack, request.url)
+    return ack
+
+
+def receipts_from(ack: Mapping[str, Any]) -> list[Receipt]:
+    """The acknowledgement as a receipt; none for a status we do not track."""
+    state = ACK_STATES.get(str(ack.get("status", "")))
+    ident = str(ack.get("id", ""))
+    if state is None or not ident.isdigit():
+        return []
+    error = ack.get("error")
+    detail = f"partner: {error}" if error else f"partner {ack['status']}"
+    code = None if state == "delivered" else "partner_failed"
+    return [Receipt(provider_ref=provider_ref(ident), state=state, delivery_id=int(ident),
+                    code=code, detail=str(detail)[:500])]
+
+
+def _check_row(ack: Mapping[str, Any], url: str) -> None:
+    """The URL's ``d`` is not signed; a signed body must not be replayed to another row."""
+    query = parse_qs(urlsplit(url).query).get(DELIVERY_PARAM, [""])[0]
+    if query and query != str(ack.get("id", "")):
+        raise SignatureError(f"the callback URL's {DELIVERY_PARAM}={query} is not the "
+                             "signed id")
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)

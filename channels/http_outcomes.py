@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -24,3 +27,19 @@ def never_connected(exc: requests.RequestException) -> bool:
         return False
     reason = exc.args[0].reason if isinstance(exc.args[0], MaxRetryError) else exc.args[0]
     return isinstance(reason, NewConnectionError)
+
+
+def retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

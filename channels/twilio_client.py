@@ -22,7 +22,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,7 +33,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from channels.base import SendResult
-from channels.http_outcomes import transport_result
+from channels.http_outcomes import retry_after, transport_result
 from channels.sms_settings import SmsSettings
 
 # Errors that mean this message will never go through as it is: the row fails at once.
@@ -160,7 +159,7 @@ class TwilioAccount:
         label = str(code if code is not None else status)
         if status == 429 or code in RETRY_CODES:
             return SendResult(delivery_id, "retry", code=label, detail=message,
-                              retry_after=_retry_after(self.http.last_response))
+                              retry_after=_retry_after_of(self.http.last_response))
         if code is not None and code in PERMANENT_CODES:
             return SendResult(delivery_id, "failed", code=label,
                               detail=f"{PERMANENT_CODES[code]}: {message}",
@@ -170,18 +169,6 @@ class TwilioAccount:
         return SendResult(delivery_id, "failed", code=label, detail=message)
 
 
-def _retry_after(response: Response | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), None when absent or unreadable."""
-    value = (response.headers or {}).get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _retry_after_of(response: Response | None) -> float | None:
+    """``Retry-After`` of the last response, in seconds."""
+    return retry_after((response.headers or {}).get("Retry-After") if response else None)

@@ -16,13 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from channels.base import Message, SendResult
+from channels.http_outcomes import retry_after
 from channels.webhook_rate import EndpointBucket
 from channels.webhook_settings import Endpoint, WebhookSettings
 from channels.webhook_wire import notice_body, provider_ref, signed_headers
@@ -87,22 +86,6 @@ def answer_result(delivery_id: int, response: requests.Response) -> SendResult:
     if status >= 500:
         return SendResult(delivery_id, "retry", code=str(status), detail=text)
     return SendResult(delivery_id, "failed", code=str(status), detail=text)
-
-
-def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _json(response: requests.Response) -> object:

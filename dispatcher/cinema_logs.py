@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from channels.base import ReachReport
+from dispatcher.cinemas import screening_of
 from dispatcher.db import utcnow
 from dispatcher.provider_reports import apply_reports
 from dispatcher.tables import deliveries, screenings
@@ -77,7 +78,7 @@ def _rows_of(engine: Engine, cinema: str) -> dict[int, str]:
         found = conn.execute(select(deliveries.c.id, deliveries.c.target).where(
             deliveries.c.channel == CHANNEL,
             deliveries.c.target.like(f"screening:%/{cinema}/%"))).all()
-    return {r.id: r.target.rsplit("@", 1)[0].split("/")[-1] for r in found}
+    return {r.id: screening_of(r.target) for r in found}
 
 
 def _check(entry: Any, rows: Mapping[int, str]) -> str | None:

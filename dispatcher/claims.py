@@ -11,12 +11,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
 
 from dispatcher.db import as_utc, utcnow
 from dispatcher.tables import deliveries, delivery_events, runs
 
 SENDABLE_RUN = "planned"  # runs.status of runs the engine sends
+
+
+class Scope(NamedTuple):
+    """One task's share of the work (Celery executor): a run's rows on one channel with
+    ids from ``first_id`` to ``last_id``. The local executor works unscoped."""
+
+    run_id: int
+    channel: str
+    first_id: int
+    last_id: int
 
 
 class ClaimedRow(NamedTuple):
@@ -40,14 +50,15 @@ def sendable_runs(conn: Connection) -> list[int]:
 
 
 def claim(conn: Connection, run_id: int, channel: str, limit: int,
-          lease: timedelta) -> list[ClaimedRow]:
-    """Mark up to ``limit`` due planned rows of one run and channel as sending, leased."""
+          lease: timedelta, scope: Scope | None = None) -> list[ClaimedRow]:
+    """Mark up to ``limit`` due planned rows of one run and channel (within ``scope``) as
+    sending, leased."""
     now = utcnow()
     due = (select(deliveries.c.id)
            .where(deliveries.c.run_id == run_id, deliveries.c.status == "planned",
                   deliveries.c.channel == channel,
                   or_(deliveries.c.next_attempt_at.is_(None),
-                      deliveries.c.next_attempt_at <= now))
+                      deliveries.c.next_attempt_at <= now), *_within(scope))
            .order_by(deliveries.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
@@ -63,12 +74,13 @@ def claim(conn: Connection, run_id: int, channel: str, limit: int,
 
 
 def release_expired(conn: Connection, limit: int, lease: timedelta,
-                    channels: list[str]) -> list[ClaimedRow]:
-    """Take over up to ``limit`` rows of ``channels`` whose lease ran out, to reconcile."""
+                    channels: list[str], scope: Scope | None = None) -> list[ClaimedRow]:
+    """Take over up to ``limit`` rows of ``channels`` (within ``scope``) whose lease ran
+    out, to reconcile."""
     now = utcnow()
     expired = (select(deliveries.c.id)
                .where(deliveries.c.status == "sending", deliveries.c.lease_until < now,
-                      deliveries.c.channel.in_(channels))
+                      deliveries.c.channel.in_(channels), *_within(scope))
                .order_by(deliveries.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         expired = expired.with_for_update(skip_locked=True)
@@ -118,17 +130,47 @@ def set_provider_ref(conn: Connection, params: list[dict[str, Any]]) -> None:
 
 
 def open_rows(conn: Connection, horizon: datetime, run_ids: list[int],
-              channels: list[str]) -> int:
-    """Rows of these runs on ``channels`` that are, or become within ``horizon``, the
-    engine's work."""
+              channels: list[str], scope: Scope | None = None) -> int:
+    """Rows of these runs on ``channels`` (within ``scope``) that are, or become within
+    ``horizon``, the engine's work."""
     pending = and_(deliveries.c.status == "planned",
                    or_(deliveries.c.next_attempt_at.is_(None),
                        deliveries.c.next_attempt_at <= horizon))
     leased = and_(deliveries.c.status == "sending", deliveries.c.lease_until <= horizon)
     query = (select(deliveries.c.id).join(runs, runs.c.id == deliveries.c.run_id)
              .where(runs.c.status == SENDABLE_RUN, runs.c.id.in_(run_ids),
-                    deliveries.c.channel.in_(channels), or_(pending, leased)).limit(1))
+                    deliveries.c.channel.in_(channels), or_(pending, leased),
+                    *_within(scope)).limit(1))
     return len(conn.execute(query).all())
+
+
+def count_open(conn: Connection) -> int:
+    """Rows of sendable runs not finished yet (planned or sending): progress totals."""
+    query = (select(func.count()).select_from(deliveries)
+             .join(runs, runs.c.id == deliveries.c.run_id)
+             .where(runs.c.status == SENDABLE_RUN,
+                    deliveries.c.status.in_(("planned", "sending"))))
+    return int(conn.execute(query).scalar_one())
+
+
+def next_work_at(conn: Connection, scope: Scope) -> datetime | None:
+    """When the rows of ``scope`` are next the engine's work: now for a due planned row,
+    a retry's time, or when a lease runs out; None when every row is finished."""
+    now = utcnow()
+    in_scope = [deliveries.c.run_id == scope.run_id, deliveries.c.channel == scope.channel,
+                *_within(scope)]
+    planned = conn.execute(select(func.min(func.coalesce(deliveries.c.next_attempt_at, now)))
+                           .where(deliveries.c.status == "planned", *in_scope)).scalar()
+    leased = conn.execute(select(func.min(deliveries.c.lease_until))
+                          .where(deliveries.c.status == "sending", *in_scope)).scalar()
+    times = [as_utc(t) for t in (planned, leased) if t is not None]
+    return max(min(times), now) if times else None
+
+
+def _within(scope: Scope | None) -> list[ColumnElement[bool]]:
+    if scope is None:
+        return []
+    return [deliveries.c.id.between(scope.first_id, scope.last_id)]
 
 
 def _claimed(row: Any) -> ClaimedRow:

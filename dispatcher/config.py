@@ -67,6 +67,23 @@ class FrequencyCap:
 
 
 @dataclass(frozen=True)
+class CeleryConfig:
+    """The Celery executor: ``dispatcher run`` feeds tasks through ``broker_url`` to
+    ``dispatcher worker`` processes, which share each provider's rate limit in Redis."""
+
+    broker_url: str | Secret = "amqp://127.0.0.1:5672//"
+    redis_url: str | Secret = "redis://127.0.0.1:6379/0"
+    queue: str = "dispatcher"
+    task_rows: int = 1000  # ids per task: a task names a run, a channel and an id range
+    queued_tasks: int = 16  # tasks kept in the queue ahead of the workers
+
+    def url(self, name: str) -> str:
+        """``broker_url`` or ``redis_url`` with any environment reference read."""
+        value = getattr(self, name)
+        return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. ``channels`` holds each channel's raw table for its plugin."""
 
@@ -76,6 +93,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     frequency_cap: FrequencyCap | None = None
+    executor: str = "local"
+    celery: CeleryConfig = field(default_factory=CeleryConfig)
     source: str | None = None
 
     @property
@@ -83,7 +102,10 @@ class Config:
         return ZoneInfo(self.timezone)
 
 
-TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels", "limits"}
+TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels", "limits",
+                  "executor", "celery"}
+EXECUTORS = ("local", "celery")
+CELERY_KEYS = {"broker_url", "redis_url", "queue", "task_rows", "queued_tasks"}
 LIMITS_KEYS = {"frequency_cap"}
 CAP_KEYS = {"messages", "days", "per"}
 DATABASE_KEYS = {"url"}
@@ -144,13 +166,50 @@ def parse_config(raw: Mapping[str, Any], source: str | None = None,
         channels_raw = _table(raw, "channels")
         channels = {name: _channel_table(name, table) for name, table in channels_raw.items()}
         cap = _frequency_cap(_table(raw, "limits"))
+        executor = _string(raw, "executor", "local")
+        if executor not in EXECUTORS:
+            raise ConfigError("executor", f"must be \"local\" or \"celery\", got {executor!r}")
+        if executor == "celery" and not url.startswith("postgresql"):
+            raise ConfigError("executor", "the Celery executor needs PostgreSQL (workers on "
+                              "several machines claim rows with FOR UPDATE SKIP LOCKED); set "
+                              "database.url or DISPATCHER_DATABASE_URL to postgresql+psycopg://")
+        celery = _celery(_table(raw, "celery"))
     except ConfigError as exc:
         if source and exc.source is None:
             raise ConfigError(exc.key, exc.message, source) from None
         raise
     return Config(database_url=_absolute_sqlite(url, base_dir), timezone=timezone,
                   default_region=region, web=web, channels=channels, frequency_cap=cap,
-                  source=source)
+                  executor=executor, celery=celery, source=source)
+
+
+def _celery(table: Mapping[str, Any]) -> CeleryConfig:
+    _reject_unknown(table, CELERY_KEYS, "celery.")
+    defaults = CeleryConfig()
+    numbers = {}
+    for name in ("task_rows", "queued_tasks"):
+        value = table.get(name, getattr(defaults, name))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"celery.{name}", f"must be a positive whole number, got {value!r}")
+        numbers[name] = value
+    return CeleryConfig(broker_url=_url(table, "broker_url", defaults.broker_url),
+                        redis_url=_url(table, "redis_url", defaults.redis_url),
+                        queue=_string(table, "queue", defaults.queue, "celery.queue"),
+                        **numbers)
+
+
+def _url(table: Mapping[str, Any], name: str, default: str | Secret) -> str | Secret:
+    """A service URL; one that carries a password must come from the environment."""
+    key = f"celery.{name}"
+    value = _secret_or_value(key, table.get(name, default))
+    if isinstance(value, Secret):
+        return value
+    if not isinstance(value, str) or "://" not in value:
+        raise ConfigError(key, f"must be a URL such as {default!r}, got {value!r}")
+    if re.match(r"^[a-z0-9+]+://[^/@]*:[^/@]+@", value):
+        raise ConfigError(key, "this URL carries a password; write \"env:NAME\" and set the "
+                          "environment variable NAME to the URL")
+    return value
 
 
 def _frequency_cap(limits: Mapping[str, Any]) -> FrequencyCap | None:

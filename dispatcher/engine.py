@@ -18,14 +18,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from channels.base import Channel, LookupResult, Message, Sender, SendResult
 from dispatcher import claims
-from dispatcher.claims import ClaimedRow
+from dispatcher.claims import ClaimedRow, Scope
 from dispatcher.db import utcnow
 from dispatcher.policy import EngineOptions, EngineReport
-from dispatcher.ratelimit import Limiters
+from dispatcher.ratelimit import Limiters, RateLimiters
 from dispatcher.recording import Recorder
 from dispatcher.run_context import RunPlacements
 
@@ -36,10 +36,14 @@ Progress = Callable[[int], None]
 
 class DeliveryEngine:
     def __init__(self, engine: Engine, channels: Mapping[str, Channel], public_url: str,
-                 options: EngineOptions | None = None, limiters: Limiters | None = None,
-                 ) -> None:
+                 options: EngineOptions | None = None, limiters: RateLimiters | None = None,
+                 scope: Scope | None = None) -> None:
+        """``scope`` limits the engine to one task's rows (the Celery executor's workers);
+        without it, it sends every sendable run on every ready channel."""
         self.db = engine
-        senders = {n: c for n, c in channels.items() if isinstance(c, Sender)}
+        self.scope = scope
+        senders = {n: c for n, c in channels.items() if isinstance(c, Sender)
+                   and (scope is None or n == scope.channel)}
         self.senders = {n: c for n, c in senders.items() if c.ready()}
         self.not_ready = sorted(senders.keys() - self.senders.keys())  # rows wait
         self.options = options or EngineOptions()
@@ -85,10 +89,11 @@ class DeliveryEngine:
                 continue
             rows: list[ClaimedRow] = []
             with self.db.begin() as conn:
-                for run in claims.sendable_runs(conn):
+                for run in self._sendable_runs(conn):
                     if not self._window_open(sender, run, utcnow()):
                         continue  # its rows wait for the send window to open
-                    rows += claims.claim(conn, run, name, room - len(rows), self.lease)
+                    rows += claims.claim(conn, run, name, room - len(rows), self.lease,
+                                         self.scope)
                     if len(rows) >= room:
                         break
             for row in rows:
@@ -96,6 +101,10 @@ class DeliveryEngine:
                     return started
                 started += 1
         return started
+
+    def _sendable_runs(self, conn: Connection) -> list[int]:
+        runs = claims.sendable_runs(conn)
+        return runs if self.scope is None else [r for r in runs if r == self.scope.run_id]
 
     def _send(self, sender: Sender, row: ClaimedRow) -> bool:
         message = self.placements.message(row)
@@ -114,7 +123,8 @@ class DeliveryEngine:
         if len(self._lookups) >= 4:
             return 0
         with self.db.begin() as conn:
-            rows = claims.release_expired(conn, 16, self.lease, list(self.senders))
+            rows = claims.release_expired(conn, 16, self.lease, list(self.senders),
+                                          self.scope)
         for row in rows:
             sender = self.senders.get(row.channel)
             if sender is None:
@@ -151,14 +161,16 @@ class DeliveryEngine:
         """Rows to send now or soon: retries and expired leases due within the horizon, in
         runs whose send window is open by then (a closed window is not work for now)."""
         now = utcnow()
-        horizon = now + timedelta(seconds=self.options.lease_seconds
-                                  + self.options.backoff_max)
+        ahead = self.options.idle_horizon_seconds
+        if ahead is None:
+            ahead = self.options.lease_seconds + self.options.backoff_max
+        horizon = now + timedelta(seconds=ahead)
         with self.db.connect() as conn:
-            run_ids = [run for run in claims.sendable_runs(conn)
+            run_ids = [run for run in self._sendable_runs(conn)
                        if not self.options.respect_send_windows
                        or self.placements.opens_by(run, horizon, now)]
             return bool(run_ids) and claims.open_rows(conn, horizon, run_ids,
-                                                      list(self.senders)) > 0
+                                                      list(self.senders), self.scope) > 0
 
     def _drain(self) -> None:
         while self._in_flight or self._lookups:

@@ -15,6 +15,10 @@ class EngineOptions:
     lookup_skew_seconds: float = 5.0  # clock difference allowed between us and the provider
     unknown_grace_seconds: float = 2.0  # wait before looking up a send of unknown outcome
     idle_poll_seconds: float = 0.2
+    # With until_idle: how far ahead work still counts as work (a retry's backoff, a lease
+    # running out); None: a lease plus the longest backoff. A Celery task ends sooner and
+    # leaves later work to a task derived again from the database.
+    idle_horizon_seconds: float | None = None
     # Person-addressed channels send only inside the campaign's send_window (the demo,
     # which must run at any hour, turns this off and says so).
     respect_send_windows: bool = True

@@ -2,7 +2,8 @@
 
 One bucket per account key in this process, shared by every send of that account; a
 provider's ``Retry-After`` pauses the whole bucket, so all senders of the account slow
-down together. (Sharing a limit across processes comes with the Celery executor.)
+down together. :mod:`dispatcher.shared_limits` keeps the same buckets in Redis, shared by
+every worker process of the Celery executor.
 """
 
 from __future__ import annotations
@@ -10,6 +11,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Bucket(Protocol):
+    """A rate limit the engine spends from before each provider call."""
+
+    rate: float
+
+    def acquire(self, units: float = 1.0, stop: threading.Event | None = None) -> bool:
+        """Wait until ``units`` can be spent and spend them; False if ``stop`` was set."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Spend nothing for ``seconds`` (a provider's Retry-After)."""
+        ...
+
+
+class RateLimiters(Protocol):
+    """Where the engine finds the bucket of a provider account."""
+
+    def bucket(self, key: str, rate: float) -> Bucket: ...
 
 
 class TokenBucket:

@@ -14,14 +14,14 @@ from dispatcher import claims, optouts
 from dispatcher.claims import ClaimedRow
 from dispatcher.db import utcnow
 from dispatcher.policy import EngineOptions, EngineReport, backoff
-from dispatcher.ratelimit import Limiters
+from dispatcher.ratelimit import RateLimiters
 from dispatcher.transitions import Transition, advance
 
 log = logging.getLogger(__name__)
 
 
 class Recorder:
-    def __init__(self, engine: Engine, options: EngineOptions, limiters: Limiters,
+    def __init__(self, engine: Engine, options: EngineOptions, limiters: RateLimiters,
                  senders: Mapping[str, Sender]) -> None:
         self.db = engine
         self.options = options

@@ -310,3 +310,26 @@ delivery_events = Table(
     Column("detail", Text),
     Index(None, "delivery_id"),
 )
+
+# The Celery executor's work, one row per block of a run's ids on one channel. A task
+# names a block; this table is how the feeder knows what is queued, what a worker is
+# doing, and what to queue again after a lost worker or a broker restart.
+send_tasks = Table(
+    "send_tasks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("first_id", Id, nullable=False),
+    Column("last_id", Id, nullable=False),
+    Column("state", String(16), nullable=False),  # idle, queued, running
+    Column("due_at", DateTime(timezone=True)),  # idle: when it next has work (null: none)
+    Column("enqueued_at", DateTime(timezone=True)),
+    Column("enqueued", Integer, nullable=False, server_default="0"),  # times queued
+    Column("worker", String(128)),  # running: the worker's Celery name
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("sent", Integer, nullable=False, server_default="0"),  # rows done, all tasks
+    UniqueConstraint("run_id", "channel", "first_id"),
+    Index(None, "state", "due_at"),
+)

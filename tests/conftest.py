@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,42 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+REDIS_URL = os.environ.get("DISPATCHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RABBITMQ_URL = os.environ.get("DISPATCHER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _service_or_skip(name: str, url: str, probe: Callable[[], object]) -> None:
+    try:
+        probe()
+    except Exception as exc:
+        reason = f"{name} unreachable at {url}: {type(exc).__name__}"
+        if services_required():
+            pytest.fail(f"{reason} (DISPATCHER_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """Redis database 15, emptied before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    _service_or_skip("Redis", REDIS_URL, client.flushdb)
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """RabbitMQ's default vhost; each test names its own queues."""
+    from kombu import Connection
+
+    def probe() -> None:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+
+    _service_or_skip("RabbitMQ", RABBITMQ_URL, probe)
+    return RABBITMQ_URL

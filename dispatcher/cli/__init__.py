@@ -23,6 +23,7 @@ from dispatcher.cli import (
     screens,
     serve,
     users,
+    worker,
 )
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
@@ -50,7 +51,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, report, run,
-               sandbox, schedule, screens, serve, users):
+               sandbox, schedule, screens, serve, users, worker):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

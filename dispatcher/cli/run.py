@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import FrameType
 
 import click
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from dispatcher import registry, runs, scheduler
+from channels.base import Channel
+from dispatcher import claims, registry, runs, scheduler
 from dispatcher.cli.output import print_json, progress_bar, show_service_logs
+from dispatcher.cli.worker import feed_workers
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
 from dispatcher.led_feeds import PlaylistPusher
 from dispatcher.lifecycle import default_actor
 from dispatcher.planner import PlanResult
 from dispatcher.policy import EngineOptions
-from dispatcher.tables import deliveries
-from dispatcher.tables import runs as runs_table
 
 
 @click.command("run")
@@ -48,6 +49,11 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
     With --until-idle it plans the latest due firing of every approved campaign once
     (following each campaign's misfire policy), sends until nothing is left to send now,
     and exits 0 (no scheduler): run it from cron or a timer every minute or so.
+
+    With executor = "celery" in config.toml this process sends nothing itself: it
+    queues small tasks (a run, a channel, an id range) for `dispatcher worker`
+    processes, from the scheduler's leader only; --lease and --max-attempts are then
+    the workers' options.
     """
     channels = registry.build_channels(app.config.channels, app.config.source)
     planned: list[PlanResult] = []
@@ -67,49 +73,61 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
         click.echo("scheduler: " + ("running (this process leads)" if leader else
                                     "standing by (another process leads)"), err=True)
     options = EngineOptions(lease_seconds=lease_seconds, max_attempts=max_attempts)
-    engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
-    if engine.not_ready:
-        click.echo("not sending on " + ", ".join(engine.not_ready) + ": no [channels.NAME] "
-                   "table in the config; their rows wait", err=True)
-    _stop_on_signals(engine)
     pusher = PlaylistPusher(app.engine, channels, app.config.web.public_url)
     if not until_idle:
         pusher.start()
     try:
-        with progress_bar("sending") as bar:
-            # Plain `run` sends what the scheduler fires later: no total to show.
-            task = bar.add_task("sending", total=_open_rows(app) if until_idle else None)
-            report = engine.run(until_idle=until_idle,
-                                progress=lambda n: bar.advance(task, n))
+        if app.config.executor == "celery":
+            summary = _feed(app, channels, until_idle)
+        else:
+            summary = _send(app, channels, options, until_idle)
         if until_idle:
             pusher.push_once()  # push controllers get what was just published
     finally:
         pusher.close()
         scheduler.stop()
-    summary = {"runs_planned": [r.run_id for r in planned if r.created],
-               "sent": report.sent, "failed": report.failed, "retried": report.retried,
-               "unknown_outcomes": report.unknown,
-               "reconciled_found": report.reconciled_found,
-               "reconciled_missing": report.reconciled_missing}
+    shown: dict[str, object] = {"runs_planned": [r.run_id for r in planned if r.created],
+                                **summary}
     if as_json:
-        print_json(summary)
+        print_json(shown)
     else:
-        click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()))
+        click.echo(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()))
 
 
-def _open_rows(app: AppContext) -> int:
-    query = (select(func.count()).select_from(deliveries)
-             .join(runs_table, runs_table.c.id == deliveries.c.run_id)
-             .where(runs_table.c.status == "planned",
-                    deliveries.c.status.in_(("planned", "sending"))))
-    with app.engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
+def _send(app: AppContext, channels: Mapping[str, Channel], options: EngineOptions,
+          until_idle: bool) -> dict[str, int]:
+    """The local executor: this process's engine sends."""
+    engine = DeliveryEngine(app.engine, channels, app.config.web.public_url, options)
+    if engine.not_ready:
+        click.echo("not sending on " + ", ".join(engine.not_ready) + ": no [channels.NAME] "
+                   "table in the config; their rows wait", err=True)
+    _stop_on_signals(engine.stop)
+    with progress_bar("sending") as bar:
+        total = None
+        if until_idle:  # plain `run` sends what the scheduler fires later: no total
+            with app.engine.connect() as conn:
+                total = claims.count_open(conn)
+        task = bar.add_task("sending", total=total)
+        report = engine.run(until_idle=until_idle, progress=lambda n: bar.advance(task, n))
+    return {"sent": report.sent, "failed": report.failed, "retried": report.retried,
+            "unknown_outcomes": report.unknown, "reconciled_found": report.reconciled_found,
+            "reconciled_missing": report.reconciled_missing}
 
 
-def _stop_on_signals(engine: DeliveryEngine) -> None:
+def _feed(app: AppContext, channels: Mapping[str, Channel], until_idle: bool
+          ) -> dict[str, int]:
+    """The Celery executor: `dispatcher worker` processes send what this one queues."""
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    click.echo(f"executor: celery; queueing tasks on {app.config.celery.queue!r} for "
+               "`dispatcher worker` processes", err=True)
+    return {"tasks_queued": feed_workers(app, channels, until_idle, stop)}
+
+
+def _stop_on_signals(stop_event: threading.Event) -> None:
     def stop(signum: int, _frame: FrameType | None) -> None:
         click.echo(f"{signal.Signals(signum).name}: finishing the sends in flight", err=True)
-        engine.stop.set()
+        stop_event.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -47,8 +47,8 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"timezon": "x"}, "timezon: unknown key; allowed here: channels, database, "
-                       "default_region, limits, timezone, web"),
+    ({"timezon": "x"}, "timezon: unknown key; allowed here: celery, channels, database, "
+                       "default_region, executor, limits, timezone, web"),
     ({"timezone": "Mars/Base"}, 'timezone: \'Mars/Base\' is not an IANA time zone; use a name '
                                 'such as "Asia/Shanghai"'),
     ({"default_region": "ZZ"}, "default_region: 'ZZ' is not a region code"),
@@ -60,11 +60,32 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ({"channels": {"sms": {"auth_token": "env:1BAD"}}},
      "channels.sms.auth_token: 'env:1BAD' is not a valid environment reference"),
     ({"channels": {"sms": "on"}}, "channels.sms: must be a table such as [channels.sms]"),
+    ({"executor": "threads"}, 'executor: must be "local" or "celery", got \'threads\''),
+    ({"executor": "celery"}, "executor: the Celery executor needs PostgreSQL"),
+    ({"celery": {"broker_url": "amqp://ops:hunter2@mq.example//"}},
+     "celery.broker_url: this URL carries a password; write \"env:NAME\""),
+    ({"celery": {"redis_url": "localhost"}}, "celery.redis_url: must be a URL such as"),
+    ({"celery": {"task_rows": 0}}, "celery.task_rows: must be a positive whole number, got 0"),
+    ({"celery": {"workers": 4}}, "celery.workers: unknown key; allowed here: broker_url, "
+                                 "queue, queued_tasks, redis_url, task_rows"),
 ])
 def test_bad_config_names_the_key(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(raw, source="config.toml")
     assert str(error.value).startswith(f"config.toml: {message}")
+
+
+def test_celery_executor_reads_urls_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config({"executor": "celery",
+                           "database": {"url": "postgresql+psycopg://db/x"},
+                           "celery": {"broker_url": "env:BROKER_URL", "task_rows": 500}})
+    assert config.executor == "celery"
+    assert config.celery.task_rows == 500
+    assert config.celery.url("redis_url") == "redis://127.0.0.1:6379/0"
+    assert "hunter2" not in repr(config)
+    monkeypatch.setenv("BROKER_URL", "amqp://ops:hunter2@mq.example//")
+    assert config.celery.url("broker_url") == "amqp://ops:hunter2@mq.example//"
 
 
 def test_secrets_are_read_only_when_revealed(monkeypatch: pytest.MonkeyPatch) -> None:

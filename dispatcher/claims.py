@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from dispatcher.db import as_utc, utcnow
 from dispatcher.tables import deliveries, delivery_events, runs
@@ -44,6 +55,20 @@ _RETURNED = (deliveries.c.id, deliveries.c.run_id, deliveries.c.channel,
              deliveries.c.attempt_started_at)
 
 
+def pick_locked(conn: Connection, ids: Select[tuple[int]]) -> Select[tuple[int]]:
+    """The ids ``ids`` selects (with its LIMIT), for an ``UPDATE ... WHERE id IN``.
+
+    On PostgreSQL they are locked with ``FOR UPDATE SKIP LOCKED`` (concurrent claimers
+    take different rows) inside a ``MATERIALIZED`` CTE, so they are picked once: as a
+    plain ``IN`` subquery, the planner may run it again for every row of a semi join,
+    and each run skips the rows already updated, so the LIMIT was not kept.
+    """
+    if conn.dialect.name != "postgresql":
+        return ids
+    picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+    return select(picked.c[0])
+
+
 def sendable_runs(conn: Connection) -> list[int]:
     return list(conn.execute(select(runs.c.id).where(runs.c.status == SENDABLE_RUN)
                              .order_by(runs.c.id)).scalars())
@@ -60,10 +85,8 @@ def claim(conn: Connection, run_id: int, channel: str, limit: int,
                   or_(deliveries.c.next_attempt_at.is_(None),
                       deliveries.c.next_attempt_at <= now), *_within(scope))
            .order_by(deliveries.c.id).limit(limit))
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
     statement = (update(deliveries)
-                 .where(deliveries.c.id.in_(due.scalar_subquery()),
+                 .where(deliveries.c.id.in_(pick_locked(conn, due)),
                         deliveries.c.status == "planned")
                  .values(status="sending", attempts=deliveries.c.attempts + 1,
                          attempt_started_at=now, lease_until=now + lease, updated_at=now)
@@ -82,10 +105,8 @@ def release_expired(conn: Connection, limit: int, lease: timedelta,
                .where(deliveries.c.status == "sending", deliveries.c.lease_until < now,
                       deliveries.c.channel.in_(channels), *_within(scope))
                .order_by(deliveries.c.id).limit(limit))
-    if conn.dialect.name == "postgresql":
-        expired = expired.with_for_update(skip_locked=True)
     statement = (update(deliveries)
-                 .where(deliveries.c.id.in_(expired.scalar_subquery()),
+                 .where(deliveries.c.id.in_(pick_locked(conn, expired)),
                         deliveries.c.status == "sending", deliveries.c.lease_until < now)
                  .values(lease_until=now + lease, updated_at=now)
                  .returning(*_RETURNED))

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from dispatcher.claims import SENDABLE_RUN, Scope
+from dispatcher.claims import SENDABLE_RUN, Scope, pick_locked
 from dispatcher.db import utcnow
 from dispatcher.tables import deliveries, runs, send_tasks
 
@@ -69,10 +69,8 @@ def take_due(conn: Connection, limit: int, channel: str, run_ids: list[int]) -> 
            .where(send_tasks.c.state == "idle", send_tasks.c.due_at <= now,
                   send_tasks.c.channel == channel, send_tasks.c.run_id.in_(run_ids))
            .order_by(send_tasks.c.due_at, send_tasks.c.id).limit(limit))
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
     taken = conn.execute(update(send_tasks)
-                         .where(send_tasks.c.id.in_(due.scalar_subquery()),
+                         .where(send_tasks.c.id.in_(pick_locked(conn, due)),
                                 send_tasks.c.state == "idle")
                          .values(state="queued", enqueued_at=now,
                                  enqueued=send_tasks.c.enqueued + 1)

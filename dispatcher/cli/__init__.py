@@ -22,6 +22,7 @@ from dispatcher.cli import (
     schedule,
     screens,
     serve,
+    status,
     users,
     worker,
 )
@@ -51,7 +52,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, report, run,
-               sandbox, schedule, screens, serve, users, worker):
+               sandbox, schedule, screens, serve, status, users, worker):
     for command in module.COMMANDS:
         main.add_command(command)
 for command in run.LIFECYCLE:

@@ -13,7 +13,8 @@
 With ``--send-all`` the 4 workers then send the rest of the run, and the time is shown.
 
 Usage: .venv/bin/python bench/scale.py [--targets 3200000] [--workers 1,2,4]
-           [--seconds 120] [--concurrency 4] [--limit-rate 200] [--limit-seconds 60]
+           [--seconds 120] [--concurrency 1,4] [--limit-rate 200] [--limit-seconds 60]
+           [--limit-concurrency 4] [--send-all]
 """
 
 from __future__ import annotations
@@ -183,9 +184,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--warmup", type=float, default=15.0)
-    parser.add_argument("--concurrency", type=int, default=4,
-                        help="provider calls in flight per worker ([channels.sms] concurrency)")
+    parser.add_argument("--concurrency", default="1,4",
+                        help="provider calls in flight per worker ([channels.sms] "
+                             "concurrency), one table section each")
     parser.add_argument("--limit-rate", type=float, default=200.0)
+    parser.add_argument("--limit-concurrency", type=int, default=4,
+                        help="calls in flight per worker under the shared limit")
     parser.add_argument("--limit-seconds", type=float, default=60.0)
     parser.add_argument("--send-all", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "scale"), type=Path)
@@ -195,11 +199,11 @@ def main() -> None:
     config, api_port = out / "config.toml", free_port()
     api = f"http://127.0.0.1:{api_port}"
     db_url = database_url()
-    write_config(config, db_url, api, 10_000, args.concurrency)
+    write_config(config, db_url, api, 10_000, 4)
     env = child_env(config)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; PostgreSQL, RabbitMQ, Redis on this machine; "
-          f"sandbox latency 20 ms; {args.concurrency} calls in flight per worker", flush=True)
+          f"sandbox latency 20 ms", flush=True)
 
     csv_path = out / f"contacts-{args.targets}.csv"
     if not csv_path.exists():
@@ -229,25 +233,27 @@ def main() -> None:
                               stderr=(out / "feeder.log").open("wb"))
     try:
         _wait_up(api)
-        print("\n| worker processes | messages | messages/s | CPU s per 1,000 (workers) | "
-              "peak RSS per worker | scaling vs 1 |")
-        print("|---|---|---|---|---|---|", flush=True)
-        first = 0.0
-        for count in (int(n) for n in args.workers.split(",")):
-            r = measure_workers(count, env, api, args.seconds, args.warmup, out)
-            first = first or r["rate"]
-            print(f"| {count} | {r['messages']:,} | {r['rate']:.0f} | "
-                  f"{r['cpu_per_1000']:.2f} | {r['rss_max']:.0f} MB (mean "
-                  f"{r['rss_mean']:.0f}) | {r['rate'] / first:.2f} |", flush=True)
+        print("\n| calls in flight per worker | worker processes | messages | messages/s | "
+              "CPU s per 1,000 (workers) | peak RSS per worker | scaling vs 1 worker |")
+        print("|---|---|---|---|---|---|---|", flush=True)
+        for concurrency in (int(n) for n in args.concurrency.split(",")):
+            write_config(config, db_url, api, 10_000, concurrency)
+            first = 0.0
+            for count in (int(n) for n in args.workers.split(",")):
+                r = measure_workers(count, env, api, args.seconds, args.warmup, out)
+                first = first or r["rate"]
+                print(f"| {concurrency} | {count} | {r['messages']:,} | {r['rate']:.0f} | "
+                      f"{r['cpu_per_1000']:.2f} | {r['rss_max']:.0f} MB (mean "
+                      f"{r['rss_mean']:.0f}) | {r['rate'] / first:.2f} |", flush=True)
 
-        write_config(config, db_url, api, args.limit_rate, args.concurrency)
+        write_config(config, db_url, api, args.limit_rate, args.limit_concurrency)
         counts = measure_limit(env, sandbox_log, args.limit_seconds, out)
         full = [counts[s] for s in sorted(counts)][1:-1]  # whole seconds only
         achieved = sum(full) / len(full)
         print(f"\nshared limit {args.limit_rate:.0f}/s, 4 workers, {len(full)} whole seconds: "
               f"mean {achieved:.1f}/s ({achieved / args.limit_rate - 1:+.1%}), busiest "
               f"second {max(full)} ({max(full) / args.limit_rate - 1:+.1%}), quietest "
-              f"{min(full)}", flush=True)
+              f"{min(full)}; {args.limit_concurrency} calls in flight per worker", flush=True)
         if args.send_all:
             send_rest(env, engine, out)
         with engine.connect() as conn:

@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import click
 
-from dispatcher.cli import (
-    campaign,
-    cinemas,
-    contacts,
-    database,
-    demo,
-    logs,
-    optout,
-    reach,
-    report,
-    run,
-    sandbox,
-    schedule,
-    screens,
-    serve,
-    status,
-    users,
-    worker,
-)
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
 
+# Command name -> the module of dispatcher.cli that defines it (in its COMMANDS), imported
+# when the command is used: `dispatcher worker` does not load the web app or the sandboxes.
+COMMAND_MODULES = {
+    "campaign": "campaign", "cinemas": "cinemas", "showtimes": "cinemas",
+    "contacts": "contacts", "db": "database", "demo": "demo", "logs": "logs",
+    "optout": "optout", "reach": "reach", "report": "report", "run": "run", "retry": "run",
+    "sandbox": "sandbox", "schedule": "schedule", "screens": "screens", "serve": "serve",
+    "status": "status", "user": "users", "worker": "worker",
+}
+
 
 class _Group(click.Group):
-    """Prints user errors as one line (``error: ...``) instead of a traceback."""
+    """Loads commands on first use; prints user errors as one line (``error: ...``)
+    instead of a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"dispatcher.cli.{module_name}")
+        commands: list[click.Command] = module.COMMANDS
+        return next(command for command in commands if command.name == name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -49,11 +53,3 @@ class _Group(click.Group):
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Multi-channel publicity campaign dispatcher: plan, send and report reach."""
     ctx.obj = AppContext(config_path=config_path)
-
-
-for module in (campaign, cinemas, contacts, database, demo, logs, optout, reach, report, run,
-               sandbox, schedule, screens, serve, status, users, worker):
-    for command in module.COMMANDS:
-        main.add_command(command)
-for command in run.LIFECYCLE:
-    campaign.campaign.add_command(command)

@@ -10,6 +10,7 @@ import click
 
 from dispatcher import campaign_store, lifecycle, registry, runs
 from dispatcher.cli.output import print_json, print_table, progress_bar
+from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
 from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
@@ -249,5 +250,9 @@ def history(app: AppContext, campaign_id: str, as_json: bool) -> None:
                 [[e["at"][:19], e["actor"], e["action"], e["version"], e["detail"]]
                  for e in entries], title=f"{campaign_id}: history")
 
+
+# pause, resume and cancel act on a campaign's runs; they live with `run` and `retry`.
+for _command in LIFECYCLE:
+    campaign.add_command(_command)
 
 COMMANDS = [campaign]

@@ -9,6 +9,7 @@ provider, not inferred from our own tables.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -33,7 +34,12 @@ from dispatcher.feeder import FeederOptions
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import free_port
 from dispatcher.tables import deliveries, delivery_events, send_tasks
-from dispatcher.testing import plan_campaign, sandbox_config_text, sms_campaign_text
+from dispatcher.testing import (
+    plan_campaign,
+    sandbox_config_text,
+    sms_campaign_text,
+    store_campaign,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.services]
 
@@ -102,6 +108,7 @@ class Deployment:
         return self._feeder is not None and not self._feeder.is_alive()
 
     def purge_queue(self) -> int:
+        """Empty the broker's queue, as a broker restart without persistence does."""
         with Connection(self.broker_url) as conn:
             return int(conn.default_channel.queue_purge(self.queue) or 0)
 
@@ -201,9 +208,26 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     engine.dispose()
 
 
+@pytest.fixture(params=["rabbitmq", "redis"])
+def broker(request: pytest.FixtureRequest, rabbitmq_url: str, redis_url: str) -> str:
+    """Each broker the executor takes by URL; the Redis one in a database of its own."""
+    if request.param == "rabbitmq":
+        return rabbitmq_url
+    return redis_url.rsplit("/", 1)[0] + "/14"
+
+
 def test_tasks_the_broker_lost_are_derived_again_from_the_database(
-        deployment: Deployment, postgres_url: str,
-        sandbox: tuple[TwilioSandbox, str]) -> None:
+        tmp_path: Path, postgres_url: str, sandbox: tuple[TwilioSandbox, str], broker: str,
+        redis_url: str) -> None:
+    deployment = Deployment(tmp_path, postgres_url, sandbox[1], broker, redis_url)
+    try:
+        lose_the_queue_then_send(deployment, postgres_url, sandbox[0])
+    finally:
+        deployment.close()
+
+
+def lose_the_queue_then_send(deployment: Deployment, postgres_url: str,
+                             box: TwilioSandbox) -> None:
     contacts = 3_000
     engine = plan_sms(postgres_url, contacts)
     deployment.start_feeder()  # no worker yet: the queue fills up
@@ -215,9 +239,32 @@ def test_tasks_the_broker_lost_are_derived_again_from_the_database(
     deployment.start_worker()
 
     wait_for(deployment.feeder_done, 300, "every row to be sent " + deployment.logs())
-    assert_each_sent_once(engine, sandbox[0], contacts)
+    assert_each_sent_once(engine, box, contacts)
     with engine.connect() as conn:
         requeued = conn.execute(select(func.count()).select_from(send_tasks)
                                 .where(send_tasks.c.enqueued > 1)).scalar_one()
     assert requeued >= FAST_FEEDER.queued_tasks  # the lost ones were queued again
+    engine.dispose()
+
+
+def test_run_until_idle_feeds_the_workers_and_exits(
+        deployment: Deployment, postgres_url: str,
+        sandbox: tuple[TwilioSandbox, str]) -> None:
+    """`dispatcher run --until-idle` under the Celery executor: it plans what is due,
+    queues it for a worker and exits 0 once everything is sent."""
+    contacts = 300
+    engine = make_engine(postgres_url)
+    phones = "\n".join(f"1380{i:07d},," for i in range(contacts))
+    import_contacts(engine, io.StringIO(f"phone,area,district\n{phones}\n"), "residents", "CN")
+    store_campaign(engine, sms_campaign_text("cli", datetime.now(UTC)))
+    deployment.start_worker()
+    done = subprocess.run(
+        [sys.executable, "-m", "dispatcher", "--config", str(deployment.config), "run",
+         "--until-idle", "--json"], capture_output=True, env=deployment.env(), timeout=240,
+        check=False)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["runs_planned"] and summary["tasks_queued"] >= 1
+    assert "executor: celery" in done.stderr.decode()
+    assert_each_sent_once(engine, sandbox[0], contacts)
     engine.dispose()

@@ -17,39 +17,19 @@ import argparse
 import os
 import platform
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common import campaign_text, run_child
 
 from dispatcher import samples
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPATCHER = [sys.executable, "-m", "dispatcher"]
-CAMPAIGN = """id = "bench"
-title = "Benchmark"
-owner = "bench"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["everyone"] }
-body = "【平安高新】掃黑除惡，人人有責。舉報電話110。回TD退訂"
-"""
+CAMPAIGN = campaign_text("bench", "Benchmark")
 COPY_COLUMNS = ("run_id", "channel", "placement", "target", "occurrence", "status", "reason",
                 "detail", "contact_id", "attempts", "updated_at")
-
-
-def run_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        errors = child.stderr.read().decode() if child.stderr else ""
-        raise SystemExit(f"{' '.join(args)} failed: {errors}")
-    return elapsed, usage.ru_maxrss * 1024
 
 
 def raw_insert_seconds(planned_db: Path, baseline_db: Path) -> tuple[float, int]:

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+from common import campaign_text, run_child, wait_up
 from sqlalchemy import create_engine, text
 
 from dispatcher import samples
@@ -45,16 +46,7 @@ SCHEMA = "bench_scale"
 BROKER = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 TOKEN_VARIABLE = "BENCH_TWILIO_TOKEN"
-CAMPAIGN = """id = "scale"
-title = "Scale benchmark"
-owner = "bench"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["everyone"] }
-body = "【平安高新】掃黑除惡，人人有責。舉報電話110。回TD退訂"
-"""
+CAMPAIGN = campaign_text("scale", "Scale benchmark")
 
 
 def database_url() -> str:
@@ -96,15 +88,10 @@ def child_env(config: Path) -> dict[str, str]:
             TOKEN_VARIABLE: SANDBOX_AUTH_TOKEN, "BENCH_BROKER": BROKER}
 
 
-def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def run_child_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        errors = child.stderr.read().decode() if child.stderr else ""
-        raise SystemExit(f"{' '.join(args)} failed: {errors}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    seconds, rss = run_child(args, env)
+    return seconds, rss / 2**20
 
 
 def cpu_seconds(pid: int) -> float:
@@ -209,11 +196,11 @@ def main() -> None:
     if not csv_path.exists():
         samples.write_csv(csv_path, args.targets, seed=7)
     (out / "scale.toml").write_text(CAMPAIGN, encoding="utf-8")
-    import_s, import_rss = run_child([*DISPATCHER, "contacts", "import", str(csv_path),
+    import_s, import_rss = run_child_mb([*DISPATCHER, "contacts", "import", str(csv_path),
                                       "--list", "everyone"], env)
-    run_child([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
-    run_child([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
-    plan_s, plan_rss = run_child([*DISPATCHER, "campaign", "plan", "scale"], env)
+    run_child_mb([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
+    run_child_mb([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
+    plan_s, plan_rss = run_child_mb([*DISPATCHER, "campaign", "plan", "scale"], env)
     engine = create_engine(db_url)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'planned'")
@@ -232,7 +219,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL,
                               stderr=(out / "feeder.log").open("wb"))
     try:
-        _wait_up(api)
+        wait_up(api)
         print("\n| calls in flight per worker | worker processes | messages | messages/s | "
               "CPU s per 1,000 (workers) | peak RSS per worker | scaling vs 1 worker |")
         print("|---|---|---|---|---|---|---|", flush=True)
@@ -283,16 +270,6 @@ def send_rest(env: dict[str, str], engine: object, out: Path) -> None:
                 break
     finally:
         stop(workers)
-
-
-def _wait_up(api: str) -> None:
-    for _ in range(100):
-        try:
-            requests.get(f"{api}/_sandbox/stats", timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("the sandbox did not start")
 
 
 if __name__ == "__main__":

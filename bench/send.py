@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+from common import SMS_BODY, wait_up
 from twilio.rest import Client
 
 from dispatcher import campaign_store, lifecycle, registry, samples
@@ -42,7 +43,7 @@ from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-BODY = "【平安高新】掃黑除惡，人人有責。舉報電話110。回TD退訂"
+BODY = SMS_BODY
 THREADS = 16
 
 
@@ -131,7 +132,7 @@ def main() -> None:
          "--latency-ms", "20"], env={**os.environ, "TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_up(api)
+        wait_up(api)
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
               f"{platform.python_version()}; sandbox latency 20 ms; {THREADS} threads")
         print("| variant | messages | seconds | messages/s | CPU s per 1,000 |")
@@ -159,16 +160,6 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait()
-
-
-def _wait_up(api: str) -> None:
-    for _ in range(100):
-        try:
-            requests.get(f"{api}/_sandbox/stats", timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("the sandbox did not start")
 
 
 if __name__ == "__main__":

@@ -26,17 +26,26 @@ def services_required() -> bool:
     return os.environ.get("DISPATCHER_REQUIRE_SERVICES") == "1"
 
 
-def _postgres_or_skip() -> None:
+def _service_or_skip(name: str, url: str, probe: Callable[[], object]) -> None:
+    """Skip the test with a reason when ``probe()`` fails; fail it when services are
+    required (CI)."""
     try:
-        probe = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with probe.connect() as conn:
-            conn.execute(text("select 1"))
-        probe.dispose()
+        probe()
     except Exception as exc:
-        reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {type(exc).__name__}"
+        reason = f"{name} unreachable at {url}: {type(exc).__name__}"
         if services_required():
             pytest.fail(f"{reason} (DISPATCHER_REQUIRE_SERVICES=1)")
         pytest.skip(reason)
+
+
+def _postgres_or_skip() -> None:
+    def probe() -> None:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+
+    _service_or_skip("PostgreSQL", POSTGRES_URL, probe)
 
 
 @pytest.fixture
@@ -75,16 +84,6 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 REDIS_URL = os.environ.get("DISPATCHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 RABBITMQ_URL = os.environ.get("DISPATCHER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-def _service_or_skip(name: str, url: str, probe: Callable[[], object]) -> None:
-    try:
-        probe()
-    except Exception as exc:
-        reason = f"{name} unreachable at {url}: {type(exc).__name__}"
-        if services_required():
-            pytest.fail(f"{reason} (DISPATCHER_REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
 
 
 @pytest.fixture

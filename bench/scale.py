@@ -33,7 +33,7 @@ from pathlib import Path
 
 import requests
 from common import campaign_text, run_child, wait_up
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from dispatcher import samples
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
@@ -49,13 +49,22 @@ TOKEN_VARIABLE = "BENCH_TWILIO_TOKEN"
 CAMPAIGN = campaign_text("scale", "Scale benchmark")
 
 
-def database_url() -> str:
+def database_url(keep: bool) -> str:
+    """The benchmark's schema: created afresh, or with ``keep`` the one left last time."""
     admin = create_engine(POSTGRES)
     with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        if not keep:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
     admin.dispose()
     return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds spent by the whole machine (every process: sandbox, PostgreSQL, ...)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])  # minus idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def write_config(path: Path, db_url: str, api: str, rate: float, concurrency: int) -> None:
@@ -133,9 +142,10 @@ def measure_workers(count: int, env: dict[str, str], api: str, seconds: float,
     try:
         time.sleep(warmup)
         sent0, cpu0 = accepted(api), [cpu_seconds(w.pid) for w in workers]
-        began = time.perf_counter()
+        machine0, began = machine_cpu_seconds(), time.perf_counter()
         time.sleep(seconds)
         sent1, cpu1 = accepted(api), [cpu_seconds(w.pid) for w in workers]
+        machine = machine_cpu_seconds() - machine0
         elapsed = time.perf_counter() - began
         rss = [peak_rss_mb(w.pid) for w in workers]
     finally:
@@ -144,6 +154,7 @@ def measure_workers(count: int, env: dict[str, str], api: str, seconds: float,
     cpu = sum(b - a for a, b in zip(cpu0, cpu1, strict=True))
     return {"workers": count, "messages": messages, "rate": messages / elapsed,
             "cpu_per_1000": cpu / max(messages, 1) * 1000, "rss_max": max(rss),
+            "machine_per_1000": machine / max(messages, 1) * 1000,
             "rss_mean": sum(rss) / len(rss)}
 
 
@@ -165,6 +176,25 @@ def measure_limit(env: dict[str, str], log: Path, seconds: float, logs: Path) ->
     return Counter(int(s) - start for s in stamps)
 
 
+def plan_targets(targets: int, out: Path, env: dict[str, str], engine: Engine) -> None:
+    """Import ``targets`` contacts and plan one SMS campaign to them, in child processes."""
+    csv_path = out / f"contacts-{targets}.csv"
+    if not csv_path.exists():
+        samples.write_csv(csv_path, targets, seed=7)
+    (out / "scale.toml").write_text(CAMPAIGN, encoding="utf-8")
+    import_s, import_rss = run_child_mb([*DISPATCHER, "contacts", "import", str(csv_path),
+                                         "--list", "everyone"], env)
+    run_child_mb([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
+    run_child_mb([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
+    plan_s, plan_rss = run_child_mb([*DISPATCHER, "campaign", "plan", "scale"], env)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'planned'")
+                            ).scalar_one()
+    print(f"\nimport {targets:,} contacts: {import_s:.0f} s, peak RSS {import_rss:.0f} MB;"
+          f" plan {rows:,} SMS rows: {plan_s:.0f} s ({rows / plan_s:,.0f} rows/s), peak RSS "
+          f"{plan_rss:.0f} MB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=3_200_000)
@@ -179,35 +209,24 @@ def main() -> None:
                         help="calls in flight per worker under the shared limit")
     parser.add_argument("--limit-seconds", type=float, default=60.0)
     parser.add_argument("--send-all", action="store_true")
+    parser.add_argument("--keep-database", action="store_true",
+                        help="send on from the run planned last time (no import, no plan)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "scale"), type=Path)
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     config, api_port = out / "config.toml", free_port()
     api = f"http://127.0.0.1:{api_port}"
-    db_url = database_url()
+    db_url = database_url(args.keep_database)
     write_config(config, db_url, api, 10_000, 4)
     env = child_env(config)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; PostgreSQL, RabbitMQ, Redis on this machine; "
           f"sandbox latency 20 ms", flush=True)
 
-    csv_path = out / f"contacts-{args.targets}.csv"
-    if not csv_path.exists():
-        samples.write_csv(csv_path, args.targets, seed=7)
-    (out / "scale.toml").write_text(CAMPAIGN, encoding="utf-8")
-    import_s, import_rss = run_child_mb([*DISPATCHER, "contacts", "import", str(csv_path),
-                                      "--list", "everyone"], env)
-    run_child_mb([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
-    run_child_mb([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
-    plan_s, plan_rss = run_child_mb([*DISPATCHER, "campaign", "plan", "scale"], env)
     engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'planned'")
-                            ).scalar_one()
-    print(f"\nimport {args.targets:,} contacts: {import_s:.0f} s, peak RSS {import_rss:.0f} MB;"
-          f" plan {rows:,} SMS rows: {plan_s:.0f} s ({rows / plan_s:,.0f} rows/s), peak RSS "
-          f"{plan_rss:.0f} MB", flush=True)
+    if not args.keep_database:
+        plan_targets(args.targets, out, env, engine)
 
     sandbox_log = out / "sandbox.ndjson"
     sandbox_log.unlink(missing_ok=True)
@@ -221,8 +240,9 @@ def main() -> None:
     try:
         wait_up(api)
         print("\n| calls in flight per worker | worker processes | messages | messages/s | "
-              "CPU s per 1,000 (workers) | peak RSS per worker | scaling vs 1 worker |")
-        print("|---|---|---|---|---|---|---|", flush=True)
+              "CPU s per 1,000 (workers) | CPU s per 1,000 (machine) | peak RSS per worker |"
+              " scaling vs 1 worker |")
+        print("|---|---|---|---|---|---|---|---|", flush=True)
         for concurrency in (int(n) for n in args.concurrency.split(",")):
             write_config(config, db_url, api, 10_000, concurrency)
             first = 0.0
@@ -230,7 +250,8 @@ def main() -> None:
                 r = measure_workers(count, env, api, args.seconds, args.warmup, out)
                 first = first or r["rate"]
                 print(f"| {concurrency} | {count} | {r['messages']:,} | {r['rate']:.0f} | "
-                      f"{r['cpu_per_1000']:.2f} | {r['rss_max']:.0f} MB (mean "
+                      f"{r['cpu_per_1000']:.2f} | {r['machine_per_1000']:.2f} | "
+                      f"{r['rss_max']:.0f} MB (mean "
                       f"{r['rss_mean']:.0f}) | {r['rate'] / first:.2f} |", flush=True)
 
         write_config(config, db_url, api, args.limit_rate, args.limit_concurrency)

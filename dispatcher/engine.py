@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -56,6 +57,7 @@ class DeliveryEngine:
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="send")
         self._in_flight: dict[Future[list[SendResult]], list[Message]] = {}
         self._lookups: dict[Future[LookupResult], tuple[Message, ClaimedRow]] = {}
+        self._next_reconcile = 0.0
 
     @property
     def lease(self) -> timedelta:
@@ -120,8 +122,12 @@ class DeliveryEngine:
         return sum(1 for msgs in self._in_flight.values() if msgs[0].placement.channel == channel)
 
     def _reconcile(self) -> int:
-        if len(self._lookups) >= 4:
+        """Look up rows whose lease ran out, at most every ``reconcile_seconds``: leases
+        last a minute, and a query per loop cost a transaction per message."""
+        now = time.monotonic()
+        if len(self._lookups) >= 4 or now < self._next_reconcile:
             return 0
+        self._next_reconcile = now + self.options.reconcile_seconds
         with self.db.begin() as conn:
             rows = claims.release_expired(conn, 16, self.lease, list(self.senders),
                                           self.scope)

@@ -15,6 +15,7 @@ class EngineOptions:
     lookup_skew_seconds: float = 5.0  # clock difference allowed between us and the provider
     unknown_grace_seconds: float = 2.0  # wait before looking up a send of unknown outcome
     idle_poll_seconds: float = 0.2
+    reconcile_seconds: float = 1.0  # how often rows with an expired lease are looked for
     # With until_idle: how far ahead work still counts as work (a retry's backoff, a lease
     # running out); None: a lease plus the longest backoff. A Celery task ends sooner and
     # leaves later work to a task derived again from the database.

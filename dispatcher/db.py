@@ -78,6 +78,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_alembic_config(engine), revision)
 
 
+def refresh_statistics(engine: Engine, table_name: str) -> None:
+    """Refresh PostgreSQL's planner statistics of ``table_name`` after a bulk write (SQLite
+    plans well enough without them)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'ANALYZE "{table_name}"')
+
+
 def insert_ignoring_conflicts(table: Table, engine: Engine) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING in the engine's dialect (SQLite or PostgreSQL)."""
     if engine.dialect.name == "postgresql":

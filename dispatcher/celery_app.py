@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Reject
 from sqlalchemy import Engine
 
 from channels.base import Channel
@@ -94,6 +95,7 @@ class WorkerContext:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     heartbeat_seconds: float = 5.0
     current: DeliveryEngine | None = None
+    stopping: bool = False
 
 
 _WORKER: WorkerContext | None = None
@@ -106,10 +108,13 @@ def serve_tasks(context: WorkerContext) -> None:
 
 
 def stop_current_task() -> None:
-    """Warm shutdown: the running task finishes its sends in flight and ends; rows it
-    claimed and did not send keep their lease and are reconciled later."""
-    if _WORKER is not None and _WORKER.current is not None:
-        _WORKER.current.stop.set()
+    """Warm shutdown: the running task finishes its sends in flight and ends (rows it
+    claimed and did not send keep their lease and are reconciled later), and a task
+    the broker delivers after that goes back to the queue for another worker."""
+    if _WORKER is not None:
+        _WORKER.stopping = True
+        if _WORKER.current is not None:
+            _WORKER.current.stop.set()
 
 
 def send_block(block_id: int, run_id: int, channel: str, first_id: int,
@@ -118,6 +123,8 @@ def send_block(block_id: int, run_id: int, channel: str, first_id: int,
     worker = _WORKER
     if worker is None:
         raise RuntimeError("this process is not a dispatcher worker (`dispatcher worker`)")
+    if worker.stopping:  # Celery hands over one more message before it stops consuming
+        raise Reject("this worker is shutting down", requeue=True)
     scope = Scope(run_id, channel, first_id, last_id)
     with worker.db.begin() as conn:
         send_tasks.start(conn, block_id, worker.name)

@@ -66,7 +66,7 @@ class Deployment:
     """A config for the Celery executor, its worker subprocesses and its feeder thread."""
 
     def __init__(self, tmp_path: Path, db_url: str, api_url: str, broker_url: str,
-                 redis_url: str) -> None:
+                 redis_url: str, rate: float = 5000) -> None:
         self.tmp_path = tmp_path
         self.broker_url = broker_url
         self.queue = f"test-{uuid.uuid4().hex[:8]}"
@@ -74,7 +74,8 @@ class Deployment:
         self.config.write_text(
             'executor = "celery"\n'
             + sandbox_config_text(db_url, api_url, f"http://127.0.0.1:{free_port()}",
-                                  status_callback=False, token_variable=TOKEN_VARIABLE)
+                                  status_callback=False, token_variable=TOKEN_VARIABLE,
+                                  rate=rate)
             + f'[celery]\nbroker_url = "env:{BROKER_VARIABLE}"\nredis_url = "{redis_url}"\n'
               f'queue = "{self.queue}"\n', encoding="utf-8")
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -266,5 +267,35 @@ def test_run_until_idle_feeds_the_workers_and_exits(
     summary = json.loads(done.stdout)
     assert summary["runs_planned"] and summary["tasks_queued"] >= 1
     assert "executor: celery" in done.stderr.decode()
+    assert_each_sent_once(engine, sandbox[0], contacts)
+    engine.dispose()
+
+
+def test_sigterm_stops_a_busy_worker_soon_and_another_finishes_its_block(
+        tmp_path: Path, postgres_url: str, sandbox: tuple[TwilioSandbox, str],
+        rabbitmq_url: str, redis_url: str) -> None:
+    """A worker told to stop in the middle of a long block (600 rows at 20/s) finishes
+    only the sends in flight, and a second worker sends the rest, each message once."""
+    contacts = 600
+    deployment = Deployment(tmp_path, postgres_url, sandbox[1], rabbitmq_url, redis_url,
+                            rate=20)
+    engine = plan_sms(postgres_url, contacts)
+    try:
+        first = deployment.start_worker(lease=3)
+        deployment.start_feeder()
+        wait_for(lambda: count_rows(engine, deliveries.c.status == "sent") >= 20, 60,
+                 "the first worker to be sending")
+        first.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        first.wait(timeout=30)
+        stopped_in = time.monotonic() - began
+        sent_when_stopped = count_rows(engine, deliveries.c.status == "sent")
+        assert sent_when_stopped < contacts // 2, "the worker sent on instead of stopping"
+        deployment.start_worker(lease=3)
+        wait_for(deployment.feeder_done, 300, "every row to be sent " + deployment.logs())
+    finally:
+        deployment.close()
+    print(f"a busy worker stopped {stopped_in:.1f} s after SIGTERM")
+    assert stopped_in < 10
     assert_each_sent_once(engine, sandbox[0], contacts)
     engine.dispose()

@@ -285,12 +285,15 @@ def test_sigterm_stops_a_busy_worker_soon_and_another_finishes_its_block(
         deployment.start_feeder()
         wait_for(lambda: count_rows(engine, deliveries.c.status == "sent") >= 20, 60,
                  "the first worker to be sending")
+        sent_at_signal = count_rows(engine, deliveries.c.status == "sent")
         first.send_signal(signal.SIGTERM)
         began = time.monotonic()
         first.wait(timeout=30)
         stopped_in = time.monotonic() - began
         sent_when_stopped = count_rows(engine, deliveries.c.status == "sent")
-        assert sent_when_stopped < contacts // 2, "the worker sent on instead of stopping"
+        # At 20/s, a second's worth more at most: neither the rest of its block (480
+        # rows) nor the next block Celery hands it while stopping (100 rows).
+        assert sent_when_stopped - sent_at_signal <= 30, (sent_at_signal, sent_when_stopped)
         deployment.start_worker(lease=3)
         wait_for(deployment.feeder_done, 300, "every row to be sent " + deployment.logs())
     finally:

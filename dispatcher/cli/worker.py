@@ -75,9 +75,8 @@ def feed_workers(app: AppContext, channels: Mapping[str, Channel], until_idle: b
     options = options or FeederOptions(rows_per_task=config.celery.task_rows,
                                        queued_tasks=config.celery.queued_tasks)
     feeder = TaskFeeder(app.engine, senders, config.web.public_url, queue, options)
-    leading: Callable[[], bool] = lambda: True  # noqa: E731
-    if not until_idle:
-        leading = _leads_scheduler
+    # --until-idle runs no scheduler: it feeds alone, like it sends alone locally.
+    leading: Callable[[], bool] = _always if until_idle else _leads_scheduler
     thread = threading.Thread(target=feeder.run, args=(stop, until_idle, leading),
                               name="feeder", daemon=True)
     thread.start()
@@ -85,6 +84,10 @@ def feed_workers(app: AppContext, channels: Mapping[str, Channel], until_idle: b
         _show_progress(app, thread)
     thread.join()
     return feeder.queued
+
+
+def _always() -> bool:
+    return True
 
 
 def _leads_scheduler() -> bool:

@@ -65,11 +65,18 @@ def read_status(engine: Engine, now: datetime | None = None) -> ExecutorStatus:
     """The executor's state at ``now`` (default: the current time)."""
     now = now or utcnow()
     with engine.connect() as conn:
+        counts = block_counts(conn, now)
         return ExecutorStatus(at=now, open_rows=tuple(_open_rows(conn)),
-                              queued=_count(conn, send_tasks.c.state == "queued"),
-                              waiting=_count(conn, _idle_due(now), _of_sendable_run()),
+                              queued=counts["queued"], waiting=counts["waiting"],
                               running=tuple(_running(conn, now)),
-                              lag_seconds=_lag(conn, now))
+                              lag_seconds=lag_seconds(conn, now))
+
+
+def block_counts(conn: Connection, now: datetime) -> dict[str, int]:
+    """The Celery executor's blocks: queued, waiting for a queue slot, running."""
+    return {"queued": _count(conn, send_tasks.c.state == "queued"),
+            "waiting": _count(conn, _idle_due(now), _of_sendable_run()),
+            "running": _count(conn, send_tasks.c.state == "running")}
 
 
 def _open_rows(conn: Connection) -> list[RunRows]:
@@ -100,7 +107,7 @@ def _running(conn: Connection, now: datetime) -> list[RunningBlock]:
             for row in conn.execute(query).all()]
 
 
-def _lag(conn: Connection, now: datetime) -> float:
+def lag_seconds(conn: Connection, now: datetime) -> float:
     """A queued block keeps the ``due_at`` it had while idle, so the oldest ``due_at``
     among waiting and queued blocks is when the oldest unserved work became due."""
     query = (select(func.min(send_tasks.c.due_at))

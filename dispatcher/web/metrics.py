@@ -2,7 +2,7 @@
 
 Nothing is counted in memory: a collector on its own registry reads the database at
 scrape time, so every process serving the app (and every restart) reports the same
-figures. One scrape is one connection and five queries:
+figures. One scrape is one connection and nine queries:
 
 - ``dispatcher_deliveries{channel,state}``: delivery rows by channel and state; skipped
   rows as ``state="skipped:REASON"``. Every state of a channel that has rows is reported,
@@ -20,6 +20,9 @@ figures. One scrape is one connection and five queries:
   window, not a running total: ``_count`` and ``_sum`` can go down, so read the
   quantiles and ``_sum / _count`` directly rather than through ``rate()``.
 - ``dispatcher_runs{status}``: runs by status (every status, 0 included).
+- ``dispatcher_send_tasks{state}``: the Celery executor's blocks queued, waiting for a
+  queue slot and running; ``dispatcher_executor_lag_seconds``: how long the oldest
+  waiting work has waited (both 0 with the local executor).
 - ``dispatcher_up``: 1, or 0 (and nothing else) when the database cannot be read.
 """
 
@@ -40,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import SKIP_REASONS, STATES
 from dispatcher.db import as_utc, utcnow
+from dispatcher.executor_status import block_counts, lag_seconds
 from dispatcher.tables import deliveries, delivery_events, runs
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,11 @@ def _families(conn: Connection, now: datetime) -> Iterator[Metric]:
                  ["channel", "code"], _provider_errors(conn))
     yield _gauge("dispatcher_runs", "Runs by status", ["status"], _run_counts(conn))
     yield _latency_summary(_send_latencies(conn, now))
+    yield _gauge("dispatcher_send_tasks", "Celery executor blocks by state", ["state"],
+                 {(state,): n for state, n in block_counts(conn, now).items()})
+    yield GaugeMetricFamily("dispatcher_executor_lag_seconds",
+                            "Seconds the oldest waiting work has waited (Celery executor)",
+                            value=lag_seconds(conn, now))
 
 
 def _gauge(name: str, documentation: str, labels: list[str],

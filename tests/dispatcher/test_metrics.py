@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, select, update
 
 from channels.sms import SmsChannel
-from dispatcher import optouts, transitions
+from dispatcher import optouts, send_tasks, transitions
 from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
+from dispatcher.db import utcnow
 from dispatcher.runs import pause
 from dispatcher.tables import deliveries, runs
+from dispatcher.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
 from dispatcher.transitions import Transition, advance
 from dispatcher.web import create_app
@@ -143,6 +145,8 @@ def test_empty_database(engine: Engine) -> None:
     latency = labelled(samples, "dispatcher_send_latency_seconds")
     assert len(latency) == 3 and all(math.isnan(v) for v in latency.values())
     assert samples["dispatcher_send_latency_seconds_count"] == {(): 0.0}
+    assert set(labelled(samples, "dispatcher_send_tasks").values()) == {0.0}
+    assert samples["dispatcher_executor_lag_seconds"] == {(): 0.0}
     assert samples["dispatcher_up"] == {(): 1.0}
 
 
@@ -156,3 +160,18 @@ def test_metrics_are_not_in_the_openapi_schema(engine: Engine) -> None:
         paths = client.get("/openapi.json").json()["paths"]
     assert "/metrics" not in paths
     assert "/healthz" in paths
+
+
+def test_celery_executor_blocks_and_lag(engine: Engine) -> None:
+    import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
+    plan(engine, "drive")
+    with engine.begin() as conn:
+        run_id = conn.execute(select(runs.c.id)).scalar_one()
+        send_tasks.add_blocks(conn, rows_per_block=2)
+        _queued, running = send_tasks.take_due(conn, 2, "sms", [run_id])
+        send_tasks.start(conn, running.id, "w1@host")
+        conn.execute(update(blocks).values(due_at=utcnow() - timedelta(seconds=120)))
+    samples = scrape(engine)
+    assert labelled(samples, "dispatcher_send_tasks") == {
+        ("queued",): 1.0, ("running",): 1.0, ("waiting",): 1.0}
+    assert 119 <= samples["dispatcher_executor_lag_seconds"][()] < 300

@@ -412,9 +412,12 @@ def test_a_firing_missed_during_two_hours_of_downtime(residents: Engine, db_url:
                 assert detail.startswith("firing at 2030-03-04T10:00:00+08:00 missed: ")
                 assert count_runs(residents, "daily") == 0
             before = count_runs(residents, "daily")
+            fires = len(audit(residents, "daily", "fire"))
 
             clock.move_to(ten + timedelta(days=1) - timedelta(seconds=1))  # 09:59:59 next day
             wait_until(lambda: count_runs(residents, "daily") == before + 1)
+            # The run is created before the firing is written to the audit log.
+            wait_until(lambda: len(audit(residents, "daily", "fire")) == fires + 1)
             assert audit(residents, "daily", "fire")[-1].startswith(
                 "firing at 2030-03-05T10:00:00+08:00: run ")
             assert not audit(residents, "daily", "fire")[-1].endswith("late)")

@@ -129,6 +129,8 @@ class Deployment:
                 child.kill()
                 child.wait()
         os.environ.pop(BROKER_VARIABLE, None)
+        with Connection(self.broker_url) as conn:  # the test's queue goes with it
+            conn.default_channel.queue_delete(self.queue)
 
 
 @pytest.fixture

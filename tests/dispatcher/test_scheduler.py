@@ -401,7 +401,9 @@ def test_a_firing_missed_during_two_hours_of_downtime(residents: Engine, db_url:
         service = leading_service(residents, db_url)
         try:
             if policy == "run-late":
-                wait_until(lambda: count_runs(residents, "daily") == 1)
+                # The run is created before the firing is written to the audit log.
+                wait_until(lambda: audit(residents, "daily", "fire") != [])
+                assert count_runs(residents, "daily") == 1
                 [detail] = audit(residents, "daily", "fire")
                 assert detail.startswith("firing at 2030-03-04T10:00:00+08:00: run ")
                 assert detail.endswith("(1:30:00 late)")
@@ -415,9 +417,8 @@ def test_a_firing_missed_during_two_hours_of_downtime(residents: Engine, db_url:
             fires = len(audit(residents, "daily", "fire"))
 
             clock.move_to(ten + timedelta(days=1) - timedelta(seconds=1))  # 09:59:59 next day
-            wait_until(lambda: count_runs(residents, "daily") == before + 1)
-            # The run is created before the firing is written to the audit log.
             wait_until(lambda: len(audit(residents, "daily", "fire")) == fires + 1)
+            assert count_runs(residents, "daily") == before + 1
             assert audit(residents, "daily", "fire")[-1].startswith(
                 "firing at 2030-03-05T10:00:00+08:00: run ")
             assert not audit(residents, "daily", "fire")[-1].endswith("late)")

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -92,7 +92,8 @@ class DeliveryEngine:
             rows: list[ClaimedRow] = []
             with self.db.begin() as conn:
                 for run in self._sendable_runs(conn):
-                    if not self._window_open(sender, run, utcnow()):
+                    if not self.placements.sender_may_send(
+                            sender, run, utcnow(), self.options.respect_send_windows):
                         continue  # its rows wait for the send window to open
                     rows += claims.claim(conn, run, name, room - len(rows), self.lease,
                                          self.scope)
@@ -154,14 +155,6 @@ class DeliveryEngine:
                 message, row = self._lookups.pop(future)
                 self.recorder.lookup_done(message, row, future)
         self.recorder.record(results)
-
-    def _window_open(self, sender: Sender, run_id: int, at: datetime) -> bool:
-        """Person-addressed channels send only inside the campaign's send window."""
-        if not self.options.respect_send_windows:
-            return True
-        if not sender.capabilities.waits_for_send_window:
-            return True
-        return self.placements.window_open(run_id, at)
 
     def _work_ahead(self) -> bool:
         """Rows to send now or soon: retries and expired leases due within the horizon, in

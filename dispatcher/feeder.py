@@ -113,7 +113,8 @@ class TaskFeeder:
         with self.db.begin() as conn:
             room = self.options.queued_tasks - send_tasks.count_active(conn)
             run_ids = [run for run in claims.sendable_runs(conn)
-                       if self._window_open(sender, run)]
+                       if self.placements.sender_may_send(
+                           sender, run, utcnow(), self.options.respect_send_windows)]
             blocks = send_tasks.take_due(conn, room, name, run_ids)
         refused: list[int] = []
         for block in blocks:
@@ -147,10 +148,3 @@ class TaskFeeder:
                 due = claims.next_work_at(conn, block.scope)
                 if due is not None:
                     send_tasks.set_due(conn, block.id, due)
-
-    def _window_open(self, sender: Sender, run_id: int) -> bool:
-        if not self.options.respect_send_windows:
-            return True
-        if not sender.capabilities.waits_for_send_window:
-            return True
-        return self.placements.window_open(run_id, utcnow())

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, exists, select, update
 
-from channels.base import Message, Placement
+from channels.base import Message, Placement, Sender
 from dispatcher.campaign import Campaign
 from dispatcher.claims import SENDABLE_RUN, ClaimedRow
 from dispatcher.db import utcnow
@@ -43,6 +43,14 @@ class RunPlacements:
     def window_open(self, run_id: int, at: datetime) -> bool:
         campaign = self.campaign(run_id)
         return is_open(campaign.schedule.send_window, ZoneInfo(campaign.timezone), at)
+
+    def sender_may_send(self, sender: Sender, run_id: int, at: datetime,
+                        respect_windows: bool = True) -> bool:
+        """Person-addressed channels send only inside the campaign's send window (the
+        demo, which must run at any hour, passes ``respect_windows=False``)."""
+        if not respect_windows or not sender.capabilities.waits_for_send_window:
+            return True
+        return self.window_open(run_id, at)
 
     def opens_by(self, run_id: int, horizon: datetime, now: datetime) -> bool:
         """Whether the run's send window is open at some moment up to ``horizon``."""

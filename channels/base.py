@@ -329,6 +329,12 @@ class SignatureError(Exception):
     """A provider callback whose signature is missing or wrong: answer 403, change nothing."""
 
 
+class MalformedRequest(ValueError):
+    """A callback whose body cannot be read (bad XML or JSON, not UTF-8, a value out of
+    range): answer 400 to that request alone, change nothing. Raised only after the
+    request's signature or token was checked, where the provider signs the body."""
+
+
 @runtime_checkable
 class Sender(Protocol):
     """A channel that sends. The engine owns concurrency, rate limits and retries."""

@@ -333,3 +333,18 @@ send_tasks = Table(
     UniqueConstraint("run_id", "channel", "first_id"),
     Index(None, "state", "due_at"),
 )
+
+# What venues reported that cannot be true (admissions above the auditorium's seats, more
+# plays than the schedule allows, plays outside the campaign's dates, near-duplicates):
+# refused, kept here with the reason so operators can see what was refused and why.
+refused_reports = Table(
+    "refused_reports", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),  # cinema, led
+    Column("venue", Text, nullable=False),  # the cinema's or screen's id
+    Column("delivery_id", Id),  # the booking or placement row, when one was named
+    Column("reason", String(32), nullable=False),  # machine name, e.g. above_capacity
+    Column("detail", Text, nullable=False),  # what was reported and what was allowed
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index(None, "channel", "received_at"),
+)

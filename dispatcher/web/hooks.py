@@ -24,6 +24,7 @@ from channels.base import (
     CallbackRequest,
     Channel,
     EventReceiver,
+    MalformedRequest,
     SignatureError,
 )
 from dispatcher.config import Config
@@ -144,12 +145,17 @@ async def _callback_request(request: Request, public_url: str) -> CallbackReques
 
 
 def _verified(channel: str, kind: str, client: str, handle: Callable[[], Response]) -> Response:
-    """Run ``handle``; 403 when the signature is wrong, 503 when the channel cannot check."""
+    """Run ``handle``; 403 when the signature is wrong, 400 when the body is malformed,
+    503 when the channel cannot check."""
     try:
         return handle()
     except SignatureError as exc:
         log.warning("refused %s callback for %s from %s: %s", kind, channel, client, exc)
         return Response("invalid signature", status_code=403, media_type="text/plain")
+    except MalformedRequest as exc:
+        log.warning("refused malformed %s callback for %s from %s: %s", kind, channel, client,
+                    exc)
+        return Response(f"malformed request: {exc}", status_code=400, media_type="text/plain")
     except ConfigError as exc:  # e.g. the auth token's environment variable is not set
         log.error("cannot check %s callback for %s: %s", kind, channel, exc)
         return Response("channel not configured", status_code=503, media_type="text/plain")

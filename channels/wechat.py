@@ -13,6 +13,7 @@ article statistics (datacube ``getarticletotal``) and stored by day.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -39,7 +40,8 @@ from channels.base import (
     ValidationContext,
 )
 from channels.wechat_client import WeChatAccount
-from channels.wechat_events import decrypted_xml, echo, events_from
+from channels.wechat_events import events_from
+from channels.wechat_push import FRESH_S, echo, event_xml, push_nonce
 from channels.wechat_settings import WeChatSettings, parse_settings
 
 MONTHLY_BROADCASTS = 4  # a service account reaches one follower at most 4 times a month
@@ -157,9 +159,22 @@ class WeChatChannel:
         return echo(self._token(), request)
 
     def parse_events(self, request: CallbackRequest) -> ProviderEvents:
+        """Prove the push (safe mode: encrypted with a valid msg_signature only; its
+        timestamp fresh), then read its event. The nonce is the web app's to check: see
+        :meth:`push_nonce`."""
         settings = self._configured_for_events()
         key = settings.encoding_aes_key.reveal() if settings.encoding_aes_key else None
-        return events_from(decrypted_xml(self._token(), key, settings.reveal_appid(), request))
+        return events_from(event_xml(self._token(), key, settings.reveal_appid(), request,
+                                     time.time()))
+
+    # A push's nonce is taken once: the web app keeps the nonces taken (in the database,
+    # for every process) at least twice this long, as timestamps may be this far off
+    # either way.
+    freshness_s: ClassVar[int] = FRESH_S
+
+    def push_nonce(self, request: CallbackRequest) -> str:
+        """The nonce of a push :meth:`parse_events` has accepted."""
+        return push_nonce(request)
 
     def _configured_for_events(self) -> WeChatSettings:
         if self.settings is None:

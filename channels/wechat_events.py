@@ -1,9 +1,8 @@
-"""WeChat's pushes to the account's server URL: the URL check, signatures, events.
+"""WeChat's events, mapped to receipts and reach reports.
 
-WeChat signs every push with the server token: ``signature`` = sha1 of the sorted token,
-``timestamp`` and ``nonce`` (query parameters). In safe (encrypted) mode the body's
-``Encrypt`` element is AES-encrypted with the EncodingAESKey and ``msg_signature`` also
-covers it; :class:`wechatpy.crypto.WeChatCrypto` checks and decrypts it.
+The push carrying an event is proven first (:mod:`channels.wechat_push`); its XML is read
+here safely (:mod:`channels.wechat_xml`), and a value out of shape or range is a
+:class:`~channels.base.MalformedRequest` (400), never a server error.
 
 Mapped events:
 
@@ -19,84 +18,71 @@ Anything else (follows, menu clicks, messages) is acknowledged and ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from urllib.parse import parse_qs, urlsplit
 
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.events import MassSendJobFinishEvent, TemplateSendJobFinishEvent
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.utils import check_signature
-
-from channels.base import (
-    CallbackRequest,
-    ProviderEvents,
-    ReachReport,
-    Receipt,
-    SignatureError,
-)
+from channels.base import MalformedRequest, ProviderEvents, ReachReport, Receipt
+from channels.wechat_xml import xml_fields
 
 MASS_SUCCESS = "send success"
-JOB_COUNTS = (("total_count", "audience"), ("filter_count", "filtered"),
-              ("sent_count", "recipients"), ("error_count", "errors"))
-
-
-def query(request: CallbackRequest) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
-
-
-def check_url_signature(token: str, params: Mapping[str, str]) -> None:
-    try:
-        check_signature(token, params.get("signature", ""), params.get("timestamp", ""),
-                        params.get("nonce", ""))
-    except InvalidSignatureException:
-        raise SignatureError("signature is missing or does not match the server "
-                             "token") from None
-
-
-def echo(token: str, request: CallbackRequest) -> str:
-    """The URL check WeChat makes when the server URL is saved: echo ``echostr``."""
-    params = query(request)
-    check_url_signature(token, params)
-    return params.get("echostr", "")
-
-
-def decrypted_xml(token: str, aes_key: str | None, appid: str,
-                  request: CallbackRequest) -> str:
-    """The event's XML, signature checked, decrypted in safe mode."""
-    params = query(request)
-    check_url_signature(token, params)
-    body = request.body.decode("utf-8")
-    if params.get("encrypt_type") != "aes":
-        return body
-    if aes_key is None:
-        raise SignatureError("an encrypted event arrived but [channels.wechat] has no "
-                             "encoding_aes_key to decrypt it")
-    crypto = WeChatCrypto(token, aes_key, appid)
-    try:
-        return str(crypto.decrypt_message(body, params.get("msg_signature", ""),
-                                          params.get("timestamp", ""), params.get("nonce", "")))
-    except (InvalidSignatureException, InvalidAppIdException):
-        raise SignatureError("msg_signature does not match, or the event is not for this "
-                             "account") from None
+JOB_COUNTS = (("TotalCount", "audience"), ("FilterCount", "filtered"),
+              ("SentCount", "recipients"), ("ErrorCount", "errors"))
+MAX_COUNT = 2**63 - 1  # what the database stores
+MAX_STATUS = 200  # characters of a Status kept (it becomes a row's code and detail)
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def events_from(xml: str) -> ProviderEvents:
-    message = parse_message(xml)
-    if isinstance(message, MassSendJobFinishEvent):
-        ref = str(message.id)
-        status = str(message.status)
-        done = status == MASS_SUCCESS
-        receipt = Receipt(provider_ref=ref, state="delivered" if done else "failed",
-                          code=None if done else status, detail=f"wechat {status}")
-        reports = [ReachReport(metric, int(getattr(message, field) or 0), provider_ref=ref)
-                   for field, metric in JOB_COUNTS]
-        return ProviderEvents([receipt], reports)
-    if isinstance(message, TemplateSendJobFinishEvent):
-        status = str(message.status)
-        ok = status == "success"
-        return ProviderEvents([Receipt(
-            provider_ref=str(message.id), state="delivered" if ok else "failed",
-            code=None if ok else status, detail=f"wechat {status}",
-            opt_out="user block" in status)], [])
+    """The receipts and reports of one event document (its push already proven)."""
+    fields = xml_fields(xml, "the event")
+    if fields.get("MsgType", "").lower() != "event":
+        return ProviderEvents([], [])
+    kind = fields.get("Event", "").upper()
+    if kind == "MASSSENDJOBFINISH":
+        return _mass_job(fields)
+    if kind == "TEMPLATESENDJOBFINISH":
+        return _template(fields)
     return ProviderEvents([], [])
+
+
+def _mass_job(fields: Mapping[str, str]) -> ProviderEvents:
+    ref, status = _msg_id(fields), _status(fields)
+    done = status == MASS_SUCCESS
+    receipt = Receipt(provider_ref=ref, state="delivered" if done else "failed",
+                      code=None if done else status, detail=f"wechat {status}")
+    reports = [ReachReport(metric, _count(fields, name), provider_ref=ref)
+               for name, metric in JOB_COUNTS]
+    return ProviderEvents([receipt], reports)
+
+
+def _template(fields: Mapping[str, str]) -> ProviderEvents:
+    status = _status(fields)
+    ok = status == "success"
+    return ProviderEvents([Receipt(
+        provider_ref=_msg_id(fields), state="delivered" if ok else "failed",
+        code=None if ok else status, detail=f"wechat {status}",
+        opt_out="user block" in status)], [])
+
+
+def _msg_id(fields: Mapping[str, str]) -> str:
+    """``MsgID`` as WeChat writes it (digits); the row's provider reference."""
+    value = fields.get("MsgID", "").strip()
+    if not _DIGITS.fullmatch(value):
+        raise MalformedRequest(f"MsgID must be 1 to 20 digits, got {value[:40]!r}")
+    return str(int(value))
+
+
+def _status(fields: Mapping[str, str]) -> str:
+    value = fields.get("Status", "").strip()
+    if not value or len(value) > MAX_STATUS:
+        raise MalformedRequest(f"Status must be 1 to {MAX_STATUS} characters")
+    return value
+
+
+def _count(fields: Mapping[str, str], name: str) -> int:
+    """A job count: digits from 0 to MAX_COUNT (absent: 0, as wechatpy reads it)."""
+    value = fields.get(name, "").strip() or "0"
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_COUNT:
+        raise MalformedRequest(f"{name} must be a whole number from 0 to {MAX_COUNT}, "
+                               f"got {value[:40]!r}")
+    return int(value)

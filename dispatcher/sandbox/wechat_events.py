@@ -78,13 +78,19 @@ class Signer:
                        if options.encrypt else None)
 
     def sign(self, event: Event) -> tuple[dict[str, str], bytes]:
-        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+        """A fresh timestamp (the wall clock) and a new nonce for each attempt, as WeChat
+        signs each push: receivers refuse stale timestamps and nonces seen before."""
+        query, body = self.sign_xml(event.xml, str(int(time.time())),
+                                    str(secrets.randbelow(10**10)))
+        return query | {"openid": event.sender}, body
+
+    def sign_xml(self, xml: str, timestamp: str, nonce: str) -> tuple[dict[str, str], bytes]:
+        """The query and body of a push of ``xml`` signed with this timestamp and nonce."""
         query = {"signature": signature(self.token, timestamp, nonce),
-                 "timestamp": timestamp, "nonce": nonce, "openid": event.sender}
+                 "timestamp": timestamp, "nonce": nonce}
         if self.crypto is None:
-            return query, event.xml.encode()
-        packed = ET.fromstring(cast(str, self.crypto.encrypt_message(event.xml, nonce,
-                                                                     timestamp)))
+            return query, xml.encode()
+        packed = ET.fromstring(cast(str, self.crypto.encrypt_message(xml, nonce, timestamp)))
         encrypted = packed.findtext("Encrypt") or ""
         body = (f"<xml><ToUserName><![CDATA[{self.to}]]></ToUserName>"
                 f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")

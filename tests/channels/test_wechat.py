@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from wechatpy.crypto import WeChatCrypto
 
 from channels import wechat_placement as wp
 from channels.base import (
     CallbackRequest,
     ConfigError,
+    MalformedRequest,
     Placement,
     SignatureError,
     ValidationContext,
 )
 from channels.wechat import WeChatChannel
-from channels.wechat_events import MASS_SUCCESS, decrypted_xml, echo, events_from
+from channels.wechat_events import MASS_SUCCESS, events_from
+from channels.wechat_push import echo, event_xml
 from channels.wechat_settings import parse_settings
 from dispatcher.config import Secret
 
@@ -174,8 +179,9 @@ def test_url_check_and_signatures() -> None:
     with pytest.raises(SignatureError):
         echo("tok", request("http://h/e?signature=00&timestamp=1&nonce=n&echostr=hi"))
     with pytest.raises(SignatureError, match="no encoding_aes_key"):
-        decrypted_xml("tok", None, "wx1", request(
-            f"http://h/e?signature={good}&timestamp=1&nonce=n&encrypt_type=aes", "<xml/>"))
+        event_xml("tok", None, "wx1", request(
+            f"http://h/e?signature={good}&timestamp=1&nonce=n&encrypt_type=aes", "<xml/>"),
+                  now=1)
 
 
 def event(kind: str, **fields: str) -> str:
@@ -201,3 +207,171 @@ def test_events_become_receipts_and_reports() -> None:
                                 Status="failed:user block")).receipts[0]
     assert (blocked.state, blocked.opt_out) == ("failed", True)
     assert events_from(event("subscribe")) == ([], [])
+
+
+# Proof of each push: safe mode, fresh timestamps, nonce shape, safe XML --------------------
+
+AES_KEY = "cHVibGljaXR5LWRpc3BhdGNoZXItc2FuZGJveC1rZXk"
+NOW = 1_900_000_000
+
+
+def signed_url(timestamp: str, nonce: str, token: str = "tok", **extra: str) -> str:
+    query = {"signature": sign(token, timestamp, nonce), "timestamp": timestamp,
+             "nonce": nonce, **extra}
+    return "http://h/e?" + urlencode(query)
+
+
+def encrypted(xml: str | bytes, timestamp: str, nonce: str, key: str = AES_KEY,
+              appid: str = "wx1") -> tuple[dict[str, str], str]:
+    """(query additions, body) of a push as WeChat makes it in safe mode."""
+    packed = WeChatCrypto("tok", key, appid).encrypt_message(xml, nonce, timestamp)
+    found = dict(re.findall(r"<(\w+)><!\[CDATA\[(.*?)\]\]>", packed))
+    body = (f"<xml><ToUserName><![CDATA[gh]]></ToUserName>"
+            f"<Encrypt><![CDATA[{found['Encrypt']}]]></Encrypt></xml>")
+    return {"encrypt_type": "aes", "msg_signature": found["MsgSignature"]}, body
+
+
+JOB = event("MASSSENDJOBFINISH", MsgID="77", Status=MASS_SUCCESS, TotalCount="9",
+            FilterCount="9", SentCount="9", ErrorCount="0")
+
+
+def test_a_fresh_signed_push_is_taken_in_both_modes() -> None:
+    ts = str(NOW)
+    assert event_xml("tok", None, "wx1", request(signed_url(ts, "n1"), JOB), NOW) == JOB
+    assert event_xml("tok", None, "wx1", request(
+        signed_url(ts, "n1", encrypt_type="raw"), JOB), NOW) == JOB
+    extra, body = encrypted(JOB, ts, "n2")
+    assert event_xml("tok", AES_KEY, "wx1", request(signed_url(ts, "n2", **extra), body),
+                     NOW) == JOB
+    for skew in (-300, 300):  # the edges of the window
+        stamp = str(NOW + skew)
+        assert event_xml("tok", None, "wx1", request(signed_url(stamp, "n3"), JOB), NOW)
+
+
+@pytest.mark.parametrize("timestamp", [
+    str(NOW - 301), str(NOW + 301), str(NOW - 86_400 * 365), "0", str(NOW + 10**6),
+    "abc", "1e9", "", "-5", " 1900000000", "1900000000.5", "9" * 13, "１９００"],
+    ids=["old", "future", "a-year-old", "zero", "far-future", "letters", "exponent",
+         "empty", "negative", "space", "fraction", "13-digits", "fullwidth"])
+def test_stale_future_or_odd_timestamps_are_refused(timestamp: str) -> None:
+    with pytest.raises(SignatureError, match="timestamp"):
+        event_xml("tok", None, "wx1", request(signed_url(timestamp, "n"), JOB), NOW)
+    extra, body = encrypted(JOB, timestamp, "n")
+    with pytest.raises(SignatureError, match="timestamp"):
+        event_xml("tok", AES_KEY, "wx1", request(signed_url(timestamp, "n", **extra), body),
+                  NOW)
+
+
+@pytest.mark.parametrize("nonce", ["", "a b", "x" * 65, "中文", "n\n", "\x00", "\u00a0"])
+def test_odd_nonces_are_refused(nonce: str) -> None:
+    with pytest.raises(SignatureError, match="nonce"):
+        event_xml("tok", None, "wx1", request(signed_url(str(NOW), nonce), JOB), NOW)
+
+
+@pytest.mark.parametrize("mode", [None, "raw", "", "AES", "aes256", "des", "none"])
+def test_safe_mode_refuses_every_plain_body_with_a_valid_signature(mode: str | None) -> None:
+    extra = {} if mode is None else {"encrypt_type": mode}
+    with pytest.raises(SignatureError, match="safe mode"):
+        event_xml("tok", AES_KEY, "wx1", request(signed_url(str(NOW), "n", **extra), JOB),
+                  NOW)
+
+
+def test_safe_mode_refuses_encrypted_bodies_it_cannot_prove() -> None:
+    ts = str(NOW)
+    extra, body = encrypted(JOB, ts, "n")
+    other_extra, other_body = encrypted(JOB.replace(">9<", ">424242<"), ts, "n")
+    shapes = {
+        "no msg_signature": (extra | {"msg_signature": ""}, body),
+        "zeros": (extra | {"msg_signature": "0" * 40}, body),
+        "signature of another body": (extra, other_body),
+        "body of another signature": (other_extra, body),
+        "query signature as msg_signature": (
+            extra | {"msg_signature": sign("tok", ts, "n")}, body),
+        "plain body, encrypt_type aes": (extra, JOB),
+        "empty Encrypt": (extra, "<xml><Encrypt></Encrypt></xml>"),
+    }
+    for name, (query_extra, shape_body) in shapes.items():
+        with pytest.raises(SignatureError):
+            event_xml("tok", AES_KEY, "wx1", request(signed_url(ts, "n", **query_extra),
+                                                     shape_body), NOW)
+            pytest.fail(f"{name} was taken")
+    stranger_extra, stranger = encrypted(JOB, ts, "n", appid="wx2")
+    with pytest.raises(SignatureError, match="another account"):
+        event_xml("tok", AES_KEY, "wx1", request(signed_url(ts, "n", **stranger_extra),
+                                                 stranger), NOW)
+    with pytest.raises(SignatureError, match="signature"):  # the plain signature still counts
+        event_xml("tok", AES_KEY, "wx1", request(signed_url(ts, "n", token="other", **extra),
+                                                 body), NOW)
+
+
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+          + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'
+                    for i in range(8))
+          + "]><xml><MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event>"
+          "<Status>&i;</Status></xml>")
+XXE = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+       "<xml><MsgType>event</MsgType><Status>&x;</Status></xml>")
+MALFORMED_XML = {
+    "not xml": "success",
+    "unclosed": "<xml><MsgType>event</MsgType>",
+    "billion laughs": LAUGHS,
+    "external entity": XXE,
+    "external dtd": '<!DOCTYPE xml SYSTEM "http://127.0.0.1:9/x.dtd"><xml/>',
+    "undefined entity": "<xml><Status>&nope;</Status></xml>",
+    "another root": "<event><MsgType>event</MsgType></event>",
+    "twice SentCount": JOB.replace("</xml>", "<SentCount>424242</SentCount></xml>"),
+    "SentCount letters": JOB.replace(">9</SentCount>", ">abc</SentCount>"),
+    "SentCount negative": JOB.replace(">9</SentCount>", ">-1</SentCount>"),
+    "SentCount exponent": JOB.replace(">9</SentCount>", ">1e30</SentCount>"),
+    "SentCount 2**63": JOB.replace(">9</SentCount>", f">{2**63}</SentCount>"),
+    "SentCount 30 digits": JOB.replace(">9</SentCount>", f">{10**29}</SentCount>"),
+    "SentCount arabic digits": JOB.replace(">9</SentCount>", ">٩</SentCount>"),
+    "MsgID letters": JOB.replace(">77<", ">x77<"),
+    "MsgID empty": JOB.replace(">77<", "><"),
+    "MsgID 30 digits": JOB.replace(">77<", f">{10**29}<"),
+    "Status missing": JOB.replace(f"<Status>{MASS_SUCCESS}</Status>", ""),
+    "Status huge": JOB.replace(MASS_SUCCESS, "x" * 300),
+}
+
+
+@pytest.mark.parametrize("xml", MALFORMED_XML.values(), ids=MALFORMED_XML.keys())
+def test_malformed_events_are_refused_as_malformed(xml: str) -> None:
+    with pytest.raises(MalformedRequest):
+        events_from(xml)
+    extra, body = encrypted(xml, str(NOW), "n")  # the same inside a proven safe-mode push
+    with pytest.raises(MalformedRequest):
+        events_from(event_xml("tok", AES_KEY, "wx1", request(
+            signed_url(str(NOW), "n", **extra), body), NOW))
+
+
+@pytest.mark.parametrize("body", [
+    b"\xff\xfe<xml/>", "<xml><Status>caf\xe9</Status></xml>".encode("latin-1"),
+    "<xml><Status>平安</Status></xml>".encode("gb18030"), b"<xml>" + b"a" * 70_000 + b"</xml>",
+    b"<xml><Encrypt>" + b"A" * 70_000 + b"</Encrypt></xml>", b"<xml><Encrypt>", LAUGHS.encode(),
+    XXE.encode()], ids=["bom", "latin-1", "gb18030", "huge", "huge Encrypt", "unclosed",
+                         "billion laughs", "external entity"])
+def test_unreadable_bodies_are_refused_as_malformed(body: bytes) -> None:
+    url = signed_url(str(NOW), "n")
+    with pytest.raises(MalformedRequest):
+        events_from(event_xml("tok", None, "wx1", CallbackRequest(url, {}, {}, body), NOW))
+    safe = signed_url(str(NOW), "n", encrypt_type="aes", msg_signature="0" * 40)
+    with pytest.raises(MalformedRequest):  # the outer body is read before msg_signature
+        event_xml("tok", AES_KEY, "wx1", CallbackRequest(safe, {}, {}, body), NOW)
+
+
+@pytest.mark.parametrize("plain", [b"\xff\xfe<xml/>", b"", b"x" * 33],
+                         ids=["not utf-8", "empty", "odd"])
+def test_encrypted_payloads_that_do_not_decrypt_to_an_event_are_malformed(plain: bytes) -> None:
+    extra, body = encrypted(plain, str(NOW), "n")
+    with pytest.raises(MalformedRequest):
+        events_from(event_xml("tok", AES_KEY, "wx1", request(
+            signed_url(str(NOW), "n", **extra), body), NOW))
+    garbage = "<xml><Encrypt>not*base64!</Encrypt></xml>"
+    crypto_sig = sign_all("tok", str(NOW), "n", "not*base64!")
+    with pytest.raises(MalformedRequest):
+        event_xml("tok", AES_KEY, "wx1", request(signed_url(
+            str(NOW), "n", encrypt_type="aes", msg_signature=crypto_sig), garbage), NOW)
+
+
+def sign_all(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()

@@ -51,11 +51,14 @@ SECRETS = {"TEST_WECHAT_SECRET": SANDBOX_APPSECRET, "TEST_WECHAT_TOKEN": SANDBOX
 FIRE = datetime(2030, 3, 4, 1, tzinfo=UTC)
 
 
-def wechat_table(api_base: str, account_type: str = "service") -> dict[str, Any]:
+def wechat_table(api_base: str, account_type: str = "service", safe: bool = True
+                 ) -> dict[str, Any]:
+    """The account's table; ``safe``: safe mode (the EncodingAESKey set), else plain."""
+    aes = {"encoding_aes_key": "env:TEST_WECHAT_AES_KEY"} if safe else {}
     return {"appid": SANDBOX_APPID, "secret": "env:TEST_WECHAT_SECRET",
-            "token": "env:TEST_WECHAT_TOKEN", "encoding_aes_key": "env:TEST_WECHAT_AES_KEY",
-            "account_type": account_type, "api_base": api_base, "rate": 50,
-            "mass_per_minute": 60, "timeout": 2, "limit_wait": 0.2}
+            "token": "env:TEST_WECHAT_TOKEN", "account_type": account_type,
+            "api_base": api_base, "rate": 50, "mass_per_minute": 60, "timeout": 2,
+            "limit_wait": 0.2} | aes
 
 
 def campaign_text(openids: list[str], extra: str = "") -> str:
@@ -97,17 +100,19 @@ class Stack:
 
 
 @contextmanager
-def stack(tmp_path: Path, **changes: Any) -> Iterator[Stack]:
+def stack(tmp_path: Path, safe: bool = True, **changes: Any) -> Iterator[Stack]:
+    """The sandbox and the web app on loopback; ``safe``: the account's server is in safe
+    mode, and the sandbox pushes its events encrypted as WeChat then does."""
     os.environ.update(SECRETS)
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     events_url = urls.events_url(public, "wechat")
     box = WeChatSandbox(WeChatOptions(**({
         "followers": 60, "event_delay_s": 0.05, "event_backoff_s": 0.5,
-        "callback_url": events_url} | changes)))
+        "callback_url": events_url, "encrypt": safe} | changes)))
     with box.serve() as api:
         config = parse_config({"web": {"public_url": public},
-                               "channels": {"wechat": wechat_table(api)}})
+                               "channels": {"wechat": wechat_table(api, safe=safe)}})
         config = replace(config, database_url=f"sqlite:///{tmp_path / 'dispatcher.db'}")
         app = AppContext(_config=config)
         channels = registry.build_channels(config.channels)
@@ -163,9 +168,9 @@ def settled(s: Stack) -> bool:
     return all_delivered(s.app) and s.box.stats()["events"]["pending"] == 0
 
 
-@pytest.mark.parametrize("encrypt", [False, True], ids=["plain", "encrypted"])
-def test_every_send_mode_with_events_and_reads(tmp_path: Path, encrypt: bool) -> None:
-    with stack(tmp_path, encrypt=encrypt, token_expiry_every=3) as s:
+@pytest.mark.parametrize("safe", [False, True], ids=["plain", "encrypted"])
+def test_every_send_mode_with_events_and_reads(tmp_path: Path, safe: bool) -> None:
+    with stack(tmp_path, safe=safe, token_expiry_every=3) as s:
         openids = list(s.box.followers.openids[:5])
         store(s.app, campaign_text(openids))
         send(s.app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -93,12 +94,14 @@ class Receiver:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.queries: list[dict[str, str]] = []  # of every attempt, answered 503 or not
         self.attempts = 0
         self.fail_first = fail_first
         self.app = Starlette(routes=[Route("/wechat", self.receive, methods=["POST"])])
 
     async def receive(self, request: Request) -> Response:
         self.attempts += 1
+        self.queries.append(dict(request.query_params))
         if self.fail_first > 0:
             self.fail_first -= 1
             return PlainTextResponse("busy", 503)
@@ -400,6 +403,11 @@ def test_duplicated_and_retried_events() -> None:
         assert box.wait_for_events()
         assert [event.id for event in rx.events()] == [sent["msg_id"]] * 2
         assert rx.attempts == 4
+        # Each attempt is signed afresh, as WeChat does: receivers refuse nonces seen
+        # before and timestamps off the clock.
+        nonces = [query["nonce"] for query in rx.queries]
+        assert len(set(nonces)) == len(nonces) == 4
+        assert all(abs(int(query["timestamp"]) - time.time()) < 60 for query in rx.queries)
         assert box.stats()["events"] == {"posted": 2, "failed": 0, "retried": 2,
                                          "duplicated": 1, "pending": 0}
 

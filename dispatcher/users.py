@@ -8,7 +8,14 @@ Roles and what they may do (one role per user):
 - ``admin``: everything.
 
 Passwords are hashed with scrypt (the standard library's, memory-hard; the salt and
-costs are stored with the hash). API tokens are random, shown once, stored as SHA-256.
+costs are stored with the hash). API tokens are random, shown once, stored as SHA-256
+with a short prefix (``dsp_`` and 6 characters) to tell them apart; a revoked token
+stays listed and answers 401.
+
+Sessions: a user's ``session_version`` is written into the session cookie at sign-in and
+compared on every request; signing out, being disabled or getting another role bumps it,
+which ends every session of that user at once (a copied cookie included). A disabled
+user can neither sign in nor use a session or an API token until enabled again.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
-from dispatcher.db import utcnow
+from dispatcher.db import as_utc, utcnow
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.tables import api_tokens, users
 
@@ -38,6 +48,9 @@ MIN_PASSWORD = 10
 _NAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "dsp_"
+SHOWN_PREFIX = len(TOKEN_PREFIX) + 6  # characters of a token kept to tell it apart
+MAX_LABEL = 64
+MAX_SESSION_VERSION = 2**31 - 1  # users.session_version is a 32-bit INTEGER
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,30 @@ class User:
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as operators see it: the role and whether, since when and by whom disabled."""
+
+    name: str
+    role: str
+    disabled: bool
+    disabled_at: datetime | None
+    disabled_by: str | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What is known of an API token besides the token itself (never stored)."""
+
+    id: int
+    label: str
+    prefix: str | None  # None for tokens made before prefixes were kept
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
 
 
 def hash_password(password: str) -> str:
@@ -88,9 +125,10 @@ def set_role(engine: Engine, name: str, role: str) -> None:
     if role not in ROLES:
         raise DispatcherError(f"role {role!r} is not one of {', '.join(ROLES)}")
     with engine.begin() as conn:
-        if not conn.execute(update(users).where(users.c.name == name).values(role=role)
-                            ).rowcount:
-            raise NotFoundError(f"no user {name!r}")
+        changed = update(users).where(users.c.name == name).values(
+            role=role, session_version=users.c.session_version + 1)
+        if not conn.execute(changed).rowcount:
+            raise NotFoundError(_no_user(name))
 
 
 def authenticate(engine: Engine, name: str, password: str) -> User | None:
@@ -116,14 +154,111 @@ def list_users(engine: Engine) -> list[User]:
             select(users.c.name, users.c.role).order_by(users.c.name))]
 
 
+def list_accounts(engine: Engine) -> list[Account]:
+    query = select(users.c.name, users.c.role, users.c.disabled, users.c.disabled_at,
+                   users.c.disabled_by).order_by(users.c.name)
+    with engine.connect() as conn:
+        return [Account(r.name, r.role, bool(r.disabled), _utc(r.disabled_at), r.disabled_by)
+                for r in conn.execute(query)]
+
+
+# Sessions ------------------------------------------------------------------------------
+
+def session_version(engine: Engine, name: str) -> int | None:
+    """The version a new session of ``name`` carries; None if no such enabled user."""
+    with engine.connect() as conn:
+        found = conn.execute(select(users.c.session_version).where(
+            users.c.name == name, users.c.disabled.is_(False))).scalar()
+    return None if found is None else int(found)
+
+
+def session_user(engine: Engine, name: str, version: int) -> User | None:
+    """The user of a session cookie naming ``name`` at ``version``, if it has not ended."""
+    if not 0 <= version <= MAX_SESSION_VERSION:
+        return None  # never stored: not worth asking the database (nor overflowing it)
+    with engine.connect() as conn:
+        row = conn.execute(select(users.c.name, users.c.role).where(
+            users.c.name == name, users.c.disabled.is_(False),
+            users.c.session_version == version)).first()
+    return None if row is None else User(row.name, row.role)
+
+
+def end_sessions(engine: Engine, name: str) -> None:
+    """End every session of ``name`` (signed in anywhere, copied cookies included)."""
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.name == name)
+                     .values(session_version=users.c.session_version + 1))
+
+
+def disable_user(engine: Engine, name: str, by: str) -> bool:
+    """Disable ``name``: their sessions end and their API tokens stop at once.
+
+    False when the user was disabled already (nothing changes)."""
+    with engine.begin() as conn:
+        done = conn.execute(update(users).where(
+            users.c.name == name, users.c.disabled.is_(False)).values(
+            disabled=True, disabled_at=utcnow(), disabled_by=by,
+            session_version=users.c.session_version + 1)).rowcount
+        if not done:
+            _account_row(conn, name)  # NotFoundError for an unknown user
+    return bool(done)
+
+
+def enable_user(engine: Engine, name: str) -> bool:
+    """Enable ``name`` again: they may sign in, and their unrevoked API tokens work again
+    (their sessions from before stay ended). False when the user was enabled already."""
+    with engine.begin() as conn:
+        done = conn.execute(update(users).where(
+            users.c.name == name, users.c.disabled.is_(True)).values(
+            disabled=False, disabled_at=None, disabled_by=None)).rowcount
+        if not done:
+            _account_row(conn, name)
+    return bool(done)
+
+
+# API tokens ----------------------------------------------------------------------------
+
 def create_token(engine: Engine, name: str, label: str) -> str:
-    if get_user(engine, name) is None:
-        raise NotFoundError(f"no user {name!r}; add one with `dispatcher user add`")
+    _check_label(label)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
+        if _account_row(conn, name).disabled:
+            raise DispatcherError(f"user {_shown(name)} is disabled; enable them first with "
+                                  f"`dispatcher user enable {name}`")
         conn.execute(api_tokens.insert().values(
-            user_name=name, token_hash=_token_hash(token), label=label, created_at=utcnow()))
+            user_name=name, token_hash=_token_hash(token), label=label, created_at=utcnow(),
+            prefix=token[:SHOWN_PREFIX]))
     return token
+
+
+def list_tokens(engine: Engine, name: str) -> list[TokenInfo]:
+    """``name``'s API tokens, oldest first, revoked ones included."""
+    with engine.connect() as conn:
+        _account_row(conn, name)
+        return [_token_info(row) for row in conn.execute(
+            _token_query().where(api_tokens.c.user_name == name).order_by(api_tokens.c.id))]
+
+
+def revoke_tokens(engine: Engine, name: str, selector: str | None, by: str
+                  ) -> list[TokenInfo]:
+    """Revoke one active token of ``name`` (``selector``: its label, its id, the start of
+    the token as listed, or the whole token), or all of them (``selector`` None).
+
+    An unknown user, a selector matching no active token, or one matching several is a
+    :class:`DispatcherError` and revokes nothing. Returns the tokens revoked."""
+    with engine.begin() as conn:
+        _account_row(conn, name)
+        active = conn.execute(_token_query().add_columns(api_tokens.c.token_hash).where(
+            api_tokens.c.user_name == name, api_tokens.c.revoked_at.is_(None))
+            .order_by(api_tokens.c.id)).all()
+        chosen = active if selector is None else _select(name, active, selector)
+        ids = [row.id for row in chosen]
+        if ids:
+            conn.execute(update(api_tokens).where(
+                api_tokens.c.id.in_(ids), api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow(), revoked_by=by))
+        return [_token_info(row) for row in conn.execute(
+            _token_query().where(api_tokens.c.id.in_(ids)).order_by(api_tokens.c.id))]
 
 
 def token_user(engine: Engine, token: str) -> User | None:
@@ -134,6 +269,7 @@ def token_user(engine: Engine, token: str) -> User | None:
         row = conn.execute(select(users.c.name, users.c.role)
                            .join(api_tokens, api_tokens.c.user_name == users.c.name)
                            .where(api_tokens.c.token_hash == digest,
+                                  api_tokens.c.revoked_at.is_(None),
                                   users.c.disabled.is_(False))).first()
         if row is not None:
             conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest)
@@ -141,8 +277,67 @@ def token_user(engine: Engine, token: str) -> User | None:
     return None if row is None else User(row.name, row.role)
 
 
+def _select(name: str, active: Sequence[Any], selector: str) -> list[Any]:
+    """The one active token ``selector`` names, or a DispatcherError saying why not."""
+    digest = _token_hash(selector)
+    found = [row for row in active
+             if selector in (row.label, str(row.id)) or row.token_hash == digest
+             or (row.prefix and len(selector) > len(TOKEN_PREFIX)
+                 and row.prefix.startswith(selector))]
+    if not found:
+        raise NotFoundError(f"user {_shown(name)} has no active API token labelled "
+                            f"{_shown(selector)} (nor with that id or prefix); list them with "
+                            f"`dispatcher user tokens {name}`")
+    if len(found) > 1:
+        ids = ", ".join(str(row.id) for row in found)
+        raise DispatcherError(f"{_shown(selector)} names {len(found)} active API tokens of "
+                              f"user {_shown(name)} (ids {ids}): name one by its id or "
+                              f"prefix (`dispatcher user tokens {name}`), or use --revoke-all")
+    return found
+
+
+def _token_query() -> Any:
+    return select(api_tokens.c.id, api_tokens.c.label, api_tokens.c.prefix,
+                  api_tokens.c.created_at, api_tokens.c.last_used_at,
+                  api_tokens.c.revoked_at, api_tokens.c.revoked_by)
+
+
+def _token_info(row: Any) -> TokenInfo:
+    return TokenInfo(int(row.id), row.label, row.prefix, as_utc(row.created_at),
+                     _utc(row.last_used_at), _utc(row.revoked_at), row.revoked_by)
+
+
+def _check_label(label: str) -> None:
+    if not (0 < len(label) <= MAX_LABEL) or not label.isprintable() \
+            or label.strip() != label or label.startswith(TOKEN_PREFIX):
+        raise DispatcherError(f"token label {_shown(label)}: 1-{MAX_LABEL} printable "
+                              f"characters, no spaces at either end, not starting with "
+                              f"{TOKEN_PREFIX!r}")
+
+
+def _account_row(conn: Connection, name: str) -> Any:
+    row = conn.execute(select(users.c.name, users.c.disabled).where(
+        users.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(_no_user(name))
+    return row
+
+
+def _no_user(name: str) -> str:
+    return f"no user {_shown(name)}; list users with `dispatcher user list`"
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, control characters escaped, at most 60 characters."""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
 def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode(errors="surrogatepass")).hexdigest()
 
 
 _DUMMY = hash_password(secrets.token_hex(8))

@@ -1,14 +1,17 @@
 """Who is asking: sessions for pages, API tokens for /api, CSRF for forms, login limits.
 
 - Pages: a signed session cookie (Starlette's SessionMiddleware, itsdangerous) holds the
-  user's name and a CSRF token. :func:`page_user` answers 303 to /login without a
-  session and 403 without the permission; every POST form must carry ``csrf`` equal to
-  the session's (:func:`check_csrf`), or 403.
+  user's name, the user's session version and a CSRF token. :func:`page_user` answers
+  303 to /login without a live session (none, signed out, disabled user, or an older
+  session version) and 403 without the permission; every POST form must carry ``csrf``
+  equal to the session's (:func:`check_csrf`), or 403. Signing out bumps the user's
+  session version on the server, so a copy of the cookie is worthless afterwards.
 - API: ``Authorization: Bearer dsp_...`` (``dispatcher user token NAME``);
   :func:`api_user` answers 401 without a valid token, 403 without the permission. The
   API takes no cookies, so a page elsewhere cannot act through a signed-in browser.
-- Logins: at most ``MAX_FAILURES`` failed tries per user and per address within
-  ``WINDOW`` (429 after), counted in this process.
+- Logins: at most ``MAX_FAILURES`` failed tries per user name and per client address
+  within ``WINDOW`` (429 after), counted in this process. A success clears the name's
+  count only, never the address's.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from collections.abc import Callable
 from fastapi import HTTPException, Request
 from sqlalchemy import Engine
 
-from dispatcher.users import User, get_user, token_user
+from dispatcher import users
+from dispatcher.users import User, token_user
 
 MAX_FAILURES = 5
 WINDOW = 15 * 60.0  # seconds
 SESSION_USER = "user"
+SESSION_VERSION = "version"
 SESSION_CSRF = "csrf"
+MAX_NAME_KEY = 64  # characters of a tried user name kept as its counter's key
 
 
 class LoginRequired(Exception):
@@ -44,8 +50,12 @@ def engine_of(request: Request) -> Engine:
 
 
 def session_user(request: Request) -> User | None:
+    """The session's user, unless the session ended (see :mod:`dispatcher.users`)."""
     name = request.session.get(SESSION_USER)
-    return get_user(engine_of(request), name) if isinstance(name, str) else None
+    version = request.session.get(SESSION_VERSION)
+    if not isinstance(name, str) or type(version) is not int:  # bool is no version
+        return None
+    return users.session_user(engine_of(request), name, version)
 
 
 def page_user(permission: str) -> Callable[[Request], User]:
@@ -89,18 +99,32 @@ def check_csrf(request: Request, sent: str | None) -> None:
         raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page")
 
 
-def sign_in(request: Request, user: User) -> None:
+def sign_in(request: Request, user: User, version: int) -> None:
+    """Start a session of ``user`` at their current session ``version``."""
     request.session.clear()  # a new session: no fixation
     request.session[SESSION_USER] = user.name
+    request.session[SESSION_VERSION] = version
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
 
 
 def sign_out(request: Request) -> None:
+    """End the session on the server too: every session of its user stops working.
+
+    A session that has ended already changes nothing on the server, so an old copy of a
+    cookie cannot be used to sign its user out again and again."""
+    user = session_user(request)
+    if user is not None:
+        users.end_sessions(engine_of(request), user.name)
     request.session.clear()
 
 
 class LoginLimiter:
-    """Failed logins per key (user name, client address) in a sliding window."""
+    """Failed sign-ins per user name and per client address in a sliding window.
+
+    A success clears the failures of the name signed in with, never those of the
+    address: else four wrong guesses at others' names and one sign-in with one's own,
+    repeated, would never reach the limit.
+    """
 
     def __init__(self, max_failures: int = MAX_FAILURES, window: float = WINDOW,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -108,24 +132,45 @@ class LoginLimiter:
         self.window = window
         self.clock = clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._sweep_at = _SWEEP_AT
         self._lock = threading.Lock()
 
-    def blocked(self, *keys: str) -> bool:
+    def blocked(self, name: str, address: str) -> bool:
         with self._lock:
-            return any(len(self._recent(key)) >= self.max_failures for key in keys)
+            return any(len(self._recent(key)) >= self.max_failures
+                       for key in _keys(name, address))
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, name: str, address: str) -> None:
         with self._lock:
-            for key in keys:
-                self._recent(key).append(self.clock())
+            for key in _keys(name, address):
+                self._failures[key].append(self.clock())
+            if len(self._failures) > self._sweep_at:
+                self._sweep()
 
-    def succeeded(self, *keys: str) -> None:
+    def succeeded(self, name: str, address: str) -> None:
+        """``name`` signed in from ``address``: forget the name's failures only."""
+        name_key, _address_key = _keys(name, address)
         with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            self._failures.pop(name_key, None)
 
     def _recent(self, key: str) -> deque[float]:
-        found = self._failures[key]
+        found = self._failures.get(key)
+        if found is None:
+            return deque()
         while found and found[0] < self.clock() - self.window:
             found.popleft()
         return found
+
+    def _sweep(self) -> None:
+        """Forget keys without recent failures (many names tried once must not pile up);
+        the next sweep waits till the keys double, so sweeping costs O(1) a failure."""
+        for key in [key for key in self._failures if not self._recent(key)]:
+            del self._failures[key]
+        self._sweep_at = max(_SWEEP_AT, 2 * len(self._failures))
+
+
+_SWEEP_AT = 10_000  # keys held before those without recent failures are dropped
+
+
+def _keys(name: str, address: str) -> tuple[str, str]:
+    return f"name:{name[:MAX_NAME_KEY]}", f"addr:{address}"

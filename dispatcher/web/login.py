@@ -1,12 +1,17 @@
-"""``/login`` and ``/logout``: sessions for the pages, with failed logins limited."""
+"""``/login`` and ``/logout``: sessions for the pages, with failed logins limited.
+
+Signing out ends the session on the server (the user's session version is bumped), so a
+copy of the cookie taken before is refused afterwards.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 
-from dispatcher.users import authenticate
+from dispatcher.users import User, authenticate, session_version
 from dispatcher.web.auth import (
     LoginLimiter,
     check_csrf,
@@ -31,24 +36,30 @@ def login_router(limiter: LoginLimiter | None = None) -> APIRouter:
                     csrf: str = Form(""), next: str = Form("/campaigns")) -> Response:
         check_csrf(request, csrf)
         client = request.client.host if request.client else "unknown"
-        keys = (f"user:{name}", f"addr:{client}")
-        if limits.blocked(*keys):
+        if limits.blocked(name, client):
             return render(request, "login.html", None, status_code=429,
                           next_path=safe_next(next),
                           error="Too many failed sign-ins: wait 15 minutes and try again.")
-        user = await run_in_threadpool(authenticate, engine_of(request), name, password)
-        if user is None:
-            limits.failed(*keys)
+        signed = await run_in_threadpool(_check, engine_of(request), name, password)
+        if signed is None:
+            limits.failed(name, client)
             return render(request, "login.html", None, status_code=401,
                           next_path=safe_next(next), error="Wrong user name or password.")
-        limits.succeeded(*keys)
-        sign_in(request, user)
+        limits.succeeded(name, client)
+        sign_in(request, *signed)
         return RedirectResponse(safe_next(next), status_code=303)
 
     @router.post("/logout")
-    async def logout(request: Request, csrf: str = Form("")) -> Response:
+    def logout(request: Request, csrf: str = Form("")) -> Response:  # sync: writes the db
         check_csrf(request, csrf)
         sign_out(request)
         return RedirectResponse("/login", status_code=303)
 
     return router
+
+
+def _check(engine: Engine, name: str, password: str) -> tuple[User, int] | None:
+    """The user and the session version to sign in with, if the password is right."""
+    user = authenticate(engine, name, password)
+    version = None if user is None else session_version(engine, user.name)
+    return None if user is None or version is None else (user, version)

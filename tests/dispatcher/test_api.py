@@ -18,7 +18,7 @@ from dispatcher.contacts import import_contacts
 from dispatcher.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user, create_token
+from dispatcher.users import add_user, create_token, disable_user, revoke_tokens
 from dispatcher.web import create_app
 
 CAMPAIGN = sms_campaign_text(title="Drive <script>alert(1)</script>",
@@ -65,6 +65,20 @@ def test_tokens_are_required(api: Api) -> None:
     assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
     # A signed-in browser session is no API credential: the API takes no cookies.
     assert api.client.get("/api/campaigns").status_code == 401
+
+
+def test_revoked_tokens_and_disabled_users_answer_401_at_once(api: Api,
+                                                              engine: Engine) -> None:
+    spare = create_token(engine, "planner", "spare")
+    revoke_tokens(engine, "planner", "tests", by="chief")
+    refused = api.get("/api/campaigns", role="planner")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    spare_answer = api.client.get("/api/campaigns", headers={"Authorization": f"Bearer {spare}"})
+    assert spare_answer.status_code == 200
+    disable_user(engine, "operator", by="chief")
+    assert api.post("/api/campaigns/drive/pause", role="operator").status_code == 401
+    assert api.get("/api/campaigns", role="operator").status_code == 401
+    assert api.get("/api/campaigns", role="approver").status_code == 200
 
 
 def test_reading_campaigns_runs_reach(api: Api) -> None:

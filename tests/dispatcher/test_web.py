@@ -8,6 +8,7 @@ app rebuilds the URL the provider was given, not the one it sees.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +31,7 @@ from dispatcher.serving import BackgroundServer
 from dispatcher.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
 from dispatcher.transitions import Transition, advance
+from dispatcher.users import add_user
 from dispatcher.web import create_app, urls
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -307,6 +309,33 @@ def test_callback_urls() -> None:
     assert urls.status_callback_url("https://x.org/", "sms", 42) == (
         "https://x.org/hooks/sms/status?d=42")
     assert urls.inbound_url("https://x.org", "sms") == "https://x.org/hooks/sms/inbound"
+
+
+# Sessions --------------------------------------------------------------------------------
+
+def test_a_session_cookie_replayed_after_logout_is_refused(engine: Engine) -> None:
+    """Over a real socket: sign in, copy the cookie, sign out, send the copy again."""
+    add_user(engine, "ops_1", "operator", "correct horse battery")
+    app = create_app(engine, parse_config({"web": {"public_url": "http://127.0.0.1"}}), {})
+
+    def csrf(page: requests.Response) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found, page.text
+        return found.group(1)
+
+    with BackgroundServer(app) as server, requests.Session() as browser:
+        signed = browser.post(server.url + "/login", timeout=10, allow_redirects=False, data={
+            "name": "ops_1", "password": "correct horse battery",
+            "csrf": csrf(browser.get(server.url + "/login", timeout=10))})
+        assert signed.status_code == 303
+        copied = browser.cookies["dispatcher_session"]
+        page = browser.get(server.url + "/campaigns", timeout=10, allow_redirects=False)
+        assert page.status_code == 200
+        browser.post(server.url + "/logout", data={"csrf": csrf(page)}, timeout=10)
+        replay = requests.get(server.url + "/campaigns", cookies={"dispatcher_session": copied},
+                              timeout=10, allow_redirects=False)
+    assert replay.status_code == 303
+    assert replay.headers["location"] == "/login?next=/campaigns"
 
 
 # dispatcher serve ----------------------------------------------------------------------

@@ -11,15 +11,18 @@ it refuses (the screening was cancelled, the block is full). The cinema's play l
 Reach: ``screenings`` with a confirmed play, and ``admissions``: the attendance of those
 screenings (gross: one person at two screenings counts twice).
 
-Each cinema authenticates with its own token, ``HMAC(token_secret, "cinema:" + id)``,
-both ways: on bookings sent to its system and on the play logs it sends.
+Each cinema authenticates with its own token, both ways: on bookings sent to its system
+and on the play logs it sends. The token is ``HMAC(token_secret, "cinema:" + id)`` at
+version 0 (the original) and ``HMAC(token_secret, "cinema-v{version}:" + id)`` after
+``dispatcher cinemas token ID --rotate`` bumped the cinema's version: the dispatcher
+stores no token, only each cinema's version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn, Self
@@ -97,6 +100,7 @@ class CinemaChannel:
     def __init__(self, settings: CinemaSettings | None = None) -> None:
         self.settings = settings
         self._http = requests.Session()
+        self._versions: Callable[[str], int] = _original_version
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:
@@ -200,9 +204,14 @@ class CinemaChannel:
         booking), so "not found" lets the engine simply book again."""
         return LookupResult(found=False)
 
-    def venue_token(self, venue_id: str) -> str:
+    def venue_token(self, venue_id: str, version: int | None = None) -> str:
+        """The cinema's token at ``version``; None: at its current version."""
         secret = self._configured().token_secret.reveal().encode()
-        return hmac.new(secret, f"cinema:{venue_id}".encode(), hashlib.sha256).hexdigest()
+        current = self._versions(venue_id) if version is None else version
+        return hmac.new(secret, token_message(venue_id, current), hashlib.sha256).hexdigest()
+
+    def use_token_versions(self, lookup: Callable[[str], int]) -> None:
+        self._versions = lookup
 
     def _configured(self) -> CinemaSettings:
         if self.settings is None:
@@ -222,6 +231,20 @@ class CinemaChannel:
                                       "attendance of those screenings as the cinemas report "
                                       "it (gross: a person at two screenings counts twice)"),
         }
+
+
+def token_message(venue_id: str, version: int) -> bytes:
+    """What a cinema's token signs. Version 0 keeps the original form, so installed tokens
+    stay valid; later versions start ``cinema-v``, and the version digits end at the
+    first colon, so no (id, version) pair signs what another pair signs."""
+    if version < 0:
+        raise ValueError(f"a token version is 0 or more, not {version}")
+    prefix = "cinema:" if version == 0 else f"cinema-v{version}:"
+    return (prefix + venue_id).encode()
+
+
+def _original_version(_venue_id: str) -> int:
+    return 0
 
 
 def _booking_result(delivery_id: int, answer: requests.Response) -> SendResult:

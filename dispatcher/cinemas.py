@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Table, and_, func, select
+from sqlalchemy import Connection, Engine, Table, and_, func, select, update
 
-from channels.base import Booking, Screening
+from channels.base import Booking, Screening, VenueChannel
+from dispatcher.bounds import year_problem
 from dispatcher.csvfile import CsvRows, RowsReport, Source
 from dispatcher.db import as_utc, utcnow
 from dispatcher.run_context import RunPlacements
@@ -80,7 +81,7 @@ def _import(engine: Engine, source: Source, required: tuple[str, ...],
     """One transaction for the file: a schedule is imported whole or not at all."""
     with CsvRows(source, required, optional) as rows, engine.begin() as conn:
         report = ImportReport(source=rows.name)
-        for line, cells in rows:
+        for line, cells in rows.checked(report):
             report.rows_read += 1
             try:
                 table, key, values = parse(dict(zip(rows.columns, cells, strict=True)))
@@ -168,6 +169,8 @@ def _screening(cells: Mapping[str, str], zones: Mapping[str, ZoneInfo]
     except ValueError:
         raise RowError(f"start {cells['start']!r} is not an ISO date-time such as "
                        "2019-06-03T19:30:00+08:00") from None
+    if (problem := year_problem(start)) is not None:  # year 1 cannot be moved to UTC
+        raise RowError(f"start {cells['start']!r}: {problem}")
     start = start.replace(tzinfo=zones[cinema]) if start.tzinfo is None else start
     status = (cells.get("status") or "scheduled").lower()
     if status not in ("scheduled", "cancelled"):
@@ -183,8 +186,9 @@ def _screening(cells: Mapping[str, str], zones: Mapping[str, ZoneInfo]
 
 def _count(cells: Mapping[str, str], key: str) -> int:
     value = cells.get(key, "")
-    if not value.isdigit():
-        raise RowError(f"{key} {value!r}: a whole number of seats")
+    if not value.isdigit() or int(value) > 5000:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise RowError(f"{key} {shown!r}: a whole number of seats from 0 to 5000")
     return int(value)
 
 
@@ -281,3 +285,33 @@ def cinema_summaries(engine: Engine) -> list[dict[str, Any]]:
         cinema["seats"] = sum(hall["seats"] for hall in halls[cinema["id"]])
         cinema["screenings"] = counts.get(cinema["id"], 0)
     return found
+
+
+# Tokens -----------------------------------------------------------------------------------
+
+
+def token_version(engine: Engine, cinema_id: str) -> int | None:
+    """The version of ``cinema_id``'s current token; None for an unknown cinema."""
+    with engine.connect() as conn:
+        found = conn.execute(select(cinemas.c.token_version)
+                             .where(cinemas.c.id == cinema_id)).scalar()
+    return None if found is None else int(found)
+
+
+def rotate_token(engine: Engine, cinema_id: str) -> int | None:
+    """Bump ``cinema_id``'s token version (the old token stops working at once); the new
+    version, or None for an unknown cinema."""
+    with engine.begin() as conn:
+        found = conn.execute(update(cinemas).where(cinemas.c.id == cinema_id)
+                             .values(token_version=cinemas.c.token_version + 1,
+                                     updated_at=utcnow())
+                             .returning(cinemas.c.token_version)).scalar()
+    return None if found is None else int(found)
+
+
+def use_current_tokens(engine: Engine, channels: Mapping[str, object]) -> None:
+    """Venue channels that send a cinema's token (with bookings) look its version up in
+    ``engine``, so a rotated token is the one sent."""
+    for channel in channels.values():
+        if isinstance(channel, VenueChannel):
+            channel.use_token_versions(lambda cinema: token_version(engine, cinema) or 0)

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from channels.base import Channel, LookupResult, Message, Sender, SendResult
 from dispatcher import claims
+from dispatcher.cinemas import use_current_tokens
 from dispatcher.claims import ClaimedRow, Scope
 from dispatcher.db import utcnow
 from dispatcher.policy import EngineOptions, EngineReport
@@ -46,6 +47,7 @@ class DeliveryEngine:
         senders = {n: c for n, c in channels.items() if isinstance(c, Sender)
                    and (scope is None or n == scope.channel)}
         self.senders = {n: c for n, c in senders.items() if c.ready()}
+        use_current_tokens(engine, self.senders)  # bookings carry each cinema's current token
         self.not_ready = sorted(senders.keys() - self.senders.keys())  # rows wait
         self.options = options or EngineOptions()
         self.limiters = limiters or Limiters()

@@ -33,19 +33,25 @@ class ReportsApplied:
 
 def apply_reports(engine: Engine, channel: str, reports: Sequence[ReachReport]) -> ReportsApplied:
     """Store ``reports`` of ``channel``'s rows (found by delivery id or provider ref)."""
-    result = ReportsApplied()
     if not reports:
-        return result
+        return ReportsApplied()
     with engine.begin() as conn:
-        for report in reports:
-            row = _row_id(conn, channel, report)
-            if row is None:
-                result.unmatched += 1
-                log.info("%s report %s=%s for %s matches no row; ignored", channel,
-                         report.metric, report.value, report.provider_ref or report.delivery_id)
-                continue
-            _upsert(conn, row, report)
-            result.stored += 1
+        return store_reports(conn, channel, reports)
+
+
+def store_reports(conn: Connection, channel: str, reports: Sequence[ReachReport]
+                  ) -> ReportsApplied:
+    """:func:`apply_reports` in the caller's transaction (with the report that held them)."""
+    result = ReportsApplied()
+    for report in reports:
+        row = _row_id(conn, channel, report)
+        if row is None:
+            result.unmatched += 1
+            log.info("%s report %s=%s for %s matches no row; ignored", channel,
+                     report.metric, report.value, report.provider_ref or report.delivery_id)
+            continue
+        _upsert(conn, row, report)
+        result.stored += 1
     return result
 
 

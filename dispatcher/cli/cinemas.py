@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy import select
 
 from channels.base import VenueChannel
 from dispatcher import registry
@@ -15,12 +14,13 @@ from dispatcher.cinemas import (
     import_auditoriums,
     import_cinemas,
     import_showtimes,
+    rotate_token,
+    token_version,
 )
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import cinemas as cinemas_table
 
 
 def _report(report: ImportReport, what: str, as_json: bool) -> None:
@@ -77,18 +77,27 @@ def list_(app: AppContext, as_json: bool) -> None:
 
 @cinemas.command()
 @click.argument("cinema_id")
+@click.option("--rotate", is_flag=True,
+              help="Issue a new token; the old one stops working at once.")
 @click.pass_obj
-def token(app: AppContext, cinema_id: str) -> None:
+def token(app: AppContext, cinema_id: str, rotate: bool) -> None:
     """Print CINEMA_ID's token: its system signs play logs with it (and receives it with
-    bookings). Derived from [channels.cinema] token_secret."""
-    with app.engine.connect() as conn:
-        if conn.execute(select(cinemas_table.c.id).where(cinemas_table.c.id == cinema_id)
-                        ).first() is None:
-            raise NotFoundError(f"no cinema {cinema_id!r}; see `dispatcher cinemas list`")
+    bookings). Derived from [channels.cinema] token_secret and the cinema's token version;
+    --rotate bumps the version: install the new token on the cinema's system."""
     channel = registry.build_channels(app.config.channels, app.config.source).get("cinema")
     if not isinstance(channel, VenueChannel):
         raise DispatcherError("the cinema channel is not installed")
-    click.echo(channel.venue_token(cinema_id))
+    unknown = NotFoundError(f"no cinema {cinema_id!r}; see `dispatcher cinemas list`")
+    version = token_version(app.engine, cinema_id)
+    if version is None:
+        raise unknown
+    token_now = channel.venue_token(cinema_id, version)  # not configured: stop before rotating
+    if rotate:
+        version = rotate_token(app.engine, cinema_id)
+        if version is None:
+            raise unknown
+        token_now = channel.venue_token(cinema_id, version)
+    click.echo(token_now)
 
 
 @click.group()

@@ -4,8 +4,10 @@ Given the cinemas' data (pre-show blocks, auditorium seats), the screenings it r
 each cinema's bearer token, it takes spot bookings into pre-show blocks (``POST
 /bookings``, ``DELETE /bookings/{booking}``: :mod:`~dispatcher.sandbox.cinema_bookings`),
 runs the screenings on a fast play clock (:mod:`~dispatcher.sandbox.cinema_play`) and
-posts each cinema's play log to ``POST {dispatcher}/hooks/cinema/playlog`` in batches
-that keep their id until acknowledged (:mod:`~dispatcher.sandbox.cinema_logs`).
+posts each cinema's play log to ``POST {dispatcher}/hooks/cinema/playlog?cinema={id}``
+in batches that keep their id until acknowledged (:mod:`~dispatcher.sandbox.cinema_logs`),
+signed with the cinema's token of the moment (:meth:`CinemaSystem.install_token` takes a
+rotated one).
 
 Everything runs on ``workers`` threads and one timer heap
 (:class:`~dispatcher.sandbox.callbacks.Scheduler`): one job walks the event list as the
@@ -147,8 +149,7 @@ class CinemaSystem:
             return
         for cinema, queue in self.queues.items():
             self._every(epoch, opts.report_every_s, stagger(opts.seed, cinema)
-                        * opts.report_every_s, _flusher(self.reporter, queue,
-                                                        self.tokens[cinema]))
+                        * opts.report_every_s, _flusher(self.reporter, queue, self.tokens))
 
     def _tick(self, epoch: int) -> None:
         """Handle the events due, then come back when the next is due (or soon)."""
@@ -183,6 +184,14 @@ class CinemaSystem:
         bookings are reported ``cancelled``. KeyError for an unknown screening, ValueError
         once it started or was cancelled."""
         return self.player.cancel(screening, self.clock.now_us())
+
+    def install_token(self, cinema: str, token: str) -> None:
+        """Take ``cinema``'s new token (after ``dispatcher cinemas token ID --rotate``):
+        bookings must carry it from now on, and the play logs are signed with it."""
+        if cinema not in self.tokens:
+            raise KeyError(f"the system runs no cinema {cinema!r}")
+        self.tokens[cinema] = token
+        self.desk.install_token(cinema, token)
 
     def now(self) -> datetime:
         """The simulated time (UTC)."""
@@ -255,8 +264,9 @@ class CinemaSystem:
         return all(queue.backlog() == (0, 0, 0) for queue in self.queues.values())
 
 
-def _flusher(reporter: Reporter, queue: LogQueue, token: str) -> Job:
-    return lambda: reporter.flush(queue, token)
+def _flusher(reporter: Reporter, queue: LogQueue, tokens: Mapping[str, str]) -> Job:
+    """Each report signs with the cinema's token of the moment (it may be rotated)."""
+    return lambda: reporter.flush(queue, tokens[queue.cinema])
 
 
 def _restricted(program: CinemaProgram, tokens: Mapping[str, str]) -> CinemaProgram:

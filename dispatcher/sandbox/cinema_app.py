@@ -3,13 +3,15 @@
 ``POST /bookings`` and ``DELETE /bookings/{booking}`` (``Authorization: Bearer {token of
 the cinema}``; answers in :mod:`~dispatcher.sandbox.cinema_bookings`) do their work at
 once and only then wait ``latency_ms``. ``GET /_sandbox/stats``, ``GET /_sandbox/bookings``
-(``?cinema=&screening=&state=``), ``POST /_sandbox/reset`` and ``POST
-/_sandbox/screenings/{screening}/cancel`` (a cancellation by hand) need no token.
+(``?cinema=&screening=&state=``), ``POST /_sandbox/reset``, ``POST
+/_sandbox/screenings/{screening}/cancel`` (a cancellation by hand) and ``PUT
+/_sandbox/tokens/{cinema}`` (``{"token": ...}``: install a rotated token) need no token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -65,6 +67,21 @@ def build_app(system: CinemaSystem) -> Starlette:
             return JSONResponse({"error": str(exc)}, 409)
         return JSONResponse({"cancelled": True, "screening": screening, "bookings": count})
 
+    async def install(request: Request) -> Response:
+        cinema = request.path_params["cinema"]
+        raw = await request.body()
+        try:
+            token = json.loads(raw).get("token") if len(raw) <= MAX_BODY else None
+        except (ValueError, AttributeError, RecursionError):
+            token = None
+        if not isinstance(token, str) or not token:
+            return JSONResponse({"error": 'send {"token": "..."}'}, 400)
+        try:
+            system.install_token(cinema, token)
+        except KeyError:
+            return JSONResponse({"error": f"unknown cinema {cinema}"}, 404)
+        return JSONResponse({"installed": True, "cinema": cinema})
+
     app = Starlette(routes=[
         Route("/bookings", create, methods=["POST"]),
         Route("/bookings/{booking}", delete, methods=["DELETE"]),
@@ -72,6 +89,7 @@ def build_app(system: CinemaSystem) -> Starlette:
         Route("/_sandbox/bookings", bookings, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/screenings/{screening}/cancel", cancel, methods=["POST"]),
+        Route("/_sandbox/tokens/{cinema}", install, methods=["PUT"]),
     ])
     app.state.system = system
     return app

@@ -125,6 +125,11 @@ class BookingDesk:
         self.lock = threading.Lock()
         self.reset()
 
+    def install_token(self, cinema: str, token: str) -> None:
+        """From now on ``cinema``'s bookings need ``token`` (the old one answers 401)."""
+        with self.lock:
+            self._auth = self._auth | {cinema: f"Bearer {token}".encode()}
+
     def reset(self) -> None:
         with self.lock:
             self.bookings: dict[str, Booking] = {}

@@ -14,6 +14,7 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from dispatcher.sandbox.cinema_faults import replays
 from dispatcher.sandbox.cinema_options import CinemaOptions
@@ -107,7 +108,8 @@ class LogQueue:
 
 
 class Reporter:
-    """Posts each cinema's batches to ``{dispatcher}/hooks/cinema/playlog``."""
+    """Posts each cinema's batches to ``{dispatcher}/hooks/cinema/playlog?cinema={id}``
+    (the dispatcher checks the cinema's token before it reads the body)."""
 
     def __init__(self, dispatcher: str, options: CinemaOptions, counts: Counts) -> None:
         self.url = dispatcher.rstrip("/") + PLAYLOG_PATH
@@ -143,8 +145,9 @@ class Reporter:
     def _post(self, batch: Batch, cinema: str, token: str) -> int | None:
         """The answer's status (errors counted under ``log_errors``), None if none."""
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        url = f"{self.url}?cinema={quote(cinema, safe='')}"
         try:
-            reply = self.http.request("POST", self.url, headers, batch.body)
+            reply = self.http.request("POST", url, headers, batch.body)
         except Unreachable:
             self.counts.add("log_errors.connection", cinema)
             return None

@@ -122,7 +122,7 @@ class Stack:
     def log(self, cinema: str, entries: list[dict[str, Any]], token: str | None = None,
             batch: str = "b1") -> requests.Response:
         return requests.post(urls.playlog_url(self.url, "cinema"), timeout=5, json={
-            "cinema": cinema, "batch": batch, "entries": entries},
+            "cinema": cinema, "batch": batch, "entries": entries}, params={"cinema": cinema},
             headers={"Authorization": f"Bearer {token or self.channel.venue_token(cinema)}"})
 
 

@@ -252,6 +252,28 @@ def test_a_repeated_booking_answers_200_and_books_once() -> None:
     assert stats["per_cinema"]["C01"]["bookings_created"] == 1
 
 
+def test_an_installed_token_replaces_the_old_one_at_once() -> None:
+    """After ``dispatcher cinemas token ID --rotate`` the new token is installed over the
+    API: bookings need it, the old one answers 401, other cinemas keep theirs."""
+    first, second = day_rows("C01")[0]["id"], day_rows("C01")[1]["id"]
+    box = system()
+    with box.serve() as url, requests.Session() as session:
+        assert book(session, url, body("1", first)).status_code == 201
+        put = f"{url}/_sandbox/tokens/C01"
+        assert session.put(put, json={"token": "rotated"}).status_code == 200
+        old = book(session, url, body("2", second))
+        new = session.post(f"{url}/bookings", json=body("2", second),
+                           headers={"Authorization": "Bearer rotated"})
+        other = book(session, url, body("3", day_rows("C02")[0]["id"]))
+        refused = [session.put(put, json=payload).status_code
+                   for payload in ({"token": ""}, {"token": 1}, [], None)]
+        refused.append(session.put(put, data=b"[" * 100_000).status_code)
+        unknown = session.put(f"{url}/_sandbox/tokens/C99", json={"token": "x"})
+    assert (old.status_code, new.status_code, other.status_code) == (401, 201, 201)
+    assert refused == [400] * 5 and unknown.status_code == 404
+    assert box.tokens["C01"] == "rotated"
+
+
 def test_bad_tokens_unknown_cinemas_screenings_and_malformed_bodies_are_refused() -> None:
     screening, other = day_rows("C01")[0]["id"], day_rows("C02")[0]["id"]
     box = system()

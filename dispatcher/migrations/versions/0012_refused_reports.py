@@ -33,9 +33,14 @@ def upgrade() -> None:
     with op.batch_alter_table("refused_reports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_refused_reports_channel_received_at"),
                               ["channel", "received_at"], unique=False)
+    with op.batch_alter_table("cinemas", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("token_version", sa.Integer(), server_default="0",
+                                      nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cinemas", schema=None) as batch_op:
+        batch_op.drop_column("token_version")
     with op.batch_alter_table("refused_reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refused_reports_channel_received_at"))
     op.drop_table("refused_reports")

@@ -6,8 +6,8 @@ plays per hour and dayparts. Each selected screen gets one row per run. "Sending
 publishes it: it joins the screen's playlist, which a pull controller fetches from
 ``/feeds/led/{screen}`` (the fetch makes the row delivered) and a push controller is sent
 by :meth:`LedChannel.push` (its acknowledgement makes the row delivered). Controllers
-report proof of play to ``/hooks/led/pop``; reach is screens that played, plays, and
-impressions = plays x each screen's audience_per_play.
+report proof of play to ``/hooks/led/pop?screen={id}``; reach is screens that played,
+plays, and impressions = plays x each screen's audience_per_play.
 
 Each screen authenticates with its own token, ``HMAC(token_secret, "id:version")``: the
 dispatcher stores no token, and rotating one screen's token bumps its version.
@@ -169,7 +169,10 @@ class LedChannel:
         return hmac.new(secret, f"{screen_id}:{version}".encode(), hashlib.sha256).hexdigest()
 
     def token_matches(self, screen_id: str, version: int, presented: str) -> bool:
-        return hmac.compare_digest(self.screen_token(screen_id, version), presented)
+        """Compared as bytes: a presented token may hold any characters (``é``), which
+        ``compare_digest`` refuses to compare as text."""
+        expected = self.screen_token(screen_id, version).encode()
+        return hmac.compare_digest(expected, presented.encode("utf-8", "surrogateescape"))
 
     def pop_max_age_days(self) -> int:
         return self._configured().pop_max_age_days

@@ -97,6 +97,9 @@ def _filtered(query: Select[Any], audience: Audience) -> Select[Any]:
     if audience.districts:
         query = query.where(contacts.c.district.in_(audience.districts))
     if audience.tags:
+        # Whole tags only, taken literally: autoescape makes ``%`` and ``_`` in a tag
+        # match themselves, not any text or any character of another tag.
         padded = literal(",") + func.coalesce(contacts.c.tags, "") + literal(",")
-        query = query.where(or_(*(padded.like(f"%,{tag},%") for tag in audience.tags)))
+        query = query.where(or_(*(padded.contains(f",{tag},", autoescape=True)
+                                  for tag in audience.tags)))
     return query

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, String, cast, literal, select
 
 from channels.base import Channel, Screen, Sender, SignageChannel
 from dispatcher.db import utcnow
@@ -52,12 +52,24 @@ def token_version(engine: Engine, screen_id: str) -> int | None:
     return None if found is None else int(found)
 
 
+def on_screen(screen_id: str) -> ColumnElement[bool]:
+    """LED rows addressed to exactly ``screen_id``.
+
+    A row's target is ``screen:{id}@{placement}`` (:func:`channels.led_placement.address`);
+    it is compared whole with the one this screen's row of that placement would have,
+    never as a pattern: ``_`` and ``%`` in an id match only themselves, and no id matches
+    another that it is a prefix of.
+    """
+    return deliveries.c.target == (literal(f"screen:{screen_id}@", String)
+                                   + cast(deliveries.c.placement, String))
+
+
 def build_playlist(engine: Engine, screen: Screen, placements: RunPlacements) -> Playlist:
     query = (select(deliveries.c.id, deliveries.c.run_id, deliveries.c.placement,
                     deliveries.c.status, runs.c.fire_time)
              .join(runs, runs.c.id == deliveries.c.run_id)
              .where(deliveries.c.channel == CHANNEL,
-                    deliveries.c.target.like(f"screen:{screen.id}@%"),
+                    on_screen(screen.id),
                     deliveries.c.status.in_(("sent", "delivered")),
                     runs.c.status.in_(LIVE_RUNS))
              .order_by(deliveries.c.id))

@@ -60,7 +60,7 @@ def import_screens(engine: Engine, source: Source, default_timezone: str) -> Scr
         report = ScreensReport(source=rows.name)
         with engine.connect() as conn:
             known = set(conn.execute(select(screens.c.id)).scalars())
-        for line, cells in rows:
+        for line, cells in rows.checked(report):
             report.rows_read += 1
             try:
                 values = _row(dict(zip(rows.columns, cells, strict=True)), default_timezone)
@@ -146,9 +146,14 @@ def _timezone(name: str) -> str:
     return name
 
 
+MAX_AUDIENCE_PER_PLAY = 1_000_000  # more than any screen's passers-by in one play
+
+
 def _audience(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise RowError(f"audience_per_play {value!r}: a whole number of people of at least 1")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_AUDIENCE_PER_PLAY:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise RowError(f"audience_per_play {shown!r}: a whole number of people from 1 to "
+                       f"{MAX_AUDIENCE_PER_PLAY:,}")
     return int(value)
 
 

@@ -1,9 +1,11 @@
-"""``dispatcher screens``: the LED screen registry, groups, tokens and plays."""
+"""``dispatcher screens``: the LED screen registry, groups, tokens, plays, and the venue
+reports refused as implausible."""
 
 from __future__ import annotations
 
 import csv
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -14,8 +16,10 @@ from dispatcher import campaign_store, registry
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
+from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
 from dispatcher.led_pop import audience_of, rollup
+from dispatcher.refused_reports import recent_refusals
 from dispatcher.screens import add_group, all_screens, get_screen, group_rules, groups
 from dispatcher.screens import import_screens as import_registry
 from dispatcher.tables import screens as screens_table
@@ -160,6 +164,30 @@ def plays(app: AppContext, campaign_id: str, by: str, as_json: bool) -> None:
     print_table([by, "screens", "plays", "impressions"],
                 [[r.period, r.screens, r.plays, r.impressions] for r in rows],
                 title=f"{campaign_id}: plays per {by} ({campaign.timezone})")
+
+
+@screens.command()
+@click.option("--channel", type=click.Choice(["led", "cinema"]),
+              help="Only this channel's refused reports (default: both).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="How many of the newest to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def refused(app: AppContext, channel: str | None, limit: int, as_json: bool) -> None:
+    """Venue reports refused as implausible, newest first: proof of play from screens
+    (above the schedule, outside the campaign's dates, near-duplicates) and cinemas' play
+    logs (admissions above seats ...). They never count in reach."""
+    found = recent_refusals(app.engine, channel, limit)
+    times = [as_utc(r.received_at).astimezone(UTC) for r in found]
+    if as_json:
+        print_json([{"received_at": at.isoformat(), "channel": r.channel, "venue": r.venue,
+                     "delivery_id": r.delivery_id, "reason": r.reason, "detail": r.detail}
+                    for at, r in zip(times, found, strict=True)])
+        return
+    print_table(["received (UTC)", "channel", "venue", "row", "reason", "detail"],
+                [[f"{at:%Y-%m-%d %H:%M:%S}", r.channel, r.venue, r.delivery_id, r.reason,
+                  r.detail] for at, r in zip(times, found, strict=True)],
+                title=f"{len(found)} refused report(s), newest first")
 
 
 COMMANDS = [screens]

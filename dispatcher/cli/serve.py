@@ -48,9 +48,9 @@ def serve(app: AppContext, listen: str | None) -> None:
             click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
         if isinstance(channel, SignageChannel):
             click.echo(f"  {name} feeds: {urls.feed_url(public, name, '<screen>')}; proof of "
-                       f"play: {urls.pop_url(public, name)}")
+                       f"play: {urls.pop_url(public, name)}?screen=<screen>")
         if isinstance(channel, VenueChannel):
-            click.echo(f"  {name} play logs: {urls.playlog_url(public, name)}")
+            click.echo(f"  {name} play logs: {urls.playlog_url(public, name)}?cinema=<cinema>")
         if isinstance(channel, EventReceiver):
             click.echo(f"  {name} events (the account's server URL): "
                        f"{urls.events_url(public, name)}")

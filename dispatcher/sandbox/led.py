@@ -4,8 +4,9 @@ Given the dispatcher's screens (id, bearer token, ``pull`` or ``push``) and its 
 pull controllers poll ``GET /feeds/led/{id}`` (ETag / If-None-Match), push controllers
 take ``POST /controllers/{id}/playlist`` on the fleet's own loopback app
 (:meth:`LedFleet.push_url`); all play their playlist on a fast simulated clock and post
-proof of play to ``POST /hooks/led/pop`` in batches that keep their id until
-acknowledged. See :mod:`~dispatcher.sandbox.led_playlist` for the playlist checks,
+proof of play to ``POST /hooks/led/pop?screen={id}`` (the screen named in the URL, so
+the dispatcher checks its token before reading the body) in batches that keep their id
+until acknowledged. See :mod:`~dispatcher.sandbox.led_playlist` for the playlist checks,
 :mod:`~dispatcher.sandbox.led_schedule` for the play arithmetic and
 :mod:`~dispatcher.sandbox.led_reports` for the batches.
 

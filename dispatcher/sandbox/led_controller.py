@@ -51,6 +51,9 @@ class Controller:
         self.spec, self.fleet = spec, fleet
         self._lock = threading.Lock()
         self._auth = {"Authorization": f"Bearer {spec.token}"}
+        # The screen is named in the URL: the dispatcher checks its token before the body.
+        self._pop_url = (f"{fleet.dispatcher}/hooks/led/pop?screen="
+                         f"{quote(spec.id, safe='')}")
         self._epoch = 0  # bumped by reset: results of jobs begun before are dropped
         self.reset(run_token)
 
@@ -269,8 +272,7 @@ class Controller:
         """The answer's status (errors counted under ``report_errors``), None if none."""
         headers = self._auth | {"Content-Type": "application/json"}
         try:
-            reply = self.fleet.http.request("POST", f"{self.fleet.dispatcher}/hooks/led/pop",
-                                            headers, batch.body)
+            reply = self.fleet.http.request("POST", self._pop_url, headers, batch.body)
         except Unreachable:
             self.fleet.tally.add("report_errors.connection")
             return None

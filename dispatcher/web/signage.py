@@ -2,13 +2,15 @@
 
 ``GET /feeds/{channel}/{screen}``: the screen's playlist as JSON with an ETag (304 when
 the controller's ``If-None-Match`` is current); the fetch acknowledges new items.
-``POST /hooks/{channel}/pop``: a batch of proof-of-play records (see
+``POST /hooks/{channel}/pop?screen={id}``: a batch of proof-of-play records (see
 :mod:`dispatcher.led_pop`). Both take the screen's own token as ``Authorization: Bearer``.
+The screen is named in the URL, so its token is checked before the body is read: an
+unauthenticated body is never parsed; an authenticated one is capped at
+:data:`MAX_POP_BODY` bytes (413) and must be UTF-8 JSON (400), naming the same screen.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,15 +20,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from channels.base import Channel, Screen, SignageChannel
+from channels.base import Channel, ConfigError, Screen, SignageChannel
+from channels.delivery_ids import shown
 from dispatcher.errors import NotFoundError
 from dispatcher.led_feeds import acknowledge, build_playlist, token_version
 from dispatcher.led_pop import BadBatch, ingest
 from dispatcher.run_context import RunPlacements
 from dispatcher.screens import as_screen, get_screen
 from dispatcher.web import urls
+from dispatcher.web.bodies import parse_json, read_capped
 
 log = logging.getLogger(__name__)
+
+MAX_POP_BODY = 2 * 1024 * 1024  # a full batch (5,000 records) is about 650 kB
+POP_SHAPE = '{"screen", "batch", "records"}'
 
 
 def signage_router(engine: Engine, channels: Mapping[str, Channel], public_url: str
@@ -41,11 +48,11 @@ def signage_router(engine: Engine, channels: Mapping[str, Channel], public_url: 
             raise HTTPException(404, f"no screen channel named {channel!r}")
         version = token_version(engine, screen_id)
         if version is None:
-            raise HTTPException(404, f"no screen {screen_id!r}")
+            raise HTTPException(404, f"no screen {shown(screen_id)}")
         presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         try:
             good = bool(presented) and owner.token_matches(screen_id, version, presented)
-        except Exception as exc:  # the channel is not configured: no secret to check with
+        except ConfigError as exc:  # the channel is not configured: no secret to check with
             log.error("cannot check screen tokens: %s", exc)
             raise HTTPException(503, "screen tokens cannot be checked: the channel is not "
                                      "configured") from None
@@ -69,15 +76,16 @@ def signage_router(engine: Engine, channels: Mapping[str, Channel], public_url: 
 
     @router.post(urls.POP_PATH, summary="Proof-of-play records from a screen")
     async def pop(channel: str, request: Request) -> JSONResponse:
-        try:
-            batch: Any = json.loads(await request.body())
-        except ValueError:
-            raise HTTPException(400, "the body must be JSON") from None
-        if not isinstance(batch, dict) or not isinstance(batch.get("screen"), str):
-            raise HTTPException(400, 'the body must be {"screen", "batch", "records"}')
+        screen_id = request.query_params.get("screen", "")
+        if not screen_id:
+            raise HTTPException(400, f"name the screen in the URL: POST "
+                                     f"{urls.pop_url('', channel)}?screen=ID, with its token")
+        owner, found = await run_in_threadpool(screen_for, channel, screen_id, request)
+        batch: Any = parse_json(await read_capped(request, MAX_POP_BODY), POP_SHAPE)
+        if not isinstance(batch, dict):
+            raise HTTPException(400, f"the body must be a JSON object {POP_SHAPE}")
 
         def store() -> JSONResponse:
-            owner, found = screen_for(channel, batch["screen"], request)
             try:
                 result = ingest(engine, found, batch, owner.pop_max_age_days())
             except BadBatch as exc:

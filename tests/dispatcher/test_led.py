@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -48,21 +49,31 @@ REGISTRY = HEADER + (
     "O-001,Square,outdoor,丈八街道,street,1920x1080,100,pedestrian count,pull,,street\n"
     "F-001,Facade,facade,鱼化寨街道,street,3840x1080,500,traffic count,push,{push},street\n")
 NOW = datetime.now(UTC).replace(microsecond=0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The campaign runs from 25 days ago to 30 days ahead: proof of play dated now is inside.
+START = (NOW - timedelta(days=25)).replace(minute=0, second=0)
+END = NOW + timedelta(days=30)
 
 
-def campaign_text(screens: str = 'kinds = ["building"]', extra: str = "") -> str:
+def local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def campaign_text(screens: str = 'kinds = ["building"]', extra: str = "",
+                  start: datetime = START, end: datetime = END, plays_per_hour: int = 4
+                  ) -> str:
     return f'''id = "signs"
 title = "Signs"
 owner = "Publicity"
 [schedule]
-start = 2030-03-04T09:00:00
-end = 2030-03-31T21:00:00
+start = {local(start)}
+end = {local(end)}
 [[placements]]
 channel = "led"
 screens = {{ {screens} }}
 text = "掃黑除惡 人人有責"
 duration = 15
-plays_per_hour = 4
+plays_per_hour = {plays_per_hour}
 dayparts = [["08:00", "22:00"]]
 {extra}'''
 
@@ -104,6 +115,7 @@ class Stack:
     def pop(self, screen_id: str, batch: str, records: list[dict[str, Any]],
             token: str | None = None) -> requests.Response:
         return requests.post(urls.pop_url(self.url, "led"), timeout=5,
+                             params={"screen": screen_id},
                              headers={"Authorization": f"Bearer {token or self.token(screen_id)}"},
                              json={"screen": screen_id, "batch": batch, "records": records})
 
@@ -137,9 +149,9 @@ def store(s: Stack, text: str) -> None:
     approve(s.engine, "signs", "chief")
 
 
-def publish(s: Stack) -> None:
+def publish(s: Stack, at: datetime = START) -> None:
     channels = registry.build_channels(s.config.channels)
-    plan_firing(s.engine, "signs", datetime(2030, 3, 4, 1, tzinfo=UTC), channels.__getitem__)
+    plan_firing(s.engine, "signs", at, channels.__getitem__)
     DeliveryEngine(s.engine, channels, s.config.web.public_url,
                    EngineOptions(respect_send_windows=False)).run(until_idle=True)
 

@@ -115,7 +115,8 @@ class Dispatcher:
             self.attempts.append((time.monotonic(), screen, batch, status, raw))
             if status != 200:
                 return self.answer("pop", status)
-            if not all(well_formed(record) for record in body["records"]):
+            named = request.query_params.get("screen")  # the URL names it, as required
+            if named != screen or not all(well_formed(record) for record in body["records"]):
                 return self.answer("pop", 400)
             if (screen, batch) in self.accepted:
                 return self.answer("pop.duplicate", 200)

@@ -12,7 +12,7 @@ protocols (added with the engine) so that a channel implements only what it can 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self, runtime_checkable
@@ -502,8 +502,14 @@ class SignageChannel(Protocol):
 class VenueChannel(Protocol):
     """A channel whose venues' systems report back to the web app (cinemas' play logs)."""
 
-    def venue_token(self, venue_id: str) -> str:
-        """The venue's secret token: it authenticates the venue's reports."""
+    def venue_token(self, venue_id: str, version: int | None = None) -> str:
+        """The venue's secret token at ``version`` (None: its current version, see
+        ``use_token_versions``): it authenticates the venue's reports."""
+        ...
+
+    def use_token_versions(self, lookup: Callable[[str], int]) -> None:
+        """Where the channel finds a venue's current token version (the core's database)
+        when it sends the venue's token itself (bookings)."""
         ...
 
 

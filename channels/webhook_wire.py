@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from channels.base import CallbackRequest, Message, Receipt, SignatureError
+from channels.base import CallbackRequest, MalformedRequest, Message, Receipt, SignatureError
+from channels.delivery_ids import parse_delivery_id, shown
 
 TIMESTAMP_HEADER = "X-Dispatcher-Timestamp"
 SIGNATURE_HEADER = "X-Dispatcher-Signature"
@@ -33,6 +34,7 @@ SCHEME = "sha256="
 MAX_AGE = 300  # seconds an acknowledgement's timestamp may differ from our clock
 DELIVERY_PARAM = "d"  # the callback URL names its row: ...?d=123
 REF_PREFIX = "webhook-"  # provider_ref of an accepted notice: "webhook-<delivery id>"
+MAX_DETAIL = 500  # characters of the partner's error kept in the row's detail
 # The partner's acknowledgement statuses as our delivery states: a notice the partner
 # took but could not show is undelivered (it reached the provider, not the person).
 ACK_STATES: Mapping[str, Literal["delivered", "undelivered"]] = {
@@ -67,59 +69,80 @@ def verified_ack(secrets: Mapping[str, str], request: CallbackRequest,
                  now: float) -> Mapping[str, Any]:
     """The acknowledgement's JSON object, once its signature and timestamp are checked.
 
-    ``secrets`` maps endpoint names to their secrets; the body's ``endpoint`` field picks
-    one, otherwise each is tried (an acknowledgement names no endpoint by default).
-    SignatureError for anything that is not a fresh request signed by one of them.
+    ``secrets`` maps endpoint names to their secrets; each is tried (an acknowledgement
+    names no endpoint by default), and a body naming an ``endpoint`` must be signed with
+    that endpoint's. The body is parsed only once a secret matched. SignatureError for
+    anything that is not a fresh request signed by one of them; MalformedRequest for a
+    signed body that is not a JSON object.
     """
     if not request.body:
         raise SignatureError("expected a signed JSON body (Content-Type: application/json)")
     timestamp = _header(request.headers, TIMESTAMP_HEADER) or ""
     given = _header(request.headers, SIGNATURE_HEADER) or ""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_AGE:
+    if not _fresh(timestamp, now):
         raise SignatureError(f"{TIMESTAMP_HEADER} is missing or more than {MAX_AGE} s "
                              "away from our clock")
-    ack = _json_object(request.body)
-    named = ack.get("endpoint") if ack is not None else None
-    if isinstance(named, str) and named not in secrets:
-        raise SignatureError(f"no endpoint named {named!r} is configured")
-    candidates: Iterable[str] = [secrets[named]] if isinstance(named, str) else secrets.values()
-    if not given.startswith(SCHEME) or not any(
-            hmac.compare_digest(signature(secret, timestamp, request.body), given)
-            for secret in candidates):
+    signers = {name for name, secret in secrets.items() if given.startswith(SCHEME)
+               and hmac.compare_digest(signature(secret, timestamp, request.body), given)}
+    if not signers:
         raise SignatureError(f"{SIGNATURE_HEADER} is missing or does not match")
-    if ack is None:
-        raise SignatureError("the signed body is not a JSON object")
+    ack = _json_object(request.body)
+    named = ack.get("endpoint")
+    if isinstance(named, str) and named not in secrets:
+        raise SignatureError(f"no endpoint named {shown(named)} is configured")
+    if isinstance(named, str) and named not in signers:
+        raise SignatureError(f"{SIGNATURE_HEADER} does not match endpoint {shown(named)}'s "
+                             "secret")
     _check_row(ack, request.url)
     return ack
 
 
 def receipts_from(ack: Mapping[str, Any]) -> list[Receipt]:
-    """The acknowledgement as a receipt; none for a status we do not track."""
+    """The acknowledgement as a receipt; none for a status we do not track.
+
+    MalformedRequest when the status is one we track but the id names no row we could
+    have sent (not a delivery id).
+    """
     state = ACK_STATES.get(str(ack.get("status", "")))
-    ident = str(ack.get("id", ""))
-    if state is None or not ident.isdigit():
+    if state is None:
         return []
+    ident = ack.get("id")
+    delivery_id = parse_delivery_id(ident if isinstance(ident, str) else repr(ident),
+                                    'the acknowledgement\'s "id"')
     error = ack.get("error")
     detail = f"partner: {error}" if error else f"partner {ack['status']}"
     code = None if state == "delivered" else "partner_failed"
-    return [Receipt(provider_ref=provider_ref(ident), state=state, delivery_id=int(ident),
-                    code=code, detail=str(detail)[:500])]
+    return [Receipt(provider_ref=provider_ref(delivery_id), state=state,
+                    delivery_id=delivery_id, code=code, detail=detail[:MAX_DETAIL])]
 
 
 def _check_row(ack: Mapping[str, Any], url: str) -> None:
     """The URL's ``d`` is not signed; a signed body must not be replayed to another row."""
     query = parse_qs(urlsplit(url).query).get(DELIVERY_PARAM, [""])[0]
     if query and query != str(ack.get("id", "")):
-        raise SignatureError(f"the callback URL's {DELIVERY_PARAM}={query} is not the "
-                             "signed id")
+        raise SignatureError(f"the callback URL's {DELIVERY_PARAM}={shown(query)} is not "
+                             "the signed id")
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
+def _fresh(timestamp: str, now: float) -> bool:
+    """Unix seconds in ASCII digits, at most :data:`MAX_AGE` from ``now`` (never ``int``
+    of 5,000 digits: Python refuses to convert that many)."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    return abs(now - int(timestamp)) <= MAX_AGE
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The signed body as a JSON object; MalformedRequest for anything else (not UTF-8,
+    not JSON, nested too deep, a number too long to convert, not an object)."""
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise MalformedRequest(f"the signed body is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(value, dict):
+        raise MalformedRequest("the signed body must be a JSON object, got "
+                               f"{type(value).__name__}")
+    return value
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

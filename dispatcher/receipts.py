@@ -13,6 +13,7 @@ reply came in on.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from queue import Empty, Queue
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
-from channels.base import InboundMessage, Receipt
+from channels.base import InboundMessage, MalformedRequest, Receipt
+from channels.delivery_ids import MAX_DELIVERY_ID, shown
 from dispatcher import optouts
 from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError
@@ -33,6 +36,9 @@ from dispatcher.transitions import Transition, advance
 log = logging.getLogger(__name__)
 
 ACTOR = "webhook"
+MAX_REF_CHARS = deliveries.c.provider_ref.type.length  # type: ignore[attr-defined]
+MAX_CODE_CHARS = deliveries.c.error_code.type.length  # type: ignore[attr-defined]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -46,34 +52,84 @@ class ReceiptReport:
     delivery_ids: list[int] = field(default_factory=list)  # the rows that moved
 
 
-def apply_receipts(engine: Engine, receipts: Sequence[Receipt]) -> ReceiptReport:
+def apply_receipts(engine: Engine, receipts: Sequence[Receipt], channel: str | None = None
+                   ) -> ReceiptReport:
     """Move each receipt's row forward, in one transaction; see :class:`ReceiptReport`.
 
     A receipt carrying ``delivery_id`` (from the callback URL) finds its row even before
     the send's provider ref was recorded (row still ``sending``), and records the ref.
+    With ``channel``, only that channel's rows match (a callback's channel verified it).
+    MalformedRequest, before anything is written, for a value no row can hold.
     """
+    check_receipts(receipts)
     if not receipts:
         return ReceiptReport()
     with engine.begin() as conn:
-        return _apply_in(conn, receipts)
+        return _apply_in(conn, receipts, channel)
 
 
-def _apply_in(conn: Connection, receipts: Sequence[Receipt]) -> ReceiptReport:
+def check_receipts(receipts: Sequence[Receipt]) -> None:
+    """MalformedRequest for the first receipt with a value the database cannot store: a
+    delivery id outside 1..2^63-1, text longer than its column, a NUL character or a lone
+    surrogate (which PostgreSQL or the UTF-8 encoder refuse).
+
+    Checked before a receipt joins a shared transaction, where its failure would fail
+    every other request's receipts too.
+    """
+    for receipt in receipts:
+        if not _id_in_range(receipt.delivery_id):
+            raise MalformedRequest(f"delivery id {_number(receipt.delivery_id)} is out of "
+                                   f"range; ids run from 1 to {MAX_DELIVERY_ID}")
+        for name, value, limit in (("provider ref", receipt.provider_ref, MAX_REF_CHARS),
+                                   ("error code", receipt.code, MAX_CODE_CHARS),
+                                   ("detail", receipt.detail, None)):
+            _check_text(name, value, limit)
+
+
+def _id_in_range(value: int | None) -> bool:
+    return value is None or (type(value) is int and 1 <= value <= MAX_DELIVERY_ID)
+
+
+def _number(value: object) -> str:
+    """``value`` for a message; ``str`` of an int of 5,000 digits raises ValueError."""
+    if isinstance(value, int) and abs(value) >= 10**40:
+        return f"of {len(hex(value)) - 2} hex digits"
+    text = repr(value)
+    return text if len(text) <= 40 else shown(text)
+
+
+def _check_text(name: str, value: str | None, limit: int | None) -> None:
+    if value is None:
+        return
+    if limit is not None and len(value) > limit:
+        raise MalformedRequest(f"the receipt's {name} is {len(value)} characters, more than "
+                               f"{limit}: {shown(value)}")
+    if "\x00" in value or _SURROGATE.search(value):
+        raise MalformedRequest(f"the receipt's {name} holds a NUL character or an unpaired "
+                               f"surrogate, which cannot be stored: {shown(value)}")
+
+
+def _apply_in(conn: Connection, receipts: Sequence[Receipt], channel: str | None = None
+              ) -> ReceiptReport:
     report = ReceiptReport(received=len(receipts))
     for receipt in receipts:
-        changed = advance(conn, [_transition(receipt)], actor=ACTOR)
+        changed = advance(conn, [_transition(receipt, channel)], actor=ACTOR)
         if changed and receipt.opt_out:
             _opt_out_rows(conn, changed, f"provider error {receipt.code}")
         if changed:
             report.applied += 1
             report.delivery_ids.extend(changed)
-        elif _row_exists(conn, receipt):
+        elif _row_exists(conn, receipt, channel):
             report.unchanged += 1
         else:
             report.unmatched += 1
             log.info("receipt %s (%s) matches no delivery row (delivery id %s); ignored",
                      receipt.provider_ref, receipt.state, receipt.delivery_id)
     return report
+
+
+# A request: its receipts, the channel whose callback they came in, its answer.
+Waiting = tuple[Sequence[Receipt], str | None, Future[ReceiptReport]]
 
 
 class ReceiptBatcher:
@@ -84,38 +140,91 @@ class ReceiptBatcher:
     caps receipts at a few hundred a second. Here each request still waits until its
     receipts are committed before answering 200 (nothing is acknowledged that could be
     lost), but the requests waiting at the same moment share one commit.
+
+    One request must not fail the others: receipts are checked before they join a batch
+    (:func:`check_receipts`), and when a shared transaction fails all the same (nothing
+    of it was committed), each request's receipts are applied again alone, so only the
+    request at fault gets the error.
     """
 
     def __init__(self, engine: Engine, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: Queue[tuple[Sequence[Receipt], Future[ReceiptReport]]] = Queue()
+        self._queue: Queue[Waiting] = Queue()
         self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
         self._thread.start()
 
-    def apply(self, receipts: Sequence[Receipt]) -> ReceiptReport:
-        """Apply ``receipts``; returns once they are committed (blocks the caller)."""
+    def apply(self, receipts: Sequence[Receipt], channel: str | None = None) -> ReceiptReport:
+        """Apply ``receipts``; returns once they are committed (blocks the caller).
+
+        MalformedRequest for a value no row can hold (nothing written); any other error of
+        the database is raised to this caller only.
+        """
+        check_receipts(receipts)
         done: Future[ReceiptReport] = Future()
-        self._queue.put((receipts, done))
+        self._queue.put((receipts, channel, done))
         return done.result()
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except Empty:
-                    break
+            batch = self._next_batch()
             try:
                 with self.engine.begin() as conn:
-                    reports = [_apply_in(conn, receipts) for receipts, _ in batch]
-            except Exception as exc:  # every waiting request answers 500; provider retries
-                for _, done in batch:
-                    done.set_exception(exc)
+                    reports = [_apply_in(conn, receipts, channel)
+                               for receipts, channel, _ in batch]
+            except Exception as exc:
+                if len(batch) == 1 or not _caused_by_a_request(exc):
+                    for _, _, done in batch:  # 500: the provider tries again later
+                        done.set_exception(_refusal(exc))
+                    continue
+                log.warning("a shared commit of %d receipt requests failed (%s); applying "
+                            "each request alone", len(batch), type(exc).__name__)
+                for receipts, channel, done in batch:
+                    self._apply_alone(receipts, channel, done)
                 continue
-            for (_, done), report in zip(batch, reports, strict=True):
+            for (_, _, done), report in zip(batch, reports, strict=True):
                 done.set_result(report)
+
+    def _next_batch(self) -> list[Waiting]:
+        """The oldest waiting request and those queued behind it, up to ``max_batch``."""
+        batch = [self._queue.get()]
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except Empty:
+                break
+        return batch
+
+    def _apply_alone(self, receipts: Sequence[Receipt], channel: str | None,
+                     done: Future[ReceiptReport]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                report = _apply_in(conn, receipts, channel)
+        except Exception as exc:  # this request's alone: it answers 400 or 500
+            done.set_exception(_refusal(exc))
+            return
+        done.set_result(report)
+
+
+def _caused_by_a_request(exc: Exception) -> bool:
+    """Whether one request's receipts may have failed the shared transaction. Not when
+    the database is unreachable, locked or lost the connection: applying each request
+    alone would then only wait once per request (up to SQLite's busy timeout each)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _refusal(exc: Exception) -> Exception:
+    """A value the database refused (out of range, not storable) as MalformedRequest, so
+    the request answers 400; other errors (database down, locked) stay as they are: 500,
+    and the provider tries again later."""
+    if isinstance(exc, DataError | OverflowError | UnicodeEncodeError):
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]  # no parameters
+        log.warning("receipts refused by the database (%s): %s", type(exc).__name__, reason)
+        return MalformedRequest("a value of this request is out of range for the database "
+                                f"({type(exc).__name__})")
+    return exc
 
 
 def _opt_out_rows(conn: Connection, delivery_ids: list[int], reason: str) -> None:
@@ -129,15 +238,17 @@ def _opt_out_rows(conn: Connection, delivery_ids: list[int], reason: str) -> Non
         log.info("opt-out on %s from %s: %s", channel, mask(target), reason)
 
 
-def _transition(receipt: Receipt) -> Transition:
+def _transition(receipt: Receipt, channel: str | None) -> Transition:
     return Transition(state=receipt.state, delivery_id=receipt.delivery_id,
                       provider_ref=receipt.provider_ref, code=receipt.code,
-                      detail=receipt.detail)
+                      detail=receipt.detail, channel=channel)
 
 
-def _row_exists(conn: Connection, receipt: Receipt) -> bool:
+def _row_exists(conn: Connection, receipt: Receipt, channel: str | None) -> bool:
     """Whether the row :func:`advance` looked for exists (same matching rule)."""
     query = select(deliveries.c.id).limit(1)
+    if channel is not None:
+        query = query.where(deliveries.c.channel == channel)
     if receipt.delivery_id is not None:
         query = query.where(deliveries.c.id == receipt.delivery_id)
     else:

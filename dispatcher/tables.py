@@ -221,6 +221,9 @@ cinemas = Table(
     Column("timezone", String(64), nullable=False),
     Column("preshow", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The cinema's token is derived from the channel's secret and this version (0: the
+    # original token); `dispatcher cinemas token ID --rotate` bumps it.
+    Column("token_version", Integer, nullable=False, server_default="0"),
 )
 
 auditoriums = Table(
@@ -256,6 +259,11 @@ users = Table(
     Column("password_hash", Text, nullable=False),  # scrypt, with its salt and costs
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Stored in the session cookie at sign-in; bumped on sign-out, disable and role change,
+    # which ends every session signed in before.
+    Column("session_version", Integer, nullable=False, server_default="0"),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("disabled_by", Text),  # who ran `dispatcher user disable`
 )
 
 # API tokens: only their SHA-256 is stored; the token is shown once when created.
@@ -267,6 +275,9 @@ api_tokens = Table(
     Column("label", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
+    Column("prefix", String(16)),  # "dsp_" and the next few characters: tells tokens apart
+    Column("revoked_at", DateTime(timezone=True)),  # set: the token answers 401
+    Column("revoked_by", Text),
 )
 
 # Reach of offline placements entered by hand (posters, notices, boards, brochures, talks),
@@ -347,4 +358,15 @@ refused_reports = Table(
     Column("detail", Text, nullable=False),  # what was reported and what was allowed
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index(None, "channel", "received_at"),
+)
+
+# Nonces of signed provider pushes already taken (WeChat events): a push whose nonce is
+# here is a replay and is refused. Rows older than twice the channel's freshness window
+# are pruned as new ones come (dispatcher/seen_nonces.py).
+seen_nonces = Table(
+    "seen_nonces", metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index(None, "seen_at"),
 )

@@ -23,7 +23,11 @@ _RANK_OF_STATUS = case(
 
 
 class Transition(NamedTuple):
-    """Move the row ``delivery_id`` (or the row whose ``provider_ref`` matches) to ``state``."""
+    """Move the row ``delivery_id`` (or the row whose ``provider_ref`` matches) to ``state``.
+
+    ``channel``, when given, limits the match to that channel's rows: a provider's signed
+    callback speaks for its own channel's messages and no other's.
+    """
 
     state: str
     delivery_id: int | None = None
@@ -31,6 +35,7 @@ class Transition(NamedTuple):
     code: str | None = None
     detail: str | None = None
     units: int | None = None
+    channel: str | None = None
 
 
 def advance(conn: Connection, transitions: Iterable[Transition], actor: str) -> list[int]:
@@ -55,6 +60,8 @@ def advance(conn: Connection, transitions: Iterable[Transition], actor: str) -> 
             statement = statement.where(deliveries.c.provider_ref == t.provider_ref)
         else:
             raise ValueError("a transition needs a delivery_id or a provider_ref")
+        if t.channel is not None:
+            statement = statement.where(deliveries.c.channel == t.channel)
         for row_id, run_id in conn.execute(statement).all():
             changed.append(row_id)
             events.append({"delivery_id": row_id, "run_id": run_id, "at": now, "actor": actor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +20,7 @@ from dispatcher.config import Config
 from dispatcher.web import urls
 from dispatcher.web.api import api_router
 from dispatcher.web.auth import LoginRequired
+from dispatcher.web.body_limit import BodyLimit
 from dispatcher.web.hooks import hooks_router
 from dispatcher.web.login import login_router
 from dispatcher.web.metrics import metrics_router
@@ -27,6 +29,13 @@ from dispatcher.web.signage import signage_router
 from dispatcher.web.venues import venues_router
 
 log = logging.getLogger(__name__)
+
+# Request bodies are refused with 413 past these sizes, before they are read whole (see
+# dispatcher.web.body_limit). A provider's callback, a login or a dashboard form is a few
+# kilobytes; a screen's proof of play or a cinema's play log of up to 5,000 records stays
+# well under 4 MiB.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) -> FastAPI:
@@ -45,6 +54,9 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
                        session_cookie="dispatcher_session", same_site="strict",
                        https_only=config.web.public_url.startswith("https://"),
                        max_age=12 * 3600)
+    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES,  # outermost: before sessions
+                       caps={_path_pattern(urls.POP_PATH): MAX_BATCH_BODY_BYTES,
+                             _path_pattern(urls.PLAYLOG_PATH): MAX_BATCH_BODY_BYTES})
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -65,6 +77,11 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
                             status_code=200 if database else 503)
 
     return app
+
+
+def _path_pattern(template: str) -> str:
+    """``/hooks/{channel}/pop`` as a regular expression over request paths."""
+    return re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
 
 
 def database_reachable(engine: Engine) -> bool:

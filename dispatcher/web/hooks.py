@@ -27,6 +27,7 @@ from channels.base import (
     MalformedRequest,
     SignatureError,
 )
+from dispatcher import seen_nonces
 from dispatcher.config import Config
 from dispatcher.errors import ConfigError
 from dispatcher.provider_reports import apply_reports
@@ -57,7 +58,7 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
 
         def apply() -> Response:
             receipts = receiver.parse_callback(callback)
-            report = batcher.apply(receipts)
+            report = batcher.apply(receipts, channel)
             log.debug("%s status callback: %s", channel, report)
             return Response(status_code=200)
 
@@ -96,13 +97,15 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
 
         def apply() -> Response:
             found = receiver.parse_events(callback)
-            receipts = batcher.apply(found.receipts)
+            nonce = seen_nonces.claim(engine, channel, receiver, callback)  # 403: a replay
+            receipts = batcher.apply(found.receipts, channel)
             reports = apply_reports(engine, channel, found.reports)
             log.info("%s events: %s receipt(s) applied %s, %s report(s) stored", channel,
                      receipts.received, receipts.applied, reports.stored)
             if receipts.unmatched or reports.unmatched:
                 # The send's answer may not be recorded yet (an event can overtake it):
                 # ask the provider to push again later rather than lose the event.
+                seen_nonces.release(engine, channel, nonce)
                 return Response("no such message yet", status_code=503,
                                 media_type="text/plain")
             # WeChat takes "success" (or an empty body) as "received, do not push again".

@@ -24,6 +24,7 @@ from channels.base import (
     ComputedReach,
     ConfigError,
     Contact,
+    MalformedRequest,
     Message,
     Placement,
     Receipt,
@@ -405,3 +406,56 @@ def test_reach_counts_sent_and_delivered_rows() -> None:
     assert figures["message_times"].value == 13
     assert figures["message_times"].source == "computed"
     assert "gross" in figures["message_times"].method
+
+
+def signed(body: bytes, secret: str = PARCEL_SECRET, url: str = HOOK,
+           timestamp: str | None = None) -> CallbackRequest:
+    """A raw body signed as the partner signs it."""
+    stamp = timestamp or str(int(time.time()))
+    mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+    return CallbackRequest(url=url, form={}, body=body, headers={
+        "content-type": "application/json", "x-dispatcher-timestamp": stamp,
+        "x-dispatcher-signature": f"sha256={mac.hexdigest()}"})
+
+
+@pytest.mark.parametrize("ident", [
+    "1" * 30, str(2**63), "-5", "0", "²", "١٢٣", "9" * 5000, "12_3", "12%", "编号", "7 ",
+    "", 1e30, -1, None, True, [7], {"id": 7}])
+def test_signed_acks_whose_id_names_no_row_are_malformed(ident: Any) -> None:
+    body = json.dumps({"id": ident, "status": "delivered"}).encode()
+    with pytest.raises(MalformedRequest, match="delivery id"):
+        configured().parse_callback(signed(body))
+
+
+def test_the_largest_id_and_a_json_number_id_are_receipts() -> None:
+    [largest] = configured().parse_callback(ack_request({"id": str(2**63 - 1),
+                                                         "status": "delivered"}))
+    assert largest.delivery_id == 2**63 - 1
+    [number] = configured().parse_callback(signed(b'{"id": 7, "status": "failed"}'))
+    assert (number.delivery_id, number.state) == (7, "undelivered")
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000, b'{"id": "7", "seq": ' + b"1" * 5000 + b"}",
+    b'["7", "delivered"]', b'"delivered"', b"\xff\xfe{}", b"{'id': '7'}", b"<ack id='7'/>"],
+    ids=["nested", "long-number", "array", "string", "not-utf8", "python-repr", "xml"])
+def test_signed_bodies_that_are_not_a_json_object_are_malformed(body: bytes) -> None:
+    with pytest.raises(MalformedRequest, match="JSON"):
+        configured().parse_callback(signed(body))
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000, b'{"id": "7", "seq": ' + b"1" * 5000 + b"}", b"\xff\xfe",
+    b'{"id": "' + b"1" * 30 + b'", "status": "delivered"}'],
+    ids=["nested", "long-number", "not-utf8", "30-digit-id"])
+def test_unsigned_bodies_are_refused_before_they_are_parsed(body: bytes) -> None:
+    with pytest.raises(SignatureError, match="does not match"):
+        configured().parse_callback(signed(body, secret="guessed"))
+
+
+@pytest.mark.parametrize("stamp", ["9" * 5000, "²", "1e9", "-1", "0001-01-01T00:00:00+14:00",
+                                   " 1700000000", "１７００００００００"])
+def test_timestamps_that_are_not_unix_seconds_are_refused(stamp: str) -> None:
+    with pytest.raises(SignatureError, match="Timestamp"):
+        configured().parse_callback(signed(b'{"id": "7", "status": "delivered"}',
+                                           timestamp=stamp))

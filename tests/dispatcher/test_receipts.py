@@ -191,3 +191,21 @@ def test_twilio_error_codes_that_mean_opted_out() -> None:
                                  "ErrorCode": "30003"}, url)
     assert blocked[0].opt_out and blocked[0].delivery_id == 7
     assert not unreachable[0].opt_out
+
+
+@pytest.mark.parametrize("bad", [
+    Receipt("SM1", "delivered", delivery_id=2**63), Receipt("SM1", "delivered", delivery_id=-7),
+    Receipt("SM1", "delivered", delivery_id=10**30), Receipt("SM_%-中" * 20, "delivered"),
+    Receipt("SM1", "undelivered", code="3" * 33), Receipt("SM1", "failed", detail="\x00"),
+    Receipt("SM1", "failed", detail="lone \udc00")],
+    ids=["2^63", "negative", "30-digits", "long-ref", "long-code", "nul", "surrogate"])
+def test_values_no_row_can_hold_are_refused_before_anything_is_written(
+        sent: tuple[Engine, int], bad: Receipt) -> None:
+    from channels.base import MalformedRequest
+
+    engine, first = sent
+    before = events(engine, first)
+    with pytest.raises(MalformedRequest):
+        apply_receipts(engine, [Receipt("SM1", "delivered", delivery_id=first), bad])
+    assert row(engine, first) == ("sent", "SM1", None)
+    assert events(engine, first) == before

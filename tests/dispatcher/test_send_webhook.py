@@ -15,8 +15,10 @@ import hmac
 import json
 import os
 import statistics
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -268,3 +270,29 @@ def test_sandbox_partner_command_has_help_on_every_option() -> None:
     assert all(option.help for option in partner.params if isinstance(option, click.Option))
     missing = CliRunner().invoke(partner, ["--secret-env", "NO_SUCH_VARIABLE_SET"])
     assert missing.exit_code == 2 and "NO_SUCH_VARIABLE_SET" in missing.output
+
+
+def test_poison_acks_during_a_drive_fail_alone(tmp_path: Path) -> None:
+    """Signed acknowledgements naming no row the database can hold (30 digits, 2^63),
+    posted from four threads all through a drive, share commits with the partner's
+    genuine ones: each is 400, and no genuine one fails or needs a retry."""
+    options = PartnerOptions(secret=SECRETS["TEST_PARCEL_SECRET"], seed=3, ack_delay_s=0.05)
+    with stack(tmp_path, {"parcel": (options, 300, 150)}) as s:
+        partner, secret = s.partners["parcel"], SECRETS["TEST_PARCEL_SECRET"]
+        stop, answers = threading.Event(), []
+
+        def poison(first: int) -> None:
+            while not stop.is_set():
+                answers.append(ack(s.public_url, first + len(answers), secret).status_code)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for first in (10**29, 2**63, 10**29 + 10**6, 2**64):
+                pool.submit(poison, first)
+            send(s.app)
+            assert partner.wait_for_acks(timeout=15)
+            stop.set()
+        stats = partner.stats()
+        assert answers and set(answers) == {400}
+        assert (stats["acks"]["posted"], stats["acks"]["retried"], stats["acks"]["failed"]
+                ) == (stats["accepted"], 0, 0)
+        assert statuses(s.app) == {"delivered": stats["accepted"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 
 from channels.base import AREA_TYPES
 from dispatcher.config import Config
+from dispatcher.csvfile import spreadsheet_safe
 from dispatcher.db import utcnow
 from dispatcher.report_charts import bars, daily, heatmap
 from dispatcher.report_data import ReportData, gather
@@ -73,34 +75,55 @@ def _charts(data: ReportData) -> dict[str, str]:
 def _write_csv(path: Path, data: ReportData) -> Path:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["channel", "metric", "value", "source", "method"])
+
+        def row(*cells: object) -> None:
+            writer.writerow([spreadsheet_safe(cell) for cell in cells])
+
+        row("channel", "metric", "value", "source", "method")
         for channel, entry in sorted(data.reach["channels"].items()):
             for state in ("targets", "pending", "sending", "sent", "delivered", "undelivered",
                           "failed"):
-                writer.writerow([channel, state, entry[state], "computed", "delivery rows"])
+                row(channel, state, entry[state], "computed", "delivery rows")
             for reason, count in entry["skipped"].items():
-                writer.writerow([channel, f"skipped:{reason}", count, "computed",
-                                 "delivery rows"])
+                row(channel, f"skipped:{reason}", count, "computed", "delivery rows")
             for metric, value in sorted(entry["reach"].items()):
                 source = entry["reach_sources"][metric]
-                writer.writerow([channel, metric, value, source["source"], source["method"]])
+                row(channel, metric, value, source["source"], source["method"])
     return path
 
 
+# Characters Markdown gives a meaning to (emphasis, links, images, code, tables, headings,
+# lists); a backslash before each makes it plain text. HTML's < > & become entities.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:=])")
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as Markdown that renders as exactly that text, on one line.
+
+    Titles, owners, districts, names and methods come from people: ``<script>``,
+    ``<img onerror=...>``, ``[x](javascript:...)`` or ``![x](https://...)`` in them must
+    reach the reader as text, not as HTML, a link or an image a renderer fetches.
+    """
+    flat = _LINE_BREAKS.sub(" ", str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape(flat, quote=False))
+
+
 def _markdown(data: ReportData, chinese: str, english: str, notes: list[str]) -> str:
-    lines_ = [f"# {data.campaign.title}", "", f"{data.campaign.owner} · campaign "
+    md = markdown_text
+    lines_ = [f"# {md(data.campaign.title)}", "", f"{md(data.campaign.owner)} · campaign "
               f"`{data.campaign.id}` · written {utcnow():%Y-%m-%d %H:%M} UTC", "",
-              chinese, "", english, "", "## Reach", "", "| channel | metric | value | source |",
-              "|---|---|---|---|"]
+              md(chinese), "", md(english), "", "## Reach", "",
+              "| channel | metric | value | source |", "|---|---|---|---|"]
     for f in figures(data.reach):
-        lines_.append(f"| {f.channel} | {f.metric} | {f.value:,} | {f.source} |")
+        lines_.append(f"| {md(f.channel)} | {md(f.metric)} | {f.value:,} | {md(f.source)} |")
     lines_ += ["", *(f"![{name}](charts/{name}.svg)" for name in CHARTS), "", "## Methods",
-               "", *(f"- {note}" for note in notes)]
+               "", *(f"- {md(note)}" for note in notes)]
     if data.manual:
         lines_ += ["", "## Entered by hand", ""] + [
-            f"- {m['channel']}.{m['metric']} = {m['value']:,}"
-            f"{' in ' + m['district'] if m['district'] else ''}, by {m['entered_by']} "
-            f"on {m['entered_at'][:10]}" for m in data.manual]
+            f"- {md(m['channel'])}.{md(m['metric'])} = {m['value']:,}"
+            f"{' in ' + md(m['district']) if m['district'] else ''}, by "
+            f"{md(m['entered_by'])} on {md(m['entered_at'][:10])}" for m in data.manual]
     return "\n".join(lines_) + "\n"
 
 

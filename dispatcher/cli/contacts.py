@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from dispatcher import samples
-from dispatcher.cli.output import print_json, print_table
+from dispatcher.cli.output import cannot_write, print_json, print_table
 from dispatcher.contacts import import_contacts
 from dispatcher.contacts import list_sizes as stored_list_sizes
 from dispatcher.context import AppContext
@@ -48,9 +48,11 @@ def import_(app: AppContext, file: str, list_name: str, show_invalid: int, as_js
 
     Columns: phone, area, district (required); name, tags (optional). Phones are
     normalised to E.164 (default region from the config); area is one of residential,
-    work, activity, street or empty. Invalid rows are printed as FILE:LINE: reason and
-    skipped; the valid rows are imported. Importing the same file again changes nothing.
-    Exits 1 when no row could be imported.
+    work, activity, street or empty. Each row is one line: no field may span lines.
+    Invalid rows (a bad value, a quote left open, a field over 131,072 characters) are
+    printed as FILE:LINE: reason and skipped, with their count; the valid rows before and
+    after them are imported. Importing the same file again changes nothing. Exits 1 when
+    no row could be imported.
     """
     with bytes_progress(f"importing {os.path.basename(file)}", os.path.getsize(file)) as step:
         report = import_contacts(app.engine, file, list_name, app.config.default_region,
@@ -61,8 +63,8 @@ def import_(app: AppContext, file: str, list_name: str, show_invalid: int, as_js
                                           "members_added": report.members_added})
     else:
         click.echo(f"{report.source}: imported {report.imported:,} of {report.rows_read:,} "
-                   f"rows into list {report.list_name!r} ({report.members_added:,} new members,"
-                   f" {report.invalid:,} invalid) in {report.elapsed:.1f} s")
+                   f"rows into list {report.list_name!r} ({report.members_added:,} new members;"
+                   f" {report.invalid:,} invalid rows skipped) in {report.elapsed:.1f} s")
     exit_if_nothing_imported(report)
 
 
@@ -130,7 +132,8 @@ def lists(app: AppContext, as_json: bool) -> None:
 
 
 @contacts.command()
-@click.option("--count", type=click.IntRange(min=0), required=True, help="Rows to write.")
+@click.option("--count", type=click.IntRange(min=0, max=100_000_000), required=True,
+              help="Rows to write.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True,
               help="The CSV file to write (replaced if it exists).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -156,8 +159,11 @@ def generate(count: int, out: str, seed: int, invalid_rate: float, landline_rate
                    TimeElapsedColumn(), console=Console(stderr=True), transient=False)
     with bar:
         task = bar.add_task(f"writing {os.path.basename(out)}", total=count)
-        written = samples.write_csv(out, count, seed, mix,
-                                    progress=lambda n: bar.update(task, completed=n))
+        try:
+            written = samples.write_csv(out, count, seed, mix,
+                                        progress=lambda n: bar.update(task, completed=n))
+        except OSError as exc:
+            raise cannot_write("--out", out, exc) from None
     click.echo(f"{out}: wrote {written:,} sample contacts (seed {seed})")
 
 

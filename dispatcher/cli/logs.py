@@ -19,6 +19,8 @@ from dispatcher.delivery_log import (
     state_label,
 )
 
+MAX_PAGE_ROWS = 1_000_000  # a larger page is an export: --limit 0
+
 
 @click.command()
 @click.option("--campaign", help="Only this campaign id.")
@@ -28,11 +30,14 @@ from dispatcher.delivery_log import (
 @click.option("--since", help="Changed at or after this local time (ISO 8601).")
 @click.option("--until", help="Changed before this local time (ISO 8601).")
 @click.option("--target", help="Only this phone number (any format) or address.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+@click.option("--limit", default=50, show_default=True,
+              type=click.IntRange(min=0, max=MAX_PAGE_ROWS),
               help="Rows to show; 0 means all (for --csv and --json exports).")
 @click.option("--cursor", help="Continue after the page that printed this cursor.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one row each.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV with a header; a cell "
+              "starting with = + - @ (phone numbers too) gets a leading ' so spreadsheets "
+              "show it as text.")
 @click.option("--unmask", is_flag=True, help="Show full phone numbers (they are masked).")
 @click.pass_obj
 def logs(app: AppContext, campaign: str | None, channel: str | None, status: str | None,

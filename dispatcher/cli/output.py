@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
+
+from dispatcher.csvfile import ExportWriter
+from dispatcher.errors import DispatcherError
 
 
 def stdout() -> Console:
@@ -35,15 +39,34 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
     table = Table(title=title)
     for column in columns:
         table.add_column(column, overflow="fold")  # wrap, never hide part of a value
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    for row in rows:  # Text: a value's "[...]" is shown as is, never read as markup
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     stdout().print(table)
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
+    """CSV as the web exports write it: no cell runs as a spreadsheet formula."""
+    writer = ExportWriter(sys.stdout)
+    writer.row(columns)
+    for row in rows:
+        writer.row(row)
+
+
+def cannot_write(option: str, path: str | Path, exc: OSError) -> DispatcherError:
+    """The one-line error for an output path (``--out``) the command cannot write."""
+    reason = exc.strerror or str(exc)
+    return DispatcherError(f"{option} {path}: cannot write there ({reason}); choose a path in "
+                           "a folder you can write to")
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """``path`` created (with its parents) for a command's output files; DispatcherError
+    naming ``option`` when it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(option, path, exc) from None
+    return path
 
 
 def progress_bar(description: str) -> Progress:

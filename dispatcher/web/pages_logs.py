@@ -7,9 +7,7 @@ CLI's cursor. The CSV streams every matching row, one database page at a time.
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
@@ -23,6 +21,7 @@ from sqlalchemy import Engine
 from channels.base import SKIP_REASONS, STATES
 from dispatcher import delivery_log
 from dispatcher.config import Config
+from dispatcher.csvfile import ExportWriter
 from dispatcher.delivery_log import (
     COLUMNS,
     Cursor,
@@ -41,8 +40,6 @@ from dispatcher.web.pages_common import render
 PAGE_SIZE = 50
 CSV_CHUNK = 64 * 1024  # characters sent at a time
 STATUS_CHOICES = (*STATES, *(f"skipped:{reason}" for reason in SKIP_REASONS))
-# A cell a spreadsheet would run as a formula; "+8613800000001" and "-3" stay as they are.
-_FORMULA = re.compile(r"[=@\t\r]|[+-](?![\d ()*.-]*$)")
 
 
 @dataclass
@@ -111,13 +108,14 @@ def logs_csv(request: Request, user: Reader, query: Filters) -> Response:
 
 
 def csv_lines(engine: Engine, flt: LogFilter, user: User, tz: ZoneInfo) -> Iterator[str]:
-    """The CLI's CSV columns, masked for ``user``; run by Starlette in a worker thread."""
+    """The CLI's CSV columns, masked for ``user``, written as the CLI writes them (one
+    ``ExportWriter``: no cell runs as a formula); run by Starlette in a worker thread."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer = ExportWriter(buffer)
+    writer.row(COLUMNS)
     for row in delivery_log.all_rows(engine, flt):
         shown = _row(row, user, tz)
-        writer.writerow([_cell(shown[column]) for column in COLUMNS])
+        writer.row(shown[column] for column in COLUMNS)
         if buffer.tell() >= CSV_CHUNK:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -131,9 +129,3 @@ def _row(row: dict[str, Any], user: User, tz: ZoneInfo) -> dict[str, Any]:
     shown["state"] = state_label(shown)
     shown["changed"] = shown["updated_at"][:19].replace("T", " ")
     return shown
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and _FORMULA.match(value):
-        return "'" + value
-    return value

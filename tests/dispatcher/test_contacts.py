@@ -17,7 +17,13 @@ from dispatcher.contacts import (
     list_sizes,
 )
 from dispatcher.context import AppContext
-from dispatcher.csvfile import MAX_INVALID_DETAILS, ImportFileError, InvalidRow
+from dispatcher.csvfile import (
+    MAX_INVALID_DETAILS,
+    MAX_LINE_CHARS,
+    UNCLOSED_QUOTE,
+    ImportFileError,
+    InvalidRow,
+)
 from dispatcher.phones import normalize
 from dispatcher.samples import SampleMix, sample_contacts, write_csv
 from dispatcher.tables import contact_lists, contacts, list_members
@@ -65,23 +71,23 @@ def test_invalid_rows_are_reported_by_line_and_valid_rows_imported(
         InvalidRow(3, "phone: not a phone number"),
         InvalidRow(6, f"area 'home' {AREA_REASON}"),
         InvalidRow(7, "phone: too short: a local number without its area code"),
-        InvalidRow(11, "phone: not a phone number"),  # after a field over two lines
+        InvalidRow(8, UNCLOSED_QUOTE),  # no field may span lines: each line is read alone
+        InvalidRow(9, f"area '李娜' {AREA_REASON}"),
+        InvalidRow(11, "phone: not a phone number"),
     ]
-    assert (report.rows_read, report.imported, report.invalid) == (8, 4, 4)
-    assert report.members_added == 4
+    assert (report.rows_read, report.imported, report.invalid) == (9, 3, 6)
+    assert report.members_added == 3
     assert report.list_name == "residents"
     stored = _contacts(engine)
-    assert set(stored) == {"+8613812345678", "+8613912345678", "+8615012345678",
-                           "+862988123456"}
+    assert set(stored) == {"+8613812345678", "+8613912345678", "+862988123456"}
     first = stored["+8613812345678"]
     assert (first["line_type"], first["area"], first["district"], first["name"],
             first["tags"]) == ("mobile", "residential", "丈八街道", "王伟", "志愿者,楼长")
     assert stored["+8613912345678"]["area"] == "work"
-    assert stored["+8615012345678"]["district"] == "东大\n街道"
     landline = stored["+862988123456"]
     assert (landline["line_type"], landline["area"], landline["tags"]) == (
         "fixed_line", None, "商户")
-    assert list_sizes(engine) == [ListSize("residents", 4)]
+    assert list_sizes(engine) == [ListSize("residents", 3)]
 
 
 def test_reimport_is_idempotent(engine: Engine, tmp_path: Path) -> None:
@@ -194,6 +200,102 @@ def test_extra_fields_and_short_rows(engine: Engine, tmp_path: Path) -> None:
     assert _contacts(engine)["+8615012345678"]["area"] is None
 
 
+FIELD_LIMIT = "a field is longer than 131,072 characters"
+LONG_LINE = f"the line is longer than {MAX_LINE_CHARS:,} characters"
+HUGE = 1_000_000
+
+
+def test_a_too_long_field_is_one_skipped_row(engine: Engine, tmp_path: Path) -> None:
+    """Each shape of oversized row costs its own line; the rows around it are imported."""
+    lines = ["phone,area,district,name",
+             "13800000001,work,丈八街道,",                         # 2
+             "13800000002,work," + "x" * HUGE + ",",              # 3 plain ASCII field
+             "13800000003,work,丈八街道,",                         # 4
+             '13800000004,work,"' + "街" * HUGE + '",',           # 5 quoted Chinese field
+             "13800000005,work,丈八街道,",                         # 6
+             "13800000006,work,丈八街道," + "名,_%-" * HUGE,        # 7 over MAX_LINE_CHARS
+             "13800000007,work,丈八街道,",                         # 8
+             "+86" + "9" * HUGE + ",,,",                          # 9 huge phone
+             "13800000009,work,丈八街道,"]                         # 10, no newline at the end
+    path = _write(tmp_path, "\n".join(lines))
+    progress: list[tuple[int, int]] = []
+    report = import_contacts(engine, path, "big-fields", "CN", batch_size=2,
+                             progress=lambda b, r: progress.append((b, r)))
+    assert report.invalid_rows == [InvalidRow(3, FIELD_LIMIT), InvalidRow(5, FIELD_LIMIT),
+                                   InvalidRow(7, LONG_LINE), InvalidRow(9, FIELD_LIMIT)]
+    assert (report.rows_read, report.imported, report.invalid) == (9, 5, 4)
+    assert set(_contacts(engine)) == {f"+86138000000{i:02d}" for i in (1, 3, 5, 7, 9)}
+    assert progress[-1] == (path.stat().st_size, 9)
+
+
+def test_a_line_far_over_the_limit_is_skipped_without_holding_it(
+        engine: Engine, tmp_path: Path) -> None:
+    """Streaming holds: a 40 MB line is read in pieces, never as one string."""
+    import tracemalloc
+
+    path = tmp_path / "long-line.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("phone,area,district\n13800000001,,\n13800000002,,")
+        for _ in range(40):
+            out.write("x" * (1 << 20))
+        out.write("\n13800000003,,\n")
+    tracemalloc.start()
+    try:
+        report = import_contacts(engine, path, "x", "CN")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.invalid_rows == [InvalidRow(3, LONG_LINE)]
+    assert report.imported == 2
+    assert peak < 12 * (1 << 20), f"peak {peak:,} bytes"
+
+
+# A quote left open, in each place it happens; every valid row around it is imported.
+UNCLOSED = """\
+phone,area,district,name,tags
+13800000001,residential,丈八街道,王伟,
+13800000002,residential,"丈八街道,王伟,
+13800000003,work,细柳街道,,
+"13800000004,work,细柳街道,,
+13800000005,work,"细柳街道",李娜,"志愿者,楼长"
+13800000006,work,细柳街道,"李娜,
+"13800000007",work,细柳街道,,
+13800000008,work,"东大
+街道",,
+13800000009,work,細柳街道,"張三 ""老張"",
+13800000010,work,"%_-",,
+13800000011,work,丈八街道,"王"""
+
+
+def test_an_unclosed_quote_spoils_only_its_own_line(engine: Engine, tmp_path: Path) -> None:
+    report = import_contacts(engine, _write(tmp_path, UNCLOSED), "residents", "CN")
+    assert report.invalid_rows == [
+        InvalidRow(3, UNCLOSED_QUOTE),   # open in the district: the next row is not swallowed
+        InvalidRow(5, UNCLOSED_QUOTE),   # open in the phone
+        InvalidRow(7, UNCLOSED_QUOTE),   # open in the name
+        InvalidRow(9, UNCLOSED_QUOTE),   # a line break inside quotes (Alt+Enter in Excel)
+        InvalidRow(10, "phone: not a phone number"),  # ...whose second half is no row
+        InvalidRow(11, UNCLOSED_QUOTE),  # open after an escaped quote ("")
+        InvalidRow(13, UNCLOSED_QUOTE),  # open on the last line, no newline after it
+    ]
+    assert (report.rows_read, report.imported, report.invalid) == (12, 5, 7)
+    stored = _contacts(engine)
+    assert set(stored) == {f"+86138000000{i:02d}" for i in (1, 3, 5, 7, 10)}
+    assert stored["+8613800000003"]["district"] == "细柳街道"  # read alone, not swallowed
+    assert stored["+8613800000005"]["tags"] == "志愿者,楼长"
+    assert stored["+8613800000007"]["district"] == "细柳街道"
+    assert stored["+8613800000010"]["district"] == "%_-"
+    assert all("\n" not in str(v) for row in stored.values() for v in row.values())
+
+
+def test_a_header_with_an_open_quote_stops_before_anything(
+        engine: Engine, tmp_path: Path) -> None:
+    path = _write(tmp_path, 'phone,area,"district\n13800000001,,\n')
+    with pytest.raises(ImportFileError, match=r":1: the header is not a CSV line: a quote"):
+        import_contacts(engine, path, "x", "CN")
+    assert _count(engine, contacts) == 0
+
+
 def test_not_utf8_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     path = _write(tmp_path, "phone,area,district\n13812345678,work,丈八街道\n", encoding="gbk")
     with pytest.raises(ImportFileError, match=r":2: not UTF-8 text"):
@@ -262,18 +364,36 @@ def test_cli_import_prints_summary_and_invalid_rows(app: AppContext, tmp_path: P
     assert f"{path}:3: phone: not a phone number" in result.stderr
     assert f"{path}:6: area 'home' {AREA_REASON}" in result.stderr
     assert f"{path}:7:" not in result.stderr
-    assert "2 more invalid rows (4 in all)" in result.stderr
-    assert "imported 4 of 8 rows into list 'residents' (4 new members, 4 invalid)" in result.stdout
+    assert "4 more invalid rows (6 in all)" in result.stderr
+    assert ("imported 3 of 9 rows into list 'residents' (3 new members; "
+            "6 invalid rows skipped)") in result.stdout
 
     result = _run(app, "import", str(path), "--list", "residents", "--json")
     report = json.loads(result.stdout)
-    assert (report["imported"], report["members_added"], report["invalid"]) == (4, 0, 4)
+    assert (report["imported"], report["members_added"], report["invalid"]) == (3, 0, 6)
     assert report["invalid_rows"][0] == {"line": 3,
                                          "reason": "phone: not a phone number"}
 
     result = _run(app, "lists", "--json")
-    assert json.loads(result.stdout) == [{"name": "residents", "members": 4}]
+    assert json.loads(result.stdout) == [{"name": "residents", "members": 3}]
     assert "residents" in _run(app, "lists").stdout
+
+
+def test_cli_import_prints_skipped_lines_and_their_count(app: AppContext,
+                                                         tmp_path: Path) -> None:
+    path = _write(tmp_path, "phone,area,district\n"
+                            "13800000001,,丈八街道\n"
+                            "13800000002,," + "x" * HUGE + "\n"
+                            '13800000003,,"丈八街道\n'
+                            "13800000004,,细柳街道\n")
+    result = _run(app, "import", str(path), "--list", "residents")
+    assert result.exit_code == 0, result.output
+    assert f"{path}:3: {FIELD_LIMIT}" in result.stderr
+    assert f"{path}:4: {UNCLOSED_QUOTE}" in result.stderr
+    assert "importing" in result.stderr  # the progress bar is still drawn
+    assert ("imported 2 of 4 rows into list 'residents' (2 new members; "
+            "2 invalid rows skipped)") in result.stdout
+    assert "Traceback" not in result.output
 
 
 def test_cli_import_exits_1_when_nothing_valid(app: AppContext, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from dispatcher import lifecycle, registry
 from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.config import parse_config
 from dispatcher.contacts import import_contacts
+from dispatcher.csvfile import spreadsheet_safe
 from dispatcher.db import make_engine
 from dispatcher.screens import add_group, import_screens
 from dispatcher.tables import audit_log, campaign_versions, deliveries, runs
@@ -345,10 +346,11 @@ def test_log_csv_streams_the_filtered_rows(client: TestClient) -> None:
 
 
 def test_csv_cells_never_run_as_formulas() -> None:
-    assert pages_logs._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert pages_logs._cell("+SUM(A1)") == "'+SUM(A1)"
-    assert pages_logs._cell("+8613800000001") == "+8613800000001"
-    assert pages_logs._cell("+86 138****0001") == "+86 138****0001"
+    # the guard of every CSV export; tests/dispatcher/test_export_safety.py tries it whole
+    assert spreadsheet_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert spreadsheet_safe("+SUM(A1)") == "'+SUM(A1)"
+    assert spreadsheet_safe("+8613800000001") == "'+8613800000001"  # text, not 8.6E+12
+    assert spreadsheet_safe("+86 138****0001") == "'+86 138****0001"
 
 
 # The campaign page ------------------------------------------------------------------

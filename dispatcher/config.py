@@ -138,6 +138,10 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("(file)", f"not valid TOML: {exc}", source) from exc
+        except UnicodeDecodeError:
+            raise ConfigError("(file)", "is not UTF-8 text; save it as UTF-8", source) from None
+        except OSError as exc:
+            raise ConfigError("(file)", f"cannot be read: {exc.strerror or exc}", source) from None
     return parse_config(raw, source=source, base_dir=path.parent if path else Path.cwd())
 
 

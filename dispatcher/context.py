@@ -26,6 +26,11 @@ class AppContext:
         return self._config
 
     @property
+    def database_url(self) -> str | None:
+        """The configured database URL, once the config has been read (else None)."""
+        return self._config.database_url if self._config is not None else None
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = make_engine(self.config.database_url)

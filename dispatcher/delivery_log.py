@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Select, and_, or_, select, union_all
 
 from channels.base import SKIP_REASONS, STATES, is_group_address
+from dispatcher.bounds import MAX_DB_INT, year_problem
 from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
 from dispatcher.phones import mask, normalize
@@ -53,13 +54,20 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        """The cursor ``encode`` printed; DispatcherError for anything else (a row id or a
+        time no row can have included: the database could not compare them)."""
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             moment, row_id = raw.split("|")
-            return cls(datetime.fromisoformat(moment), int(row_id))
+            found = cls(datetime.fromisoformat(moment), int(row_id))
         except (ValueError, UnicodeDecodeError):
-            raise DispatcherError(f"cursor {text!r} is not one printed by `dispatcher logs`") \
-                from None
+            found = None
+        if (found is None or not 0 < found.id <= MAX_DB_INT
+                or year_problem(found.updated_at) is not None):
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise DispatcherError(f"cursor {shown!r} is not one printed by `dispatcher logs` "
+                                  "(or the page); start again without a cursor")
+        return found
 
 
 def parse_status(text: str) -> tuple[str, str | None]:
@@ -153,15 +161,23 @@ def all_rows(engine: Engine, flt: LogFilter, page_size: int = 5_000,
 # Showing rows (the CLI, the pages and the API show them alike) ----------------------------
 
 
-def parse_moment(value: str | None, option: str, tz: ZoneInfo) -> datetime | None:
-    """A filter's time: ISO 8601, local to ``tz`` when it has no offset; in UTC."""
+def parse_moment(value: str | datetime | None, option: str, tz: ZoneInfo) -> datetime | None:
+    """A filter's time: ISO 8601 (or a datetime, as the API parsed it), local to ``tz``
+    when it has no offset; in UTC. The CLI, the pages and the API all read times here."""
     if value is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise DispatcherError(f"{option} {value!r} is not an ISO 8601 date or date-time; "
-                              "write 2019-06-01 or 2019-06-01T09:00") from None
+    example = "write 2019-06-01 or 2019-06-01T09:00"
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise DispatcherError(f"{option} {value!r} is not an ISO 8601 date or date-time; "
+                                  f"{example}") from None
+    problem = year_problem(moment)
+    if problem is not None:
+        raise DispatcherError(f"{option} {moment.isoformat()}: {problem}; {example}")
     return (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment).astimezone(UTC)
 
 

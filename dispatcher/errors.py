@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from channels.base import ConfigError
 
-__all__ = ["ConfigError", "DispatcherError", "NotFoundError"]
+__all__ = ["ConfigError", "DatabaseUnavailable", "DispatcherError", "NotFoundError"]
 
 
 class DispatcherError(Exception):
@@ -15,3 +15,8 @@ class DispatcherError(Exception):
 
 class NotFoundError(DispatcherError):
     """A campaign, run or list named on the command line does not exist."""
+
+
+class DatabaseUnavailable(DispatcherError):
+    """The database cannot be used: its URL cannot be read, its driver is not installed,
+    or it does not answer."""

@@ -20,6 +20,7 @@ from dispatcher.errors import DispatcherError
 from dispatcher.tables import manual_reach
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_VALUE = 10**12  # more than any offline placement reaches; far below what the database holds
 
 
 def record(engine: Engine, campaign_id: str, channel: str, metric: str, value: int,
@@ -31,8 +32,9 @@ def record(engine: Engine, campaign_id: str, channel: str, metric: str, value: i
         if not _NAME.fullmatch(name):
             raise DispatcherError(f"--{what} {name!r}: lowercase letters, digits and _, such "
                                   "as print or posters")
-    if value < 0:
-        raise DispatcherError("--value must not be negative")
+    if not 0 <= value <= MAX_VALUE:
+        raise DispatcherError(f"--value {value} is out of range; allowed: 0 to {MAX_VALUE:,} "
+                              "(a count of posters, notices, people)")
     if area is not None and area not in AREA_TYPES:
         raise DispatcherError(f"--area {area!r} is not one of {', '.join(AREA_TYPES)}")
     if not by.strip():

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from channels.base import toml_value, type_name
+from dispatcher.bounds import year_problem
 
 SCHEDULE_KEYS = ("start", "end", "cron", "send_window", "misfire")
 MISFIRE_POLICIES = ("run-late", "skip")
@@ -181,6 +182,9 @@ def _moment(table: Mapping[str, Any], key: str, tz: ZoneInfo, out: _Counter,
         return None
     value = table[key]
     if isinstance(value, datetime):
+        if (problem := year_problem(value)) is not None:  # year 1 cannot be moved to UTC
+            out.add(path, f"{value.isoformat()}: {problem}; such as {example}")
+            return None
         return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
     if isinstance(value, date):
         got = "a date without a time"

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from dispatcher.cli import failures
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError, DispatcherError
 
@@ -24,7 +25,7 @@ COMMAND_MODULES = {
 
 class _Group(click.Group):
     """Loads commands on first use; prints user errors as one line (``error: ...``)
-    instead of a traceback."""
+    instead of a traceback, and anything else as one line too (see failures)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_MODULES)
@@ -43,6 +44,18 @@ class _Group(click.Group):
         except (DispatcherError, ConfigError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click prints these itself (usage errors, --help, Ctrl-C)
+        except Exception as exc:
+            if failures.debugging():
+                raise
+            sys.exit(failures.report(exc, _database_url(ctx)))
+
+
+def _database_url(ctx: click.Context) -> str | None:
+    """The database URL, if the command got as far as reading the config."""
+    app = ctx.obj
+    return app.database_url if isinstance(app, AppContext) else None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from dispatcher import campaign_store, lifecycle, registry, runs
+from dispatcher.bounds import MAX_DB_INT, year_problem
 from dispatcher.cli.output import print_json, print_table, progress_bar
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
@@ -198,6 +199,9 @@ def _fire_time(schedule: Any, at: str | None, tz_name: str) -> datetime:
         except ValueError:
             raise DispatcherError(f"--at {at!r} is not an ISO 8601 date-time; "
                                   "write 2019-06-01T09:00 or 2019-06-01T09:00+08:00") from None
+        if (problem := year_problem(moment)) is not None:
+            raise DispatcherError(f"--at {at}: {problem}; write 2019-06-01T09:00 or "
+                                  "2019-06-01T09:00+08:00")
         return moment.replace(tzinfo=ZoneInfo(tz_name)) if moment.tzinfo is None else moment
     due: datetime | None = schedule.latest_firing(utcnow())
     if due is None:
@@ -226,7 +230,7 @@ def _print_plan(result: PlanResult, as_json: bool) -> None:
 @campaign.command()
 @click.argument("campaign_id")
 @click.option("--by", required=True, help="Who approves, for the audit log.")
-@click.option("--version", "version", type=click.IntRange(min=1),
+@click.option("--version", "version", type=click.IntRange(min=1, max=MAX_DB_INT),
               help="The version to approve (default: the current one).")
 @click.pass_obj
 def approve(app: AppContext, campaign_id: str, by: str, version: int | None) -> None:

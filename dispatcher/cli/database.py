@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import click
+from alembic.util import CommandError
 
 from dispatcher import db
 from dispatcher.context import AppContext
+from dispatcher.errors import DispatcherError
 
 
 @click.group("db")
@@ -20,7 +22,12 @@ def upgrade(app: AppContext, revision: str) -> None:
     """Migrate the database to the latest schema (done automatically on first use)."""
     engine = db.make_engine(app.config.database_url, migrate=False)
     before = db.current_revision(engine)
-    db.upgrade(engine, revision)
+    try:
+        db.upgrade(engine, revision)
+    except CommandError as exc:  # no such revision, or one older than the database's
+        raise DispatcherError(f"--revision {revision!r}: {exc}; allowed: head (the "
+                              f"latest, {db.head_revision(engine)}) or a later revision "
+                              f"than the database's ({before or 'none'})") from None
     after = db.current_revision(engine)
     click.echo(f"database {engine.url.render_as_string(hide_password=True)}: "
                f"{before or 'empty'} -> {after}")

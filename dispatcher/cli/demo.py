@@ -8,18 +8,23 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from dispatcher.cli.output import progress_bar
+from dispatcher.cli.output import output_folder, progress_bar
+from dispatcher.cli.params import FloatRange
 from dispatcher.cli.reach import print_reach
 from dispatcher.demo import DemoSettings, run_demo
+
+MAX_SCALE = 10_000_000  # three times the real drive's 3.2 million
+MAX_RATE = 100_000.0
 
 
 @click.command()
 @click.option("--scale", default=DemoSettings.scale, show_default=True,
-              type=click.IntRange(min=1), help="Sample contacts to generate and send to.")
+              type=click.IntRange(min=1, max=MAX_SCALE),
+              help="Sample contacts to generate and send to.")
 @click.option("--seed", default=DemoSettings.seed, show_default=True,
               help="Seed of the contacts and of the sandbox's faults.")
 @click.option("--rate", default=DemoSettings.rate, show_default=True,
-              type=click.FloatRange(min=0.1), help="Segments per second for the account.")
+              type=FloatRange(min=0.1, max=MAX_RATE), help="Segments per second for the account.")
 @click.option("--campaign", "campaign_file", default=str(DemoSettings.campaign_file),
               show_default=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The drive's campaign file.")
@@ -41,7 +46,7 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     credentials, no network.
     """
     settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
-                            workdir=workdir)
+                            workdir=output_folder(workdir, "--workdir") if workdir else None)
     with progress_bar("demo") as bar:
         result = run_demo(settings, say=bar.console.print, progress=_bars(bar))
     print_reach(result.reach)

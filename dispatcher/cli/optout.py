@@ -77,7 +77,7 @@ def import_(app: AppContext, file: str, channel: str, show_invalid: int, as_json
 @optout.command("list")
 @click.option("--channel", help="Only the opt-outs that apply to this channel "
               "(its own and those of every channel); \"*\" for opt-outs of every channel.")
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0, max=10**9), default=100, show_default=True,
               help="At most this many (0 for all).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option("--unmask", is_flag=True, help="Show addresses in full (masked by default).")

@@ -11,6 +11,7 @@ from dispatcher import campaign_store, registry
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
 from dispatcher.lifecycle import default_actor
+from dispatcher.manual_reach import MAX_VALUE
 from dispatcher.manual_reach import record as record_manual
 from dispatcher.reach import COUNTED_STATES, campaign_reach
 from dispatcher.reach_polling import poll_reach
@@ -73,7 +74,8 @@ def print_reach(data: dict[str, Any]) -> None:
 @click.option("--channel", required=True, help="The offline channel, such as print or talks.")
 @click.option("--metric", required=True,
               help="What was counted, such as posters, notice_sets, boards, brochures.")
-@click.option("--value", type=click.IntRange(min=0), required=True, help="How many.")
+@click.option("--value", type=click.IntRange(min=0, max=MAX_VALUE), required=True,
+              help="How many.")
 @click.option("--district", help="Where (a district or street office), if known.")
 @click.option("--area", type=click.Choice(AREA_TYPES), help="The kind of area, if known.")
 @click.option("--note", help="How it was counted, for the report's footnotes.")

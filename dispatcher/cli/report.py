@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dispatcher import campaign_store
+from dispatcher.cli.output import cannot_write, output_folder
 from dispatcher.context import AppContext
 from dispatcher.report import write_report
 
@@ -20,7 +22,12 @@ def report(app: AppContext, campaign_id: str, out: Path) -> None:
     report.md, reach.csv, reach.json and charts/*.svg (reach per channel, daily timeline,
     area types by district, top failure reasons), with a summary in Chinese and English
     and the method of every figure."""
-    written = write_report(app.engine, app.config, campaign_id, out)
+    campaign_store.load_stored(app.engine, campaign_id)  # an unknown id: no folder made
+    try:
+        written = write_report(app.engine, app.config, campaign_id,
+                               output_folder(out, "--out"))
+    except OSError as exc:  # a file in the folder that cannot be replaced
+        raise cannot_write("--out", exc.filename or out, exc) from None
     for path in written.files:
         click.echo(str(path))
     click.echo(f"report: {written.directory / 'report.html'}", err=True)

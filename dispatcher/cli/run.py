@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from channels.base import Channel
 from dispatcher import claims, registry, runs, scheduler
 from dispatcher.cli.output import print_json, progress_bar, show_service_logs
-from dispatcher.cli.worker import feed_workers
+from dispatcher.cli.params import FloatRange
+from dispatcher.cli.worker import attempts_option, feed_workers, lease_option
 from dispatcher.context import AppContext
 from dispatcher.engine import DeliveryEngine
 from dispatcher.led_feeds import PlaylistPusher
@@ -22,17 +23,17 @@ from dispatcher.lifecycle import default_actor
 from dispatcher.planner import PlanResult
 from dispatcher.policy import EngineOptions
 
+MAX_SKIP_GRACE_SECONDS = 7 * 86_400.0  # a firing a week late is missed, not sent
+
 
 @click.command("run")
 @click.option("--until-idle", is_flag=True,
               help="Exit 0 once nothing is left to send now (retries and expired leases "
                    "due soon are waited for).")
-@click.option("--lease", "lease_seconds", type=click.FloatRange(min=1), default=60.0,
-              show_default=True, help="Seconds a row is held while it is being sent; a row "
-                                      "held longer is reconciled with the provider.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Attempts per row before a retryable error counts as failed.")
-@click.option("--skip-grace", type=click.FloatRange(min=0), default=300.0, show_default=True,
+@lease_option
+@attempts_option
+@click.option("--skip-grace", type=FloatRange(min=0, max=MAX_SKIP_GRACE_SECONDS),
+              default=300.0, show_default=True,
               help="With --until-idle: seconds a misfire = \"skip\" firing may be late and "
                    "still be sent; a later one is recorded as missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

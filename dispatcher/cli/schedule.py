@@ -15,7 +15,7 @@ def schedule() -> None:
 
 
 @schedule.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--limit", type=click.IntRange(min=1, max=10_000), default=20, show_default=True,
               help="How many coming firings to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj

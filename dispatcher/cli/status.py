@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dispatcher import celery_app
 from dispatcher.cli.output import print_json, print_table
+from dispatcher.cli.params import FloatRange
 from dispatcher.config import Config
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
@@ -39,10 +40,10 @@ class BrokerView:
 @click.option("--check", is_flag=True,
               help="Health check for monitoring: print \"ok\" and exit 0 when healthy, "
                    "else one line per problem and exit 1.")
-@click.option("--max-lag", type=click.FloatRange(min=0), default=300.0, show_default=True,
+@click.option("--max-lag", type=FloatRange(min=0), default=300.0, show_default=True,
               help="Seconds the oldest due work may wait for a worker before it is a "
                    "problem (Celery executor).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+@click.option("--timeout", type=FloatRange(min=0.1, max=600), default=2.0, show_default=True,
               help="Seconds to wait for the broker to connect and for workers to answer.")
 @click.pass_obj
 def status(app: AppContext, as_json: bool, check: bool, max_lag: float,

@@ -13,6 +13,7 @@ from celery.signals import worker_shutting_down
 from channels.base import Channel, Sender
 from dispatcher import celery_app, claims, registry, scheduler
 from dispatcher.cli.output import progress_bar, show_service_logs
+from dispatcher.cli.params import FloatRange
 from dispatcher.config import Config
 from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError
@@ -25,15 +26,27 @@ from dispatcher.shared_limits import RedisLimiters
 TASK_HORIZON_SECONDS = 2.0
 
 
+MAX_LEASE_SECONDS = 86_400.0  # a day: a send held longer is lost, not slow
+MAX_ATTEMPTS = 1_000
+MAX_HEARTBEAT_SECONDS = 3_600.0
+
+# `dispatcher run` takes the same two options.
+lease_option = click.option(
+    "--lease", "lease_seconds", type=FloatRange(min=1, max=MAX_LEASE_SECONDS),
+    default=60.0, show_default=True, help="Seconds a row is held while it is being sent; a "
+                                          "row held longer is reconciled with the provider.")
+attempts_option = click.option(
+    "--max-attempts", type=click.IntRange(min=1, max=MAX_ATTEMPTS), default=8,
+    show_default=True, help="Attempts per row before a retryable error counts as failed.")
+
+
 @click.command()
-@click.option("--lease", "lease_seconds", type=click.FloatRange(min=1), default=60.0,
-              show_default=True, help="Seconds a row is held while it is being sent; a row "
-                                      "held longer is reconciled with the provider.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Attempts per row before a retryable error counts as failed.")
+@lease_option
+@attempts_option
 @click.option("--name", default=None, help="This worker's name in `dispatcher status` "
                                            "[default: dispatcher-PID@HOST].")
-@click.option("--heartbeat", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+@click.option("--heartbeat", type=FloatRange(min=0.1, max=MAX_HEARTBEAT_SECONDS),
+              default=5.0, show_default=True,
               help="Seconds between this worker's heartbeats while it holds a task.")
 @click.pass_obj
 def worker(app: AppContext, lease_seconds: float, max_attempts: int, name: str | None,

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from dispatcher import campaign_store, lifecycle, runs
-from dispatcher.delivery_log import Cursor, LogFilter, display_row, page
+from dispatcher.delivery_log import Cursor, LogFilter, display_row, page, parse_moment
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.reach import campaign_reach
 from dispatcher.users import APPROVE, OPERATE, READ, UNMASK, User
@@ -137,7 +137,8 @@ def api_router() -> APIRouter:
                    until: datetime | None = None, cursor: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100) -> dict[str, Any]:
         try:
-            flt = LogFilter(campaign, channel, status, since, until, target)
+            flt = LogFilter(campaign, channel, status, parse_moment(since, "since", UTC_ZONE),
+                            parse_moment(until, "until", UTC_ZONE), target)
             after = Cursor.decode(cursor) if cursor else None
             rows, following = page(engine_of(request), flt, limit, after)
         except DispatcherError as exc:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS
 from dispatcher import campaign_store, lifecycle, runs
+from dispatcher.bounds import MAX_DB_INT
 from dispatcher.campaign import Campaign
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.reach import campaign_reach
@@ -88,8 +89,11 @@ class Action:
 
 def _approve(engine: Engine, campaign_id: str, actor: str, version: str) -> str:
     # The form names the version the approver saw: a newer one stays unapproved.
-    done = lifecycle.approve(engine, campaign_id, actor, int(version) if version.isdigit()
-                             else None)
+    if version and not (version.isascii() and version.isdigit() and len(version) <= 19
+                        and 1 <= int(version) <= MAX_DB_INT):
+        raise DispatcherError(f"version {version[:40]!r} is not a version number; approve "
+                              "a version shown on the campaign's page")
+    done = lifecycle.approve(engine, campaign_id, actor, int(version) if version else None)
     if not done.changed:
         return f"Version {done.version} was already approved."
     return f"Version {done.version} approved by {actor}."

@@ -141,7 +141,8 @@ def test_an_unreachable_database_is_an_error_line(tmp_path: Path) -> None:
     config.write_text('[database]\nurl = "postgresql+psycopg://postgres@127.0.0.1:1/x"\n',
                       encoding="utf-8")
     result = dispatcher(config, "--check", code=1)
-    assert result.output.startswith("error: the database cannot be read:"), result.output
+    assert result.output.startswith("error: cannot reach the database at "
+                                    "postgresql+psycopg://postgres@127.0.0.1:1/x: "), result.output
 
 
 # The Celery executor, with real services ---------------------------------------------

@@ -306,6 +306,9 @@ class Receipt(NamedTuple):
     code: str | None = None
     detail: str | None = None
     opt_out: bool = False  # the error says the recipient unsubscribed or blocked us
+    # Which of the channel's accounts signed the callback (a partner endpoint's name), where
+    # the channel has several with secrets of their own: the row must belong to it.
+    signer: str | None = None
 
 
 class InboundMessage(NamedTuple):
@@ -377,6 +380,17 @@ class CallbackReceiver(Protocol):
 
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         """Verify the signature (SignatureError otherwise) and read a reply."""
+        ...
+
+
+@runtime_checkable
+class AccountScoped(Protocol):
+    """A channel whose placements each go through one of several accounts, each signing
+    its callbacks with its own secret: a callback signed by one account moves only the
+    rows of placements that name that account."""
+
+    def placement_account(self, placement: Placement) -> str | None:
+        """The account ``placement`` sends through (None: any)."""
         ...
 
 

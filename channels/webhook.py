@@ -163,7 +163,12 @@ class WebhookChannel:
             raise SignatureError("the webhook channel is not configured: no secret to check with")
         client = self.client()
         secrets = {name: client.secret(e) for name, e in self.settings.endpoints.items()}
-        return receipts_from(verified_ack(secrets, request, self.clock()))
+        ack, signer = verified_ack(secrets, request, self.clock())
+        return receipts_from(ack, signer)
+
+    def placement_account(self, placement: Placement) -> str | None:
+        """Each endpoint signs with its own secret: its acknowledgements move its rows only."""
+        return str(placement.options.get("endpoint", ""))
 
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         raise SignatureError("partner apps send no replies")

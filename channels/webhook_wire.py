@@ -66,8 +66,9 @@ def provider_ref(delivery_id: int | str) -> str:
 
 
 def verified_ack(secrets: Mapping[str, str], request: CallbackRequest,
-                 now: float) -> Mapping[str, Any]:
-    """The acknowledgement's JSON object, once its signature and timestamp are checked.
+                 now: float) -> tuple[Mapping[str, Any], str | None]:
+    """The acknowledgement's JSON object, once its signature and timestamp are checked,
+    and the endpoint that signed it (None when several endpoints share the secret).
 
     ``secrets`` maps endpoint names to their secrets; each is tried (an acknowledgement
     names no endpoint by default), and a body naming an ``endpoint`` must be signed with
@@ -94,11 +95,14 @@ def verified_ack(secrets: Mapping[str, str], request: CallbackRequest,
         raise SignatureError(f"{SIGNATURE_HEADER} does not match endpoint {shown(named)}'s "
                              "secret")
     _check_row(ack, request.url)
-    return ack
+    if isinstance(named, str):
+        return ack, named
+    return ack, next(iter(signers)) if len(signers) == 1 else None
 
 
-def receipts_from(ack: Mapping[str, Any]) -> list[Receipt]:
-    """The acknowledgement as a receipt; none for a status we do not track.
+def receipts_from(ack: Mapping[str, Any], signer: str | None = None) -> list[Receipt]:
+    """The acknowledgement as a receipt; none for a status we do not track. ``signer``:
+    the endpoint whose secret signed it (only that endpoint's rows may move).
 
     MalformedRequest when the status is one we track but the id names no row we could
     have sent (not a delivery id).
@@ -113,7 +117,8 @@ def receipts_from(ack: Mapping[str, Any]) -> list[Receipt]:
     detail = f"partner: {error}" if error else f"partner {ack['status']}"
     code = None if state == "delivered" else "partner_failed"
     return [Receipt(provider_ref=provider_ref(delivery_id), state=state,
-                    delivery_id=delivery_id, code=code, detail=detail[:MAX_DETAIL])]
+                    delivery_id=delivery_id, code=code, detail=detail[:MAX_DETAIL],
+                    signer=signer)]
 
 
 def _check_row(ack: Mapping[str, Any], url: str) -> None:

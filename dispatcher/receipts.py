@@ -15,20 +15,22 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from queue import Empty, Queue
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
-from channels.base import InboundMessage, MalformedRequest, Receipt
+from channels.base import InboundMessage, MalformedRequest, Placement, Receipt
 from channels.delivery_ids import MAX_DELIVERY_ID, shown
 from dispatcher import optouts
 from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError
 from dispatcher.phones import InvalidPhone, mask
+from dispatcher.run_context import RunPlacements
 from dispatcher.tables import deliveries
 from dispatcher.tables import optouts as optouts_table
 from dispatcher.transitions import Transition, advance
@@ -52,20 +54,31 @@ class ReceiptReport:
     delivery_ids: list[int] = field(default_factory=list)  # the rows that moved
 
 
-def apply_receipts(engine: Engine, receipts: Sequence[Receipt], channel: str | None = None
-                   ) -> ReceiptReport:
+class Origin(NamedTuple):
+    """Whose callback the receipts came in: they move only rows of ``channel``, and a
+    receipt with a ``signer`` only rows whose placement ``account_of`` names that signer."""
+
+    channel: str | None = None
+    account_of: Callable[[Placement], str | None] | None = None
+
+
+ANY_ORIGIN = Origin()  # a trusted caller (a poller, a test): any channel's rows
+
+
+def apply_receipts(engine: Engine, receipts: Sequence[Receipt],
+                   origin: Origin = ANY_ORIGIN) -> ReceiptReport:
     """Move each receipt's row forward, in one transaction; see :class:`ReceiptReport`.
 
     A receipt carrying ``delivery_id`` (from the callback URL) finds its row even before
     the send's provider ref was recorded (row still ``sending``), and records the ref.
-    With ``channel``, only that channel's rows match (a callback's channel verified it).
+    Only rows of the receipts' :class:`Origin` match (the callback's channel verified it).
     MalformedRequest, before anything is written, for a value no row can hold.
     """
     check_receipts(receipts)
     if not receipts:
         return ReceiptReport()
     with engine.begin() as conn:
-        return _apply_in(conn, receipts, channel)
+        return _apply_in(conn, receipts, origin, RunPlacements(engine, ""))
 
 
 def check_receipts(receipts: Sequence[Receipt]) -> None:
@@ -109,17 +122,22 @@ def _check_text(name: str, value: str | None, limit: int | None) -> None:
                                f"surrogate, which cannot be stored: {shown(value)}")
 
 
-def _apply_in(conn: Connection, receipts: Sequence[Receipt], channel: str | None = None
-              ) -> ReceiptReport:
+def _apply_in(conn: Connection, receipts: Sequence[Receipt], origin: Origin,
+              placements: RunPlacements) -> ReceiptReport:
     report = ReceiptReport(received=len(receipts))
     for receipt in receipts:
-        changed = advance(conn, [_transition(receipt, channel)], actor=ACTOR)
+        if not _signer_owns(conn, receipt, origin, placements):
+            report.unmatched += 1
+            log.warning("receipt for delivery %s signed by %r, which does not send that row; "
+                        "ignored", receipt.delivery_id, receipt.signer)
+            continue
+        changed = advance(conn, [_transition(receipt, origin.channel)], actor=ACTOR)
         if changed and receipt.opt_out:
             _opt_out_rows(conn, changed, f"provider error {receipt.code}")
         if changed:
             report.applied += 1
             report.delivery_ids.extend(changed)
-        elif _row_exists(conn, receipt, channel):
+        elif _row_exists(conn, receipt, origin.channel):
             report.unchanged += 1
         else:
             report.unmatched += 1
@@ -128,8 +146,7 @@ def _apply_in(conn: Connection, receipts: Sequence[Receipt], channel: str | None
     return report
 
 
-# A request: its receipts, the channel whose callback they came in, its answer.
-Waiting = tuple[Sequence[Receipt], str | None, Future[ReceiptReport]]
+Waiting = tuple[Sequence[Receipt], Origin, Future[ReceiptReport]]  # a request, its answer
 
 
 class ReceiptBatcher:
@@ -150,11 +167,13 @@ class ReceiptBatcher:
     def __init__(self, engine: Engine, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.placements = RunPlacements(engine, "")  # used by the batch thread only
         self._queue: Queue[Waiting] = Queue()
         self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
         self._thread.start()
 
-    def apply(self, receipts: Sequence[Receipt], channel: str | None = None) -> ReceiptReport:
+    def apply(self, receipts: Sequence[Receipt], origin: Origin = ANY_ORIGIN
+              ) -> ReceiptReport:
         """Apply ``receipts``; returns once they are committed (blocks the caller).
 
         MalformedRequest for a value no row can hold (nothing written); any other error of
@@ -162,7 +181,7 @@ class ReceiptBatcher:
         """
         check_receipts(receipts)
         done: Future[ReceiptReport] = Future()
-        self._queue.put((receipts, channel, done))
+        self._queue.put((receipts, origin, done))
         return done.result()
 
     def _run(self) -> None:
@@ -170,8 +189,8 @@ class ReceiptBatcher:
             batch = self._next_batch()
             try:
                 with self.engine.begin() as conn:
-                    reports = [_apply_in(conn, receipts, channel)
-                               for receipts, channel, _ in batch]
+                    reports = [_apply_in(conn, receipts, origin, self.placements)
+                               for receipts, origin, _ in batch]
             except Exception as exc:
                 if len(batch) == 1 or not _caused_by_a_request(exc):
                     for _, _, done in batch:  # 500: the provider tries again later
@@ -179,8 +198,8 @@ class ReceiptBatcher:
                     continue
                 log.warning("a shared commit of %d receipt requests failed (%s); applying "
                             "each request alone", len(batch), type(exc).__name__)
-                for receipts, channel, done in batch:
-                    self._apply_alone(receipts, channel, done)
+                for receipts, origin, done in batch:
+                    self._apply_alone(receipts, origin, done)
                 continue
             for (_, _, done), report in zip(batch, reports, strict=True):
                 done.set_result(report)
@@ -195,11 +214,11 @@ class ReceiptBatcher:
                 break
         return batch
 
-    def _apply_alone(self, receipts: Sequence[Receipt], channel: str | None,
+    def _apply_alone(self, receipts: Sequence[Receipt], origin: Origin,
                      done: Future[ReceiptReport]) -> None:
         try:
             with self.engine.begin() as conn:
-                report = _apply_in(conn, receipts, channel)
+                report = _apply_in(conn, receipts, origin, self.placements)
         except Exception as exc:  # this request's alone: it answers 400 or 500
             done.set_exception(_refusal(exc))
             return
@@ -242,6 +261,19 @@ def _transition(receipt: Receipt, channel: str | None) -> Transition:
     return Transition(state=receipt.state, delivery_id=receipt.delivery_id,
                       provider_ref=receipt.provider_ref, code=receipt.code,
                       detail=receipt.detail, channel=channel)
+
+
+def _signer_owns(conn: Connection, receipt: Receipt, origin: Origin,
+                 placements: RunPlacements) -> bool:
+    """Whether the account that signed ``receipt`` sends its row (True when the receipt
+    names no signer, the channel has one account, or no such row exists)."""
+    if receipt.signer is None or origin.account_of is None or receipt.delivery_id is None:
+        return True
+    row = conn.execute(select(deliveries.c.run_id, deliveries.c.placement)
+                       .where(deliveries.c.id == receipt.delivery_id)).first()
+    if row is None:
+        return True
+    return origin.account_of(placements.placement(row.run_id, row.placement)) == receipt.signer
 
 
 def _row_exists(conn: Connection, receipt: Receipt, channel: str | None) -> bool:

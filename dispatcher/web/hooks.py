@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from channels.base import (
+    AccountScoped,
     CallbackReceiver,
     CallbackRequest,
     Channel,
@@ -31,7 +32,7 @@ from dispatcher import seen_nonces
 from dispatcher.config import Config
 from dispatcher.errors import ConfigError
 from dispatcher.provider_reports import apply_reports
-from dispatcher.receipts import ReceiptBatcher, record_inbound
+from dispatcher.receipts import Origin, ReceiptBatcher, record_inbound
 from dispatcher.web import urls
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,14 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
     @router.post(urls.STATUS_PATH, summary="Delivery receipts posted by a channel's provider")
     async def status(channel: str, request: Request) -> Response:
         receiver = _receiver(receivers, channel)
+        origin = Origin(channel, receiver.placement_account
+                        if isinstance(receiver, AccountScoped) else None)
         read = _raw_request if _is_json(request) else _callback_request  # partner apps: JSON
         callback = await read(request, urls.status_url(public_url, channel))
 
         def apply() -> Response:
             receipts = receiver.parse_callback(callback)
-            report = batcher.apply(receipts, channel)
+            report = batcher.apply(receipts, origin)
             log.debug("%s status callback: %s", channel, report)
             return Response(status_code=200)
 
@@ -98,7 +101,7 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
         def apply() -> Response:
             found = receiver.parse_events(callback)
             nonce = seen_nonces.claim(engine, channel, receiver, callback)  # 403: a replay
-            receipts = batcher.apply(found.receipts, channel)
+            receipts = batcher.apply(found.receipts, Origin(channel))
             reports = apply_reports(engine, channel, found.reports)
             log.info("%s events: %s receipt(s) applied %s, %s report(s) stored", channel,
                      receipts.received, receipts.applied, reports.stored)

@@ -364,12 +364,15 @@ def ack_request(fields: dict[str, Any], secret: str = PARCEL_SECRET,
 def test_a_good_ack_is_a_receipt() -> None:
     channel = configured()
     assert channel.parse_callback(ack_request({"id": "7", "status": "delivered"})) == [
-        Receipt("webhook-7", "delivered", delivery_id=7, detail="partner delivered")]
-    # Signed with the other endpoint's secret: each configured secret is tried.
+        Receipt("webhook-7", "delivered", delivery_id=7, detail="partner delivered",
+                signer="parcel")]
+    # Signed with the other endpoint's secret: each configured secret is tried, and the
+    # receipt names the endpoint that signed it (it may move that endpoint's rows only).
     failed = channel.parse_callback(ack_request(
         {"id": "8", "status": "failed", "error": "app uninstalled"}, secret=LOCKER_SECRET))
     assert failed == [Receipt("webhook-8", "undelivered", delivery_id=8,
-                              code="partner_failed", detail="partner: app uninstalled")]
+                              code="partner_failed", detail="partner: app uninstalled",
+                              signer="locker")]
     assert channel.parse_callback(ack_request({"id": "9", "status": "read"})) == []
 
 

@@ -296,3 +296,43 @@ def test_poison_acks_during_a_drive_fail_alone(tmp_path: Path) -> None:
         assert (stats["acks"]["posted"], stats["acks"]["retried"], stats["acks"]["failed"]
                 ) == (stats["accepted"], 0, 0)
         assert statuses(s.app) == {"delivered": stats["accepted"]}
+
+
+def rows_of(app: AppContext, placement: int) -> list[int]:
+    with app.engine.connect() as conn:
+        return list(conn.scalars(select(deliveries.c.id).where(
+            deliveries.c.placement == placement).order_by(deliveries.c.id)))
+
+
+def test_a_partners_secret_acknowledges_only_its_own_endpoints_rows(tmp_path: Path) -> None:
+    """Each endpoint signs with its own secret, so each speaks for its own notices: the
+    locker app cannot mark the parcel app's rows delivered or failed, however the
+    acknowledgement names the row, while each still acknowledges its own."""
+    partners = {name: (PartnerOptions(secret=SECRETS[f"TEST_{name.upper()}_SECRET"],
+                                      seed=1, ack_delay_s=3600), 500.0, 5)
+                for name in ("parcel", "locker")}
+    with stack(tmp_path, partners) as s:
+        send(s.app)  # the sandboxes take the notices and hold back their acknowledgements
+        assert statuses(s.app) == {"sent": 10}
+        parcel, locker = rows_of(s.app, 0), rows_of(s.app, 1)
+        url, locker_secret = s.public_url, SECRETS["TEST_LOCKER_SECRET"]
+        forged = [ack(url, parcel[0], locker_secret),  # id in the URL and the body
+                  post_ack(url, {"id": str(parcel[1]), "status": "failed"}, locker_secret),
+                  post_ack(url, {"id": str(parcel[2]), "status": "delivered",
+                                 "endpoint": "locker"}, locker_secret)]
+        assert [answer.status_code for answer in forged] == [200, 200, 200]
+        assert statuses(s.app) == {"sent": 10}
+        # Naming the other endpoint with one's own secret is a wrong signature.
+        assert post_ack(url, {"id": str(parcel[3]), "status": "delivered",
+                              "endpoint": "parcel"}, locker_secret).status_code == 403
+        assert ack(url, locker[0], locker_secret).status_code == 200
+        assert ack(url, parcel[4], SECRETS["TEST_PARCEL_SECRET"]).status_code == 200
+        with s.app.engine.connect() as conn:
+            delivered = set(conn.scalars(select(deliveries.c.id).where(
+                deliveries.c.status == "delivered")))
+    assert delivered == {locker[0], parcel[4]}
+
+
+def post_ack(url: str, fields: dict[str, Any], secret: str) -> requests.Response:
+    """An acknowledgement of ``fields`` signed with ``secret``, without ``?d=``."""
+    return requests.post(f"{url}/hooks/webhook/status", **signed(secret, fields))

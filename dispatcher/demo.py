@@ -49,6 +49,7 @@ from dispatcher.report import write_report
 from dispatcher.runs import plan_firing
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
+    SANDBOX_AES_KEY,
     SANDBOX_APPID,
     SANDBOX_APPSECRET,
     SANDBOX_PARTNER_SECRET,
@@ -65,7 +66,8 @@ from dispatcher.serving import BackgroundServer, free_port
 
 TOKEN_VARIABLE = "DISPATCHER_DEMO_TWILIO_AUTH_TOKEN"  # the sandbox's, set for this process
 WECHAT_SECRETS = {"DISPATCHER_DEMO_WECHAT_SECRET": SANDBOX_APPSECRET,
-                  "DISPATCHER_DEMO_WECHAT_TOKEN": SANDBOX_TOKEN}
+                  "DISPATCHER_DEMO_WECHAT_TOKEN": SANDBOX_TOKEN,
+                  "DISPATCHER_DEMO_WECHAT_AES_KEY": SANDBOX_AES_KEY}
 PARTNER_SECRET = "DISPATCHER_DEMO_PARTNER_SECRET"
 STATS_DAYS = 7  # the WeChat sandbox's clock moves on this far before reads are polled
 
@@ -190,7 +192,7 @@ def _wechat_options(settings: DemoSettings, port: int) -> WeChatOptions:
     from dispatcher.web import urls
 
     return WeChatOptions(seed=settings.seed, followers=settings.wechat_followers,
-                         token_expiry_every=2, event_delay_s=0.5,
+                         token_expiry_every=2, event_delay_s=0.5, encrypt=True,
                          callback_url=urls.events_url(f"http://127.0.0.1:{port}", "wechat"))
 
 
@@ -224,6 +226,8 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
         channels["wechat"] = {
             "appid": SANDBOX_APPID, "secret": "env:DISPATCHER_DEMO_WECHAT_SECRET",
             "token": "env:DISPATCHER_DEMO_WECHAT_TOKEN", "account_type": "service",
+            # Safe mode, as a real account should run: events encrypted and signed.
+            "encoding_aes_key": "env:DISPATCHER_DEMO_WECHAT_AES_KEY",
             "api_base": wechat_url, "timeout": timeout}
     config = parse_config({
         "web": {"listen": public_url.removeprefix("http://"), "public_url": public_url},

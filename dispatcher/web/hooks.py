@@ -26,6 +26,7 @@ from channels.base import (
     Channel,
     EventReceiver,
     MalformedRequest,
+    ProviderEvents,
     SignatureError,
 )
 from dispatcher import seen_nonces
@@ -101,6 +102,16 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
         def apply() -> Response:
             found = receiver.parse_events(callback)
             nonce = seen_nonces.claim(engine, channel, receiver, callback)  # 403: a replay
+            try:
+                answer = record(found)
+            except Exception:  # not recorded (500): the provider's retry must be taken
+                seen_nonces.release(engine, channel, nonce)
+                raise
+            if answer.status_code == 503:
+                seen_nonces.release(engine, channel, nonce)
+            return answer
+
+        def record(found: ProviderEvents) -> Response:
             receipts = batcher.apply(found.receipts, Origin(channel))
             reports = apply_reports(engine, channel, found.reports)
             log.info("%s events: %s receipt(s) applied %s, %s report(s) stored", channel,
@@ -108,7 +119,6 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
             if receipts.unmatched or reports.unmatched:
                 # The send's answer may not be recorded yet (an event can overtake it):
                 # ask the provider to push again later rather than lose the event.
-                seen_nonces.release(engine, channel, nonce)
                 return Response("no such message yet", status_code=503,
                                 media_type="text/plain")
             # WeChat takes "success" (or an empty body) as "received, do not push again".

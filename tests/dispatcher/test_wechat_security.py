@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from dispatcher.context import AppContext
 from dispatcher.db import make_engine, utcnow
@@ -229,6 +229,25 @@ def test_a_push_answered_push_again_later_can_come_again(safe: Sent) -> None:
     push = fresh(True, job_event(987654321, sent=5))
     assert post(safe.s, push).status_code == 503
     assert post(safe.s, push).status_code == 503  # not 403: the retry is not a replay
+
+
+def test_a_push_that_failed_to_be_recorded_can_come_again(safe: Sent) -> None:
+    """A push the database failed to record (500) gives its nonce back: WeChat's retry of
+    the same push is taken, and nothing of it is lost."""
+    engine = safe.s.app.engine
+    value = reported_sent(safe)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TRIGGER refuse_reports BEFORE UPDATE ON provider_reports "
+                          "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+    push = fresh(True, job_event(safe.msg_id, sent=value + 1))
+    try:
+        assert post(safe.s, push).status_code == 500
+        assert reported_sent(safe) == value
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse_reports"))
+    assert post(safe.s, push).status_code == 200  # the retry, same nonce: not a replay
+    assert reported_sent(safe) == value + 1
 
 
 LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'

@@ -257,7 +257,8 @@ def implausible(cinema: str, entry: Entry, row: Booked) -> Refusal | None:
 
     def refuse(reason: str, detail: str) -> Refusal:
         return Refusal(CHANNEL, cinema, reason, f"booking {entry.booking} (screening "
-                                                f"{row.screening}): {detail}", row.row)
+                                                f"{row.screening}): {detail}", row.row,
+                       record=f"{at}/{entry.admissions}")
 
     if row.status in ("undelivered", "failed", "skipped"):
         return refuse("duplicate", f"reported played at {at}, but the booking is already "

@@ -91,7 +91,7 @@ def _store(conn: Connection, screen_id: str, batch_id: str, now: datetime, ledge
             result.rejected.append({"index": index, "reason": verdict.detail,
                                     "refused": verdict.reason})
             refusals.append(Refusal(CHANNEL, screen_id, verdict.reason, verdict.detail,
-                                    play.delivery_id))
+                                    play.delivery_id, _identity(play)))
             continue
         touched.add(play.delivery_id)
         stored = verdict is None and conn.execute(statement.values(
@@ -263,3 +263,8 @@ def rollup(engine: Engine, campaign_id: str, timezone: str, by: str,
 
 def audience_of(screens: Iterable[Screen]) -> dict[str, int]:
     return {s.id: s.audience_per_play for s in screens}
+
+
+def _identity(play: Play) -> str:
+    """The reported record, for recognising it when a batch is sent again."""
+    return f"{play.start.isoformat()}/{play.end.isoformat()}/{play.count}"

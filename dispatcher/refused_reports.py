@@ -8,13 +8,16 @@ row here says what was reported, what was allowed, and when.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from dispatcher.db import utcnow
+from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.tables import refused_reports
 
 MAX_DETAIL = 500  # characters of the detail kept: a venue's text is not ours to store whole
@@ -27,6 +30,7 @@ class Refusal:
     reason: str  # machine name: above_capacity, above_schedule, outside_dates, duplicate
     detail: str  # for operators: what was reported, what was allowed
     delivery_id: int | None = None
+    record: str = ""  # what identifies the record reported (its start, count): replays match
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,23 @@ class RefusedReport:
 
 
 def record_refusals(conn: Connection, refusals: Sequence[Refusal]) -> None:
-    """Store ``refusals`` in the caller's transaction (with the report that held them)."""
+    """Store ``refusals`` in the caller's transaction (with the report that held them);
+    one already stored (a batch sent again) is not stored twice."""
     if not refusals:
         return
     now = utcnow()
-    conn.execute(refused_reports.insert(), [
-        {"channel": r.channel, "venue": r.venue[:200], "delivery_id": r.delivery_id,
-         "reason": r.reason, "detail": r.detail[:MAX_DETAIL], "received_at": now}
-        for r in refusals])
+    rows: dict[str, dict[str, Any]] = {}
+    for r in refusals:
+        venue, detail = r.venue[:200], r.detail[:MAX_DETAIL]
+        fingerprint = _fingerprint(r.channel, venue, r.delivery_id, r.reason, detail, r.record)
+        rows[fingerprint] = {"channel": r.channel, "venue": venue, "delivery_id": r.delivery_id,
+                             "reason": r.reason, "detail": detail, "received_at": now,
+                             "fingerprint": fingerprint}
+    conn.execute(insert_ignoring_conflicts(refused_reports, conn.engine), list(rows.values()))
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
 
 def recent_refusals(engine: Engine, channel: str | None = None, limit: int = 100

@@ -357,6 +357,8 @@ refused_reports = Table(
     Column("reason", String(32), nullable=False),  # machine name, e.g. above_capacity
     Column("detail", Text, nullable=False),  # what was reported and what was allowed
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # SHA-256 of what was refused: a venue that sends the same batch again is listed once.
+    Column("fingerprint", String(64), nullable=False, unique=True),
     Index(None, "channel", "received_at"),
 )
 

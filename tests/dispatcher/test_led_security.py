@@ -350,6 +350,11 @@ def test_plays_outside_the_campaigns_dates_are_refused(old_stack: Stack) -> None
     assert "outside the campaign's dates" in answer["rejected"][0]["reason"]
     assert reach_plays(s) == 3
     assert [r.reason for r in recent_refusals(s.engine, "led")] == ["outside_dates"] * 3
+    # The controller sends the same batch again (a lost answer): refused again, and the
+    # operators' list shows each refusal once.
+    again = post(s, "B-001", batch("B-001", records)).json()
+    assert [r["refused"] for r in again["rejected"]] == ["outside_dates"] * 3
+    assert refusal_count(s.engine) == 3 and reach_plays(s) == 3
 
 
 def test_near_duplicates_count_once_and_are_refused(stack: Stack) -> None:

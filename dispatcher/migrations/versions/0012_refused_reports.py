@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=32), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refused_reports")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_refused_reports_fingerprint")),
     )
     with op.batch_alter_table("refused_reports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_refused_reports_channel_received_at"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from channels.base import ValidationContext
-from dispatcher import lifecycle, registry
+from dispatcher import campaign_checks, lifecycle, registry
 from dispatcher.campaign import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
 from dispatcher.cinemas import scheduled_screenings
 from dispatcher.config import Config
@@ -35,10 +35,12 @@ class CheckedFile:
     text: str  # exactly what was validated: apply stores this, not a re-read of the file
     campaign: Campaign | None
     issues: list[Issue]
+    warnings: list[Issue] = field(default_factory=list)  # printed, but nothing is refused
 
 
 def check_file(config: Config, engine: Engine, path: str | Path) -> CheckedFile:
-    """Validate one campaign file against the installed channels and known lists."""
+    """Validate one campaign file against the installed channels, known lists, contacts
+    (audience districts and areas) and the clock (a schedule with no firing ahead warns)."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -50,7 +52,13 @@ def check_file(config: Config, engine: Engine, path: str | Path) -> CheckedFile:
                                 screenings=tuple(scheduled_screenings(engine)))
     found, issues = parse_campaign(text, name, default_timezone=config.timezone,
                                    channel_for=channel_lookup(config), context=context)
-    return CheckedFile(name, text, found, issues)
+    audience = campaign_checks.audience_findings(engine, text, name)
+    warnings = audience.warnings
+    if found is not None:
+        warnings += campaign_checks.schedule_warnings(found, text, name, utcnow())
+    if audience.problems:
+        found, issues = None, sorted(issues + audience.problems, key=lambda i: i.line)
+    return CheckedFile(name, text, found, issues, sorted(warnings, key=lambda i: i.line))
 
 
 @dataclass(frozen=True)

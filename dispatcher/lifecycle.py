@@ -114,7 +114,8 @@ def history(engine: Engine, campaign_id: str) -> list[dict[str, Any]]:
 def status(conn: Connection, campaign_id: str, now: datetime | None = None) -> str:
     """The campaign's lifecycle state, derived from its versions, runs and schedule:
     draft (awaiting approval), approved (approved, first firing ahead), scheduled (has
-    run, more firings ahead), running (a run is sending), paused, cancelled, completed."""
+    run, more firings ahead), running (a run is sending), paused, cancelled, completed
+    (it ran and its firings are over), expired (its firings are over and it never ran)."""
     from dispatcher.campaign_store import load_stored_in
 
     now = now or utcnow()
@@ -131,7 +132,7 @@ def status(conn: Connection, campaign_id: str, now: datetime | None = None) -> s
     schedule = campaign.schedule
     ahead = schedule.next_firing_after(now) is not None
     if not states:
-        return "approved" if ahead else "completed"
+        return "approved" if ahead else "expired"
     if ahead:
         return "scheduled"
     return "cancelled" if states == {"cancelled"} else "completed"

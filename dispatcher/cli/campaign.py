@@ -10,6 +10,7 @@ import click
 
 from dispatcher import campaign_store, lifecycle, registry, runs
 from dispatcher.bounds import MAX_DB_INT, year_problem
+from dispatcher.campaign import Issue
 from dispatcher.cli.output import print_json, print_table, progress_bar
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
@@ -30,7 +31,11 @@ def campaign() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @click.pass_obj
 def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
-    """Check campaign FILES; print FILE:LINE: field: problem, exit 1 if any. Stores nothing."""
+    """Check campaign FILES; print FILE:LINE: field: problem, exit 1 if any. Stores nothing.
+
+    Warnings (such as a schedule whose firings are all in the past) go to stderr as
+    `warning: FILE:LINE: field: ...` and do not change the exit status.
+    """
     report: list[dict[str, Any]] = []
     failed = False
     for path in files:
@@ -38,7 +43,9 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
         found, issues = checked.campaign, checked.issues
         failed = failed or bool(issues)
         report.append({"file": path, "ok": not issues, "campaign": found.id if found else None,
-                       "problems": [vars(i) for i in issues]})
+                       "problems": [vars(i) for i in issues],
+                       "warnings": [vars(w) for w in checked.warnings]})
+        _warn(checked.warnings)
         if not as_json:
             for issue in issues:
                 click.echo(str(issue))
@@ -48,6 +55,12 @@ def validate(app: AppContext, files: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json(report)
     sys.exit(1 if failed else 0)
+
+
+def _warn(warnings: list[Issue]) -> None:
+    """Warnings on stderr, after the CLI's ``error:`` style; stdout stays for results."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @campaign.command()
@@ -66,6 +79,7 @@ def apply(app: AppContext, file: str, as_json: bool, keep_approved: bool, by: st
     version needs `dispatcher campaign approve` before it fires.
     """
     checked = campaign_store.check_file(app.config, app.engine, file)
+    _warn(checked.warnings)
     if checked.campaign is None:
         for issue in checked.issues:
             click.echo(str(issue))
@@ -92,8 +106,8 @@ def list_(app: AppContext, as_json: bool) -> None:
         print_json(items)
         return
     print_table(["id", "title", "owner", "status", "version", "runs", "updated (UTC)"],
-                [[c["id"], c["title"], c["owner"], c["status"], c["version"], c["runs"],
-                  c["updated_at"][:19]] for c in items], title="campaigns")
+                [[c["id"], c["title"], c["owner"], status_label(c["status"]), c["version"],
+                  c["runs"], c["updated_at"][:19]] for c in items], title="campaigns")
 
 
 @campaign.command()
@@ -136,7 +150,8 @@ def show(app: AppContext, campaign_id: str, as_json: bool) -> None:
         print_json(data)
         return
     schedule = data["schedule"]
-    click.echo(f"{data['id']} (version {data['version']}, {data['status']}): {data['title']}")
+    click.echo(f"{data['id']} (version {data['version']}, {status_label(data['status'])}): "
+               f"{data['title']}")
     click.echo(f"owner {data['owner']}, time zone {data['timezone']}")
     click.echo(f"schedule: start {schedule['start']}, end {schedule['end'] or '-'}, "
                f"cron {schedule['cron'] or '-'}, send window {schedule['send_window'] or '-'}, "
@@ -147,6 +162,13 @@ def show(app: AppContext, campaign_id: str, as_json: bool) -> None:
     print_table(["run", "version", "fire time", "status"],
                 [[r["id"], r["version"], r["fire_time"][:19], r["status"]] for r in data["runs"]],
                 title="runs")
+
+
+STATUS_LABELS = {"expired": "expired (never ran)"}  # the JSON keeps the machine name
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
 
 
 def _summary(placement: dict[str, Any]) -> str:

@@ -114,7 +114,7 @@ def test_lifecycle_states(people: Engine) -> None:
     store_campaign(people, CAMPAIGN, approve_as=None)
     assert state(before) == "draft"
     lifecycle.approve(people, "drive", "chief")
-    assert (state(before), state(after_end)) == ("approved", "completed")
+    assert (state(before), state(after_end)) == ("approved", "expired")  # never ran
     runs.plan_due(people, unconfigured_channel, now=MONDAY)
     assert state(MONDAY) == "running"
     runs.pause(people, "drive")

@@ -1,4 +1,4 @@
-"""``dispatcher serve``: the web app (provider webhooks, health) in the foreground."""
+"""``dispatcher serve``: the web app (dashboard, REST API, webhooks, health) in the foreground."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dispatcher.context import AppContext
 from dispatcher.errors import ConfigError
 from dispatcher.web import urls
 from dispatcher.web.app import create_app
+from dispatcher.web.docs import DOCS_PATH
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -28,7 +29,17 @@ def parse_listen(value: str) -> tuple[str, int]:
               help="Address to listen on (default: web.listen of the config).")
 @click.pass_obj
 def serve(app: AppContext, listen: str | None) -> None:
-    """Serve provider webhooks and /healthz until interrupted (Ctrl-C)."""
+    """Serve the dashboard, REST API and docs, webhooks, metrics and health (Ctrl-C stops).
+
+    \b
+    One app on one address:
+      /campaigns  the dashboard for planners, approvers and operators (sign in)
+      /api        the REST API (API tokens); its docs at /docs and /redoc
+      /hooks      provider webhooks: receipts, replies, events, proof of play, play logs
+      /feeds      the LED screens' playlists
+      /metrics    Prometheus metrics; /healthz the health check
+    The URLs it prints use web.public_url, where browsers and providers reach it.
+    """
     config = app.config
     try:
         host, port = parse_listen(listen or config.web.listen)
@@ -41,6 +52,9 @@ def serve(app: AppContext, listen: str | None) -> None:
     public = config.web.public_url
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{port} (public URL {public})")
+    base = public.rstrip("/")
+    click.echo(f"  dashboard: {base}/campaigns")
+    click.echo(f"  API docs: {base}{DOCS_PATH} (REST API under {base}/api)")
     for name, channel in channels.items():
         if isinstance(channel, CallbackReceiver):
             click.echo(f"  {name} status callbacks: {urls.status_url(public, name)}"

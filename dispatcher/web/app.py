@@ -21,9 +21,11 @@ from dispatcher.web import urls
 from dispatcher.web.api import api_router
 from dispatcher.web.auth import LoginRequired
 from dispatcher.web.body_limit import BodyLimit
+from dispatcher.web.docs import install_docs
 from dispatcher.web.hooks import hooks_router
 from dispatcher.web.login import login_router
 from dispatcher.web.metrics import metrics_router
+from dispatcher.web.not_found import not_found
 from dispatcher.web.pages import pages_router
 from dispatcher.web.signage import signage_router
 from dispatcher.web.venues import venues_router
@@ -42,7 +44,8 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
     """The web app over ``engine``; ``channels`` as built by ``registry.build_channels``."""
     app = FastAPI(title="Publicity campaign dispatcher", version=_version(),
                   summary="The operators' dashboard, the REST API (/api, API tokens), "
-                          "provider webhooks and health.")
+                          "provider webhooks and health.",
+                  docs_url=None, redoc_url=None)  # install_docs: no CDN
     app.state.engine = engine
     app.state.config = config
     app.state.channels = channels
@@ -61,6 +64,9 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    app.add_exception_handler(404, not_found)  # a page for browsers, JSON for programs
+    install_docs(app)  # /docs and /redoc with their assets served here
 
     app.include_router(login_router())
     app.include_router(pages_router())  # the dashboard: /campaigns, /logs, /screens, /cinemas

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
@@ -118,3 +119,36 @@ def test_operator_and_approver_work_a_campaign(browser: Browser,
     expect(operator.get_by_text("No rows match.")).to_be_visible()
     operator.screenshot(path=str(shots / "05-log-no-failures.png"), full_page=True)
     assert offsite == []
+
+
+def test_api_docs_render_with_the_network_blocked(browser: Browser,
+                                                  server: BackgroundServer) -> None:
+    """/docs and /redoc in a browser that can reach nothing but the loopback server."""
+    blocked: list[str] = []
+
+    def loopback_only(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/*", loopback_only)
+    page = context.new_page()
+    page.goto(f"{server.url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible()  # the operations, rendered
+    expect(page.locator(".opblock-summary-path", has_text="/api/campaigns").first) \
+        .to_be_visible()
+    page.screenshot(path=str(artifacts_dir() / "06-api-docs-offline.png"))
+
+    page.goto(f"{server.url}/redoc")
+    expect(page.locator("[data-section-id^='operation/']").first).to_be_attached()
+
+    page.goto(f"{server.url}/no-such-page")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    page.get_by_role("link", name="Go to the campaigns").click()
+    page.wait_for_url(f"{server.url}/login?next=/campaigns")
+    context.close()
+    assert blocked == []

@@ -44,6 +44,7 @@ from channels.base import (
     ValidationContext,
 )
 from channels.http_outcomes import transport_result
+from channels.http_pool import pooled_session
 from channels.settings_checks import api_base, integer, is_secret, positive_number, timeout
 
 CONFIG_KEYS = ("concurrency", "rate", "systems", "timeout", "token_secret")
@@ -99,7 +100,8 @@ class CinemaChannel:
 
     def __init__(self, settings: CinemaSettings | None = None) -> None:
         self.settings = settings
-        self._http = requests.Session()
+        self._http = pooled_session(settings.concurrency if settings else 1,
+                                    hosts=len(settings.systems) if settings else 1)
         self._versions: Callable[[str], int] = _original_version
 
     @classmethod

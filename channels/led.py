@@ -40,6 +40,7 @@ from channels.base import (
     Target,
     ValidationContext,
 )
+from channels.http_pool import pooled_session
 from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
 
 CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")
@@ -86,7 +87,7 @@ class LedChannel:
 
     def __init__(self, settings: LedSettings | None = None) -> None:
         self.settings = settings
-        self._http = requests.Session()
+        self._http = pooled_session(settings.concurrency if settings else 1)
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:

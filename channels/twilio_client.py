@@ -5,7 +5,8 @@ HTTP client is twilio's own ``TwilioHttpClient`` with three changes:
 
 - every request goes to ``api_base`` when set (the sandbox or a regional proxy): scheme,
   host and port are rewritten, so ``TWILIO_EDGE`` / ``TWILIO_REGION`` cannot route around it;
-- the connection pool holds ``concurrency`` connections and each request has a timeout;
+- the connection pool holds ``concurrency`` connections (a thread waits for a free one:
+  see ``channels.http_pool``) and each request has a timeout;
 - the last response is kept per thread, so a 429's ``Retry-After`` is read by the thread
   that got it (twilio's exception does not carry the response headers).
 
@@ -34,6 +35,7 @@ from twilio.rest import Client
 
 from channels.base import SendResult
 from channels.http_outcomes import retry_after, transport_result
+from channels.http_pool import mount_pool, pool_options
 from channels.sms_settings import SmsSettings
 
 # Errors that mean this message will never go through as it is: the row fails at once.
@@ -76,9 +78,7 @@ class RoutedHttpClient(TwilioHttpClient):  # type: ignore[misc]
 
     def __init__(self, api_base: str | None, pool_size: int, timeout: float) -> None:
         super().__init__(pool_connections=True, timeout=timeout)
-        adapter = HTTPAdapter(pool_maxsize=pool_size)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        mount_pool(self.session, HTTPAdapter(**pool_options(pool_size)))
         self.base = urlsplit(api_base) if api_base else None
         self._local = threading.local()
 

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from channels.base import Message, SendResult
 from channels.http_outcomes import retry_after
+from channels.http_pool import pooled_session
 from channels.webhook_rate import EndpointBucket
 from channels.webhook_settings import Endpoint, WebhookSettings
 from channels.webhook_wire import notice_body, provider_ref, signed_headers
@@ -36,10 +36,7 @@ class PartnerClient:
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_maxsize=settings.concurrency)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.session = pooled_session(settings.concurrency, hosts=len(settings.endpoints))
         self.buckets = {name: EndpointBucket(e.rate) for name, e in settings.endpoints.items()}
         self._secrets: dict[str, str] = {}
         self._lock = threading.Lock()

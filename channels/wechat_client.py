@@ -49,7 +49,7 @@ class WeChatAccount:
         self.settings = settings
         self.client = WeChatClient(settings.reveal_appid(), settings.secret.reveal(),
                                    timeout=settings.timeout)
-        route_client(self.client, settings.api_base, settings.timeout)
+        route_client(self.client, settings.api_base, settings.timeout, settings.concurrency)
 
     def mass_send(self, delivery_id: int, path: str, body: Mapping[str, Any]) -> SendResult:
         try:

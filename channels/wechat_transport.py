@@ -16,9 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.utils import get_environ_proxies
 from wechatpy import WeChatClient
+
+from channels.http_pool import pool_options
 
 WECHAT_API = "https://api.weixin.qq.com/"
 
@@ -80,10 +82,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def route_client(client: WeChatClient, api_base: str | None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, concurrency: int = DEFAULT_POOLSIZE) -> None:
     """Send every call of a ``wechatpy`` client to ``api_base`` (its token fetch and
     statistics included), or to WeChat itself when None; either way with ``timeout``
-    for calls that set none."""
+    for calls that set none, through a pool of ``concurrency`` connections
+    (``channels.http_pool``)."""
     session: requests.Session = client._http
-    adapter = TimeoutAdapter(timeout) if api_base is None else RewriteAdapter(api_base, timeout)
+    pool = pool_options(concurrency)
+    adapter = (TimeoutAdapter(timeout, **pool) if api_base is None
+               else RewriteAdapter(api_base, timeout, **pool))
     session.mount(WECHAT_API, adapter)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatcher import campaign_store, lifecycle, registry, samples
+from dispatcher import campaign_store, claims, lifecycle, registry, samples
 from dispatcher.config import Config, parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
@@ -257,13 +257,13 @@ def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
 def _load(app: AppContext, settings: DemoSettings, workdir: Path, say: Step,
           progress: Progress) -> None:
     csv_path = workdir / "contacts.csv"
-    samples.write_csv(csv_path, settings.scale, settings.seed)
-    advance = progress("importing contacts", os.path.getsize(csv_path))
+    written = samples.write_csv(csv_path, settings.scale, settings.seed)
+    advance = progress("importing contacts", written)  # counted in rows, not bytes
     read = [0]
 
-    def step(bytes_read: int, _rows: int) -> None:
-        advance(bytes_read - read[0])
-        read[0] = bytes_read
+    def step(_bytes_read: int, rows: int) -> None:
+        advance(rows - read[0])
+        read[0] = rows
 
     report = import_contacts(app.engine, csv_path, "residents", app.config.default_region,
                              progress=step)
@@ -300,5 +300,18 @@ def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:
     engine = DeliveryEngine(app.engine, channels, app.config.web.public_url,
                             EngineOptions(lease_seconds=30.0, backoff_max=5.0,
                                           respect_send_windows=False))
-    pending = planned.rows.get("planned", 0)
-    return engine.run(until_idle=True, progress=progress("sending", pending))
+    pending = _open_rows(app)  # the cinema's rows are done already
+    advance, advanced = progress("sending", pending), [0]
+
+    def step(n: int) -> None:
+        advanced[0] += n
+        advance(n)
+
+    report = engine.run(until_idle=True, progress=step)
+    advance(pending - _open_rows(app) - advanced[0])  # the bar ends where the rows are
+    return report
+
+
+def _open_rows(app: AppContext) -> int:
+    with app.engine.connect() as conn:
+        return claims.count_open(conn)

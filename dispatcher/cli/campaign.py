@@ -11,7 +11,7 @@ import click
 from dispatcher import campaign_store, lifecycle, registry, runs
 from dispatcher.bounds import MAX_DB_INT, year_problem
 from dispatcher.campaign import Issue
-from dispatcher.cli.output import print_json, print_table, progress_bar
+from dispatcher.cli.output import finish_task, print_json, print_table, progress_bar
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
 from dispatcher.db import utcnow
@@ -202,6 +202,7 @@ def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: 
                                   lambda name: _require(lookup(name), name),
                                   progress=lambda n: bar.advance(task, n),
                                   cap=app.config.frequency_cap)
+        finish_task(bar, task)
     _print_plan(result, as_json)
 
 

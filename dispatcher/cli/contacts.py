@@ -11,8 +11,6 @@ import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -20,7 +18,14 @@ from rich.progress import (
 )
 
 from dispatcher import samples
-from dispatcher.cli.output import cannot_write, print_json, print_table
+from dispatcher.cli.output import (
+    PercentColumn,
+    cannot_write,
+    finish_task,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from dispatcher.contacts import import_contacts
 from dispatcher.contacts import list_sizes as stored_list_sizes
 from dispatcher.context import AppContext
@@ -54,7 +59,8 @@ def import_(app: AppContext, file: str, list_name: str, show_invalid: int, as_js
     after them are imported. Importing the same file again changes nothing. Exits 1 when
     no row could be imported.
     """
-    with bytes_progress(f"importing {os.path.basename(file)}", os.path.getsize(file)) as step:
+    with bytes_progress(f"importing {os.path.basename(file)}", os.path.getsize(file),
+                        "contacts") as step:
         report = import_contacts(app.engine, file, list_name, app.config.default_region,
                                  progress=step)
     print_invalid(report, show_invalid)
@@ -69,23 +75,35 @@ def import_(app: AppContext, file: str, list_name: str, show_invalid: int, as_js
 
 
 @contextmanager
-def bytes_progress(description: str, total: int) -> Iterator[ProgressCallback]:
-    """A progress bar on stderr by bytes read, with the rows read so far.
+def bytes_progress(description: str, total: int, unit: str = "rows"
+                   ) -> Iterator[ProgressCallback]:
+    """A progress bar on stderr counting the rows read (as ``unit``: contacts, numbers),
+    placed by the bytes read.
 
+    How many rows a file holds is not known before reading it all (blank, over-long and
+    broken lines are not rows), and counting its lines first would read a file of
+    millions of rows twice. The bytes read are known at every step, so they place the
+    bar and its share done; the count shown is of rows. When the file has been read to
+    its end, the bar shows 100 %, whatever rows were skipped on the way.
     It appears with the first batch, so an error in the header shows alone.
     """
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                   TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn(),
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), PercentColumn(),
+                   TextColumn("{task.fields[rows]:,} " + unit), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=Console(stderr=True), transient=False)
     task = bar.add_task(description, total=total, rows=0)
+    read = [0]
 
     def step(bytes_read: int, rows: int) -> None:
         if not bar.live.is_started:
             bar.start()
+        read[0] = bytes_read
         bar.update(task, completed=bytes_read, rows=rows)
 
     try:
         yield step
+        # Read to the end: the file's size now may differ from when the bar was made.
+        bar.update(task, total=read[0])
+        finish_task(bar, task, read[0])
     finally:
         if bar.live.is_started:
             bar.stop()
@@ -155,15 +173,14 @@ def generate(count: int, out: str, seed: int, invalid_rate: float, landline_rate
                                 repeat_rate=repeat_rate)
     except ValueError as exc:
         raise DispatcherError(str(exc)) from None
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-    with bar:
+    with progress_bar("writing") as bar:
         task = bar.add_task(f"writing {os.path.basename(out)}", total=count)
         try:
             written = samples.write_csv(out, count, seed, mix,
                                         progress=lambda n: bar.update(task, completed=n))
         except OSError as exc:
             raise cannot_write("--out", out, exc) from None
+        finish_task(bar, task, written)
     click.echo(f"{out}: wrote {written:,} sample contacts (seed {seed})")
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
-from dispatcher.cli.output import output_folder, progress_bar
+from dispatcher.cli.output import finish_task, output_folder, progress_bar
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.reach import print_reach
 from dispatcher.demo import DemoSettings, run_demo
@@ -48,7 +48,9 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
                             workdir=output_folder(workdir, "--workdir") if workdir else None)
     with progress_bar("demo") as bar:
-        result = run_demo(settings, say=bar.console.print, progress=_bars(bar))
+        phases = Phases(bar)
+        result = run_demo(settings, say=bar.console.print, progress=phases.start)
+        phases.finish()
     print_reach(result.reach)
     sms = result.reach["channels"]["sms"]
     stats = result.sandbox
@@ -82,12 +84,24 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     click.echo(f"workspace: {result.workdir}")
 
 
-def _bars(bar: Progress) -> Callable[[str, int | None], Callable[[int], None]]:
-    def make(description: str, total: int | None) -> Callable[[int], None]:
-        task = bar.add_task(description, total=total)
-        return lambda n: bar.advance(task, n)
+class Phases:
+    """The demo's steps as bars of one display, one after the other: a step ends when the
+    next starts (its clock stops there, and a step whose total was not known shows what
+    it did as 100 %), the last one when the demo ends."""
 
-    return make
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.current: TaskID | None = None
+
+    def start(self, description: str, total: int | None) -> Callable[[int], None]:
+        self.finish()
+        task = self.current = self.bar.add_task(description, total=total)
+        return lambda n: self.bar.advance(task, n)
+
+    def finish(self) -> None:
+        if self.current is not None:
+            finish_task(self.bar, self.current)
+            self.current = None
 
 
 COMMANDS = [demo]

@@ -14,6 +14,9 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -69,11 +72,47 @@ def output_folder(path: Path, option: str) -> Path:
     return path
 
 
+class PercentColumn(ProgressColumn):
+    """The share done, ``100%`` once a task is finished (also one that had nothing to do);
+    blank while the total is unknown."""
+
+    def render(self, task: Task) -> Text:
+        if task.finished:
+            return Text("100%", style="progress.percentage")
+        if task.total is None:
+            return Text("    ")
+        percent = min(int(task.percentage), 99)  # rounded down: 99.7 % is not done
+        return Text(f"{percent:>3d}%", style="progress.percentage")
+
+
 def progress_bar(description: str) -> Progress:
-    """A progress bar on stderr, silent when stderr is not a terminal."""
+    """Progress bars on stderr counting things (rows, contacts), with their share done.
+
+    On a terminal they are redrawn in place; otherwise (a pipe, a log file) they are
+    printed once, as they stand when the ``with`` block ends. End each task with
+    :func:`finish_task`, so that its clock stops and it shows the work it did.
+    """
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(),
+                    PercentColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=Console(stderr=True), transient=False)
+
+
+def finish_task(bar: Progress, task: TaskID, completed: float | None = None) -> None:
+    """End ``task``: its elapsed time stops, and it shows 100 % when its work is done.
+
+    ``completed`` is the count done, when the caller knows it better than the sum of the
+    advances (rows skipped by an operator, or done by another process). A task whose
+    total was not known takes what was done as its total. A task with a known total that
+    is still short of it (rows left for later) stays short: the bar does not claim more.
+    """
+    if completed is not None:
+        bar.update(task, completed=completed)
+    done = next(t for t in bar.tasks if t.id == task)
+    if done.total is None:
+        bar.update(task, total=max(done.completed, 0))
+    elif done.completed < done.total:
+        done.finished_time = None  # reached once, then an advance was taken back
+    bar.stop_task(task)
 
 
 # Loggers whose INFO lines would print request bodies (phone numbers, message text).

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from channels.base import Channel
 from dispatcher import claims, registry, runs, scheduler
-from dispatcher.cli.output import print_json, progress_bar, show_service_logs
+from dispatcher.cli.output import finish_task, print_json, progress_bar, show_service_logs
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.worker import attempts_option, feed_workers, lease_option
 from dispatcher.context import AppContext
@@ -65,6 +65,7 @@ def run(app: AppContext, until_idle: bool, lease_seconds: float, max_attempts: i
                                     progress=lambda n: bar.advance(task, n),
                                     cap=app.config.frequency_cap,
                                     grace=timedelta(seconds=skip_grace))
+            finish_task(bar, task)
     else:
         show_service_logs()
         leader = scheduler.start_scheduler(app.engine, app.config.database_url,
@@ -106,13 +107,19 @@ def _send(app: AppContext, channels: Mapping[str, Channel], options: EngineOptio
     with progress_bar("sending") as bar:
         total = None
         if until_idle:  # plain `run` sends what the scheduler fires later: no total
-            with app.engine.connect() as conn:
-                total = claims.count_open(conn)
+            total = _open_rows(app)
         task = bar.add_task("sending", total=total)
         report = engine.run(until_idle=until_idle, progress=lambda n: bar.advance(task, n))
+        # Rows skipped or cancelled meanwhile are done too: the database says what is left.
+        finish_task(bar, task, None if total is None else max(total - _open_rows(app), 0))
     return {"sent": report.sent, "failed": report.failed, "retried": report.retried,
             "unknown_outcomes": report.unknown, "reconciled_found": report.reconciled_found,
             "reconciled_missing": report.reconciled_missing}
+
+
+def _open_rows(app: AppContext) -> int:
+    with app.engine.connect() as conn:
+        return claims.count_open(conn)
 
 
 def _feed(app: AppContext, channels: Mapping[str, Channel], until_idle: bool

@@ -113,11 +113,17 @@ def test_generated_file_bar_ends_at_full_count(app: AppContext, tmp_path: Path) 
 # --- the demo's steps: each clock stops when the step ends ---------------------------
 
 
-def test_demo_steps_stop_their_clocks_and_end_at_100() -> None:
+def clocked_bar() -> tuple[Progress, list[float], io.StringIO]:
+    """The CLI's bar on a clock the test moves (``now[0]``), printing into ``out``."""
     now = [0.0]
     out = io.StringIO()
     bar = Progress(*progress_bar("x").columns, console=Console(file=out, width=140),
                    get_time=lambda: now[0])
+    return bar, now, out
+
+
+def test_demo_steps_stop_their_clocks_and_end_at_100() -> None:
+    bar, now, out = clocked_bar()
     with bar:
         phases = Phases(bar)
         advance = phases.start("importing contacts", 3000)
@@ -143,10 +149,7 @@ def test_demo_steps_stop_their_clocks_and_end_at_100() -> None:
 
 
 def test_a_step_short_of_its_total_does_not_claim_100() -> None:
-    now = [0.0]
-    out = io.StringIO()
-    bar = Progress(*progress_bar("x").columns, console=Console(file=out, width=140),
-                   get_time=lambda: now[0])
+    bar, now, out = clocked_bar()
     with bar:
         phases = Phases(bar)
         advance = phases.start("sending", 10)

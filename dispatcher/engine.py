@@ -27,7 +27,7 @@ from dispatcher.cinemas import use_current_tokens
 from dispatcher.claims import ClaimedRow, Scope
 from dispatcher.db import utcnow
 from dispatcher.policy import EngineOptions, EngineReport
-from dispatcher.ratelimit import Limiters, RateLimiters
+from dispatcher.ratelimit import Bucket, Limiters, RateLimiters
 from dispatcher.recording import Recorder
 from dispatcher.run_context import RunPlacements
 
@@ -52,7 +52,7 @@ class DeliveryEngine:
         self.options = options or EngineOptions()
         self.limiters = limiters or Limiters()
         self.placements = RunPlacements(engine, public_url)
-        self.recorder = Recorder(engine, self.options, self.limiters, self.senders)
+        self.recorder = Recorder(engine, self.options)
         self.report = self.recorder.report
         self.stop = threading.Event()
         size = sum(self._concurrency(s) for s in self.senders.values()) or 1
@@ -115,9 +115,10 @@ class DeliveryEngine:
         message = self.placements.message(row)
         key, rate = sender.rate_limit()
         cost = sender.message_cost(message.placement)
-        if not self.limiters.bucket(key, rate).acquire(cost, stop=self.stop):
+        bucket = self.limiters.bucket(key, rate)
+        if not bucket.acquire(cost, stop=self.stop):
             return False  # stopping: the row keeps its lease and is reconciled later
-        future = self._pool.submit(_send_one, sender, message)
+        future = self._pool.submit(_send_one, sender, message, bucket)
         self._in_flight[future] = [message]
         return True
 
@@ -178,8 +179,15 @@ class DeliveryEngine:
             self._collect(timeout=1.0)
 
 
-def _send_one(sender: Sender, message: Message) -> list[SendResult]:
-    return sender.send([message])
+def _send_one(sender: Sender, message: Message, bucket: Bucket) -> list[SendResult]:
+    """Send in a pool thread. A ``Retry-After`` pauses the account's bucket here, the
+    moment it arrives: results are recorded in batches, and every send started before
+    the batch is recorded would meet the same 429."""
+    results = sender.send([message])
+    for result in results:
+        if result.outcome == "retry" and result.retry_after:
+            bucket.pause(result.retry_after)
+    return results
 
 
 def _results(future: Future[list[SendResult]], messages: list[Message]) -> list[SendResult]:

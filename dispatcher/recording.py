@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
-from channels.base import LookupResult, Message, Sender, SendResult
+from channels.base import LookupResult, Message, SendResult
 from dispatcher import claims, optouts
 from dispatcher.claims import ClaimedRow
 from dispatcher.db import utcnow
 from dispatcher.policy import EngineOptions, EngineReport, backoff
-from dispatcher.ratelimit import RateLimiters
 from dispatcher.transitions import Transition, advance
 
 log = logging.getLogger(__name__)
 
 
 class Recorder:
-    def __init__(self, engine: Engine, options: EngineOptions, limiters: RateLimiters,
-                 senders: Mapping[str, Sender]) -> None:
+    """Applies results to the rows. A ``Retry-After`` is not handled here: the engine
+    pauses the account's bucket in the send thread, before the batch reaches this."""
+
+    def __init__(self, engine: Engine, options: EngineOptions) -> None:
         self.db = engine
         self.options = options
-        self.limiters = limiters
-        self.senders = senders
         self.report: EngineReport = EngineReport()
         self.progress: Callable[[int], None] | None = None
         self._counted_unknown: set[int] = set()  # rows already counted as done
@@ -69,7 +68,6 @@ class Recorder:
                     actor="engine")
             return 1
         if result.outcome == "retry":
-            self._slow_down(message, result.retry_after)
             return self._retry(conn, message, result.code, result.detail, result.retry_after)
         self.report.unknown += 1
         at = utcnow() + timedelta(seconds=self.options.unknown_grace_seconds)
@@ -90,12 +88,6 @@ class Recorder:
         claims.requeue(conn, message.delivery_id, utcnow() + timedelta(seconds=delay),
                        f"attempt {message.attempt}: {detail or code}; retry in {delay:.1f} s")
         return 0
-
-    def _slow_down(self, message: Message, retry_after: float | None) -> None:
-        sender = self.senders.get(message.placement.channel)
-        if sender is not None and retry_after:
-            key, rate = sender.rate_limit()
-            self.limiters.bucket(key, rate).pause(retry_after)
 
     def lookup_done(self, message: Message, row: ClaimedRow,
                     future: Future[LookupResult]) -> None:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from dispatcher.errors import ConfigError
+from dispatcher.i18n import normalise
 
 ENV_PREFIX = "env:"
 SECRET_KEY_PATTERN = re.compile(r"(token|secret|password|passwd|api_key|aes_key|private_key)$")
@@ -54,6 +55,8 @@ class WebConfig:
     public_url: str = "http://127.0.0.1:8080"
     # Signs session cookies; None: a random key per process (sign-ins end on restart).
     session_secret: Secret | None = None
+    # The dashboard's language when neither the user nor the browser chose one.
+    locale: str = "zh_CN"
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ CELERY_KEYS = {"broker_url", "redis_url", "queue", "task_rows", "queued_tasks"}
 LIMITS_KEYS = {"frequency_cap"}
 CAP_KEYS = {"messages", "days", "per"}
 DATABASE_KEYS = {"url"}
-WEB_KEYS = {"listen", "public_url", "session_secret"}
+WEB_KEYS = {"listen", "public_url", "session_secret", "locale"}
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -166,6 +169,7 @@ def parse_config(raw: Mapping[str, Any], source: str | None = None,
             listen=_string(web_raw, "listen", WebConfig.listen, "web.listen"),
             public_url=_string(web_raw, "public_url", WebConfig.public_url, "web.public_url"),
             session_secret=_optional_secret(web_raw, "session_secret", "web.session_secret"),
+            locale=_locale(_string(web_raw, "locale", "zh-CN", "web.locale")),
         )
         channels_raw = _table(raw, "channels")
         channels = {name: _channel_table(name, table) for name, table in channels_raw.items()}
@@ -274,6 +278,14 @@ def _check_timezone(name: str, key: str = "timezone") -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(key, f"{name!r} is not an IANA time zone; use a name such as "
                           "\"Asia/Shanghai\"") from None
+
+
+def _locale(value: str) -> str:
+    found = normalise(value)
+    if found is None:
+        raise ConfigError("web.locale", f"{value!r} is not a language of the dashboard: "
+                          "use zh-CN (简体中文), en (English) or zh-TW (繁體中文)")
+    return found
 
 
 def _absolute_sqlite(url: str, base_dir: Path | None) -> str:

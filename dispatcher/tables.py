@@ -264,6 +264,9 @@ users = Table(
     Column("session_version", Integer, nullable=False, server_default="0"),
     Column("disabled_at", DateTime(timezone=True)),
     Column("disabled_by", Text),  # who ran `dispatcher user disable`
+    Column("locale", String(8)),  # the dashboard language the user chose (zh_CN, en, zh_TW)
+    Column("display_name", String(64)),  # 王小明: what pages show beside the sign-in name
+    Column("department", String(64)),  # 宣传科: who the user works for
 )
 
 # API tokens: only their SHA-256 is stored; the token is shown once when created.

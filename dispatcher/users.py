@@ -341,3 +341,15 @@ def _token_hash(token: str) -> str:
 
 
 _DUMMY = hash_password(secrets.token_hex(8))
+
+
+def remembered_locale(engine: Engine, name: str) -> str | None:
+    """The dashboard language ``name`` chose last (None: not chosen yet)."""
+    with engine.connect() as conn:
+        found = conn.execute(select(users.c.locale).where(users.c.name == name)).scalar()
+    return found if isinstance(found, str) else None
+
+
+def remember_locale(engine: Engine, name: str, locale: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.name == name).values(locale=locale))

@@ -23,6 +23,7 @@ from dispatcher.web.auth import LoginRequired
 from dispatcher.web.body_limit import BodyLimit
 from dispatcher.web.docs import install_docs
 from dispatcher.web.hooks import hooks_router
+from dispatcher.web.language import LocaleMiddleware, language_router
 from dispatcher.web.login import login_router
 from dispatcher.web.metrics import metrics_router
 from dispatcher.web.not_found import not_found
@@ -53,6 +54,7 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
     if secret is None:
         log.warning("web.session_secret is not set: sessions are signed with a random key "
                     "and end when the app restarts")
+    app.add_middleware(LocaleMiddleware, default=config.web.locale)  # inside the session
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32),
                        session_cookie="dispatcher_session", same_site="strict",
                        https_only=config.web.public_url.startswith("https://"),
@@ -69,6 +71,7 @@ def create_app(engine: Engine, config: Config, channels: Mapping[str, Channel]) 
     install_docs(app)  # /docs and /redoc with their assets served here
 
     app.include_router(login_router())
+    app.include_router(language_router())
     app.include_router(pages_router())  # the dashboard: /campaigns, /logs, /screens, /cinemas
     app.include_router(api_router())
     app.include_router(hooks_router(engine, config, channels))

@@ -34,6 +34,7 @@ WINDOW = 15 * 60.0  # seconds
 SESSION_USER = "user"
 SESSION_VERSION = "version"
 SESSION_CSRF = "csrf"
+SESSION_LOCALE = "locale"  # the dashboard language chosen (see dispatcher.web.language)
 MAX_NAME_KEY = 64  # characters of a tried user name kept as its counter's key
 
 
@@ -99,9 +100,13 @@ def check_csrf(request: Request, sent: str | None) -> None:
         raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page")
 
 
-def sign_in(request: Request, user: User, version: int) -> None:
-    """Start a session of ``user`` at their current session ``version``."""
+def sign_in(request: Request, user: User, version: int, locale: str | None = None) -> None:
+    """Start a session of ``user`` at their current session ``version``, in the language
+    the user chose before (``locale``) or the one chosen on the sign-in page."""
+    chosen = locale or request.session.get(SESSION_LOCALE)
     request.session.clear()  # a new session: no fixation
+    if isinstance(chosen, str):
+        request.session[SESSION_LOCALE] = chosen
     request.session[SESSION_USER] = user.name
     request.session[SESSION_VERSION] = version
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
-from dispatcher.users import User, authenticate, session_version
+from dispatcher.users import User, authenticate, remembered_locale, session_version
 from dispatcher.web.auth import (
     LoginLimiter,
     check_csrf,
@@ -58,8 +58,12 @@ def login_router(limiter: LoginLimiter | None = None) -> APIRouter:
     return router
 
 
-def _check(engine: Engine, name: str, password: str) -> tuple[User, int] | None:
-    """The user and the session version to sign in with, if the password is right."""
+def _check(engine: Engine, name: str,
+           password: str) -> tuple[User, int, str | None] | None:
+    """The user, the session version and the remembered language to sign in with, if the
+    password is right."""
     user = authenticate(engine, name, password)
     version = None if user is None else session_version(engine, user.name)
-    return None if user is None or version is None else (user, version)
+    if user is None or version is None:
+        return None
+    return user, version, remembered_locale(engine, user.name)

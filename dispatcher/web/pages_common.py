@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from dispatcher import i18n
+from dispatcher.labels import label
 from dispatcher.users import User
 from dispatcher.web.auth import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Jinja2Templates escapes HTML by default (autoescape for .html): user text never runs.
+# {{ _("...") }}, {% trans %} and label(kind, name) speak the request's language.
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext, ngettext=i18n.ngettext, pgettext=i18n.pgettext,
+    npgettext=i18n.npgettext, newstyle=True)
+TEMPLATES.env.globals["label"] = label
 
 
 def render(request: Request, template: str, user: User | None, status_code: int = 200,
            **values: Any) -> HTMLResponse:
-    context = {"user": user, "csrf": csrf_token(request), **values}
+    locale = i18n.current_locale()
+    context = {"user": user, "csrf": csrf_token(request), "locale": locale,
+               "html_lang": i18n.HTML_LANG[locale], "locales": i18n.LOCALE_NAMES,
+               "here": _here(request), **values}
     response: HTMLResponse = TEMPLATES.TemplateResponse(request, template, context,
                                                         status_code=status_code)
     return response
@@ -29,3 +41,9 @@ def safe_next(path: str | None) -> str:
     if not path or not path.startswith("/") or path.startswith("//"):
         return "/campaigns"
     return path
+
+
+def _here(request: Request) -> str:
+    """This page's path and query without ``lang``: where a language choice returns to."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "lang"])
+    return request.url.path + (f"?{query}" if query else "")

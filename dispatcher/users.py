@@ -12,6 +12,11 @@ costs are stored with the hash). API tokens are random, shown once, stored as SH
 with a short prefix (``dsp_`` and 6 characters) to tell them apart; a revoked token
 stays listed and answers 401.
 
+Names (checked in :mod:`dispatcher.user_names`): a user name may be Chinese (``王小明``),
+stored NFC-normalised and compared exactly; a new name that differs from an existing one
+only in case or width is refused. The display name and the department are optional free
+text that pages show beside the name.
+
 Sessions: a user's ``session_version`` is written into the session cookie at sign-in and
 compared on every request; signing out, being disabled or getting another role bumps it,
 which ends every session of that user at once (a copied cookie included). A disabled
@@ -23,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +39,8 @@ from sqlalchemy import Connection, Engine, select, update
 from dispatcher.db import as_utc, utcnow
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.tables import api_tokens, users
+from dispatcher.user_names import check_name, folded_name, normal_name, profile_text
+from dispatcher.user_names import shown as _shown
 
 ROLES = ("planner", "approver", "operator", "admin")
 READ, APPROVE, OPERATE, UNMASK, ADMIN = "read", "approve", "operate", "unmask", "admin"
@@ -45,7 +51,6 @@ PERMISSIONS = {
     "admin": frozenset({READ, APPROVE, OPERATE, UNMASK, ADMIN}),
 }
 MIN_PASSWORD = 10
-_NAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "dsp_"
 SHOWN_PREFIX = len(TOKEN_PREFIX) + 6  # characters of a token kept to tell it apart
@@ -55,11 +60,21 @@ MAX_SESSION_VERSION = 2**31 - 1  # users.session_version is a 32-bit INTEGER
 
 @dataclass(frozen=True)
 class User:
+    """A signed-in user: the name they sign in with, their role, and what pages show
+    beside the name (display name such as 王小明, department such as 宣传科)."""
+
     name: str
     role: str
+    display_name: str | None = None
+    department: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
+
+    @property
+    def shown_name(self) -> str:
+        """What a page calls the user: the display name when there is one."""
+        return self.display_name or self.name
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,8 @@ class Account:
     disabled: bool
     disabled_at: datetime | None
     disabled_by: str | None
+    display_name: str | None = None
+    department: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,26 +121,61 @@ def password_matches(stored: str, password: str) -> bool:
     return hmac.compare_digest(found, expected)
 
 
-def add_user(engine: Engine, name: str, role: str, password: str) -> User:
-    if not _NAME.fullmatch(name):
-        raise DispatcherError(f"user name {name!r}: 2-64 lowercase letters, digits, _ . or -, "
-                              "starting with a letter")
+def add_user(engine: Engine, name: str, role: str, password: str,
+             display_name: str | None = None, department: str | None = None) -> User:
+    """Add a user; the name is checked and NFC-normalised, the display name and the
+    department (optional) checked as free text. Returns the user as stored."""
+    name = check_name(name)
+    shown = profile_text("display name", display_name)
+    works_in = profile_text("department", department)
     if role not in ROLES:
         raise DispatcherError(f"role {role!r} is not one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise DispatcherError(f"the password must have at least {MIN_PASSWORD} characters")
     with engine.begin() as conn:
-        if conn.execute(select(users.c.name).where(users.c.name == name)).first():
-            raise DispatcherError(f"user {name!r} exists; change the role with "
-                                  f"`dispatcher user role {name} ROLE`")
+        _refuse_taken(conn, name)
         conn.execute(users.insert().values(name=name, role=role, created_at=utcnow(),
-                                           password_hash=hash_password(password)))
-    return User(name, role)
+                                           password_hash=hash_password(password),
+                                           display_name=shown, department=works_in))
+    return User(name, role, shown, works_in)
+
+
+def set_profile(engine: Engine, name: str, display_name: str | None = None,
+                department: str | None = None) -> User:
+    """Change what pages show beside ``name``: None leaves a field as it is, an empty
+    string clears it. Sessions go on (nothing they may do changes)."""
+    values = {key: profile_text(what, text) for key, what, text in (
+        ("display_name", "display name", display_name), ("department", "department", department))
+        if text is not None}
+    name = normal_name(name)
+    with engine.begin() as conn:
+        _account_row(conn, name)  # NotFoundError first: a stranger is the bigger mistake
+        if not values:
+            raise DispatcherError("nothing to change: give --display-name or --department "
+                                  "(an empty value clears it)")
+        conn.execute(update(users).where(users.c.name == name).values(**values))
+        row = conn.execute(select(*_USER_COLUMNS).where(users.c.name == name)).one()
+    return _user(row)
+
+
+def _refuse_taken(conn: Connection, name: str) -> None:
+    """Refuse ``name`` when a user has it, or a name that differs only in case or width."""
+    taken = [row.name for row in conn.execute(select(users.c.name))]
+    if name in taken:
+        raise DispatcherError(f"user {_shown(name)} exists; change the role with "
+                              f"`dispatcher user role {name} ROLE`")
+    folded = folded_name(name)
+    alike = next((other for other in taken if folded_name(other) == folded), None)
+    if alike is not None:
+        raise DispatcherError(f"user name {_shown(name)} differs from the existing user "
+                              f"{_shown(alike)} only in case or width and would be mistaken "
+                              "for it; choose another name")
 
 
 def set_role(engine: Engine, name: str, role: str) -> None:
     if role not in ROLES:
         raise DispatcherError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    name = normal_name(name)
     with engine.begin() as conn:
         changed = update(users).where(users.c.name == name).values(
             role=role, session_version=users.c.session_version + 1)
@@ -132,34 +184,45 @@ def set_role(engine: Engine, name: str, role: str) -> None:
 
 
 def authenticate(engine: Engine, name: str, password: str) -> User | None:
+    """The user ``name`` (as typed: NFC-normalised first) if the password is right."""
+    name = normal_name(name)
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name,
                                                users.c.disabled.is_(False))).first()
     if row is None:
         password_matches(_DUMMY, password)  # same time whether or not the user exists
         return None
-    return User(row.name, row.role) if password_matches(row.password_hash, password) else None
+    return _user(row) if password_matches(row.password_hash, password) else None
 
 
 def get_user(engine: Engine, name: str) -> User | None:
     with engine.connect() as conn:
-        row = conn.execute(select(users.c.name, users.c.role).where(
-            users.c.name == name, users.c.disabled.is_(False))).first()
-    return None if row is None else User(row.name, row.role)
+        row = conn.execute(select(*_USER_COLUMNS).where(
+            users.c.name == normal_name(name), users.c.disabled.is_(False))).first()
+    return None if row is None else _user(row)
 
 
 def list_users(engine: Engine) -> list[User]:
     with engine.connect() as conn:
-        return [User(r.name, r.role) for r in conn.execute(
-            select(users.c.name, users.c.role).order_by(users.c.name))]
+        return [_user(r) for r in conn.execute(
+            select(*_USER_COLUMNS).order_by(users.c.name))]
 
 
 def list_accounts(engine: Engine) -> list[Account]:
     query = select(users.c.name, users.c.role, users.c.disabled, users.c.disabled_at,
-                   users.c.disabled_by).order_by(users.c.name)
+                   users.c.disabled_by, users.c.display_name, users.c.department
+                   ).order_by(users.c.name)
     with engine.connect() as conn:
-        return [Account(r.name, r.role, bool(r.disabled), _utc(r.disabled_at), r.disabled_by)
-                for r in conn.execute(query)]
+        return [Account(r.name, r.role, bool(r.disabled), _utc(r.disabled_at), r.disabled_by,
+                        r.display_name, r.department) for r in conn.execute(query)]
+
+
+_USER_COLUMNS = (users.c.name, users.c.role, users.c.display_name, users.c.department)
+
+
+def _user(row: Any) -> User:
+    """A User from a row holding at least :data:`_USER_COLUMNS`."""
+    return User(row.name, row.role, row.display_name, row.department)
 
 
 # Sessions ------------------------------------------------------------------------------
@@ -177,10 +240,10 @@ def session_user(engine: Engine, name: str, version: int) -> User | None:
     if not 0 <= version <= MAX_SESSION_VERSION:
         return None  # never stored: not worth asking the database (nor overflowing it)
     with engine.connect() as conn:
-        row = conn.execute(select(users.c.name, users.c.role).where(
+        row = conn.execute(select(*_USER_COLUMNS).where(
             users.c.name == name, users.c.disabled.is_(False),
             users.c.session_version == version)).first()
-    return None if row is None else User(row.name, row.role)
+    return None if row is None else _user(row)
 
 
 def end_sessions(engine: Engine, name: str) -> None:
@@ -194,6 +257,7 @@ def disable_user(engine: Engine, name: str, by: str) -> bool:
     """Disable ``name``: their sessions end and their API tokens stop at once.
 
     False when the user was disabled already (nothing changes)."""
+    name = normal_name(name)
     with engine.begin() as conn:
         done = conn.execute(update(users).where(
             users.c.name == name, users.c.disabled.is_(False)).values(
@@ -207,6 +271,7 @@ def disable_user(engine: Engine, name: str, by: str) -> bool:
 def enable_user(engine: Engine, name: str) -> bool:
     """Enable ``name`` again: they may sign in, and their unrevoked API tokens work again
     (their sessions from before stay ended). False when the user was enabled already."""
+    name = normal_name(name)
     with engine.begin() as conn:
         done = conn.execute(update(users).where(
             users.c.name == name, users.c.disabled.is_(True)).values(
@@ -220,6 +285,7 @@ def enable_user(engine: Engine, name: str) -> bool:
 
 def create_token(engine: Engine, name: str, label: str) -> str:
     _check_label(label)
+    name = normal_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         if _account_row(conn, name).disabled:
@@ -233,6 +299,7 @@ def create_token(engine: Engine, name: str, label: str) -> str:
 
 def list_tokens(engine: Engine, name: str) -> list[TokenInfo]:
     """``name``'s API tokens, oldest first, revoked ones included."""
+    name = normal_name(name)
     with engine.connect() as conn:
         _account_row(conn, name)
         return [_token_info(row) for row in conn.execute(
@@ -246,6 +313,7 @@ def revoke_tokens(engine: Engine, name: str, selector: str | None, by: str
 
     An unknown user, a selector matching no active token, or one matching several is a
     :class:`DispatcherError` and revokes nothing. Returns the tokens revoked."""
+    name = normal_name(name)
     with engine.begin() as conn:
         _account_row(conn, name)
         active = conn.execute(_token_query().add_columns(api_tokens.c.token_hash).where(
@@ -266,7 +334,7 @@ def token_user(engine: Engine, token: str) -> User | None:
         return None
     digest = _token_hash(token)
     with engine.begin() as conn:
-        row = conn.execute(select(users.c.name, users.c.role)
+        row = conn.execute(select(*_USER_COLUMNS)
                            .join(api_tokens, api_tokens.c.user_name == users.c.name)
                            .where(api_tokens.c.token_hash == digest,
                                   api_tokens.c.revoked_at.is_(None),
@@ -274,7 +342,7 @@ def token_user(engine: Engine, token: str) -> User | None:
         if row is not None:
             conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest)
                          .values(last_used_at=utcnow()))
-    return None if row is None else User(row.name, row.role)
+    return None if row is None else _user(row)
 
 
 def _select(name: str, active: Sequence[Any], selector: str) -> list[Any]:
@@ -325,11 +393,6 @@ def _account_row(conn: Connection, name: str) -> Any:
 
 def _no_user(name: str) -> str:
     return f"no user {_shown(name)}; list users with `dispatcher user list`"
-
-
-def _shown(text: str) -> str:
-    """``text`` quoted for a message, control characters escaped, at most 60 characters."""
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def _utc(value: datetime | None) -> datetime | None:

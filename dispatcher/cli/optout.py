@@ -16,7 +16,7 @@ from dispatcher.cli.contacts import (
     print_invalid,
     report_json,
 )
-from dispatcher.cli.output import print_json
+from dispatcher.cli.output import local_time, print_json, time_header
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
 from dispatcher.phones import InvalidPhone, mask
@@ -84,7 +84,8 @@ def import_(app: AppContext, file: str, channel: str, show_invalid: int, as_json
 @click.pass_obj
 def list_(app: AppContext, channel: str | None, limit: int, as_json: bool,
           unmask: bool) -> None:
-    """List opt-outs by channel and address; addresses masked unless --unmask."""
+    """List opt-outs by channel and address; addresses masked unless --unmask. Times in
+    config's time zone (named in the header); --json gives ISO 8601 with the offset."""
     if channel is not None:
         channel = optouts.check_channel(channel)
     found = optouts.iter_optouts(app.engine, channel)
@@ -101,12 +102,16 @@ def list_(app: AppContext, channel: str | None, limit: int, as_json: bool,
         click.echo("\n]")
         return
     count = 0
+    zone = app.config.timezone
+    since = time_header("since", zone)
+    width = max(19, len(since))  # a time is 19 characters; the header may be longer
     for item in shown:
         if count == 0:
-            click.echo(f"{'channel':<8} {'address':<18} {'source':<9} {'since (UTC)':<19}  reason")
+            click.echo(f"{'channel':<8} {'address':<18} {'source':<9} {since:<{width}}  reason")
         address = item.address if unmask else mask(item.address)
-        click.echo(f"{item.channel:<8} {address:<18} {item.source:<9} "
-                   f"{item.created_at.isoformat()[:19]}  {item.reason or ''}")
+        at = local_time(item.created_at, zone, seconds=True)
+        click.echo(f"{item.channel:<8} {address:<18} {item.source:<9} {at:<{width}}  "
+                   f"{item.reason or ''}")
         count += 1
     if count == 0:
         click.echo("no opt-outs" + (f" for channel {channel}" if channel else ""))

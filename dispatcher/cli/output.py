@@ -6,8 +6,10 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dispatcher.csvfile import ExportWriter
+from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
 
 
@@ -34,7 +37,13 @@ def stdout() -> Console:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``data`` as JSON for programs: times as ISO 8601 with their offset (``T`` between
+    date and time), as every ``--json`` promises."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime | date | time) else str(value)
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -45,6 +54,28 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
     for row in rows:  # Text: a value's "[...]" is shown as is, never read as markup
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
     stdout().print(table)
+
+
+def time_header(label: str, zone: str) -> str:
+    """A column header naming the time zone its times are in: ``updated (Asia/Shanghai)``.
+
+    Tables for people show wall-clock times without an offset; the header says once which
+    clock they are read on (``--json`` keeps ISO 8601 with the offset, for programs)."""
+    return f"{label} ({zone})"
+
+
+def local_time(value: datetime | str | None, zone: str, *, seconds: bool = False,
+               missing: str = "") -> str:
+    """``value`` as wall-clock time in ``zone``: ``2019-06-01 09:00`` (with ``:SS`` when
+    ``seconds``), ``missing`` for None.
+
+    ``value`` is a datetime or an ISO 8601 string as the core hands them out; a naive one
+    is UTC, as every stored time is."""
+    if value is None:
+        return missing
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    shown = as_utc(moment).astimezone(ZoneInfo(zone))
+    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from channels.base import SignageChannel
 from dispatcher import campaign_store, registry
 from dispatcher.cli.contacts import print_invalid
-from dispatcher.cli.output import print_json, print_table
+from dispatcher.cli.output import local_time, print_json, print_table, time_header
 from dispatcher.context import AppContext
 from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
@@ -176,17 +176,18 @@ def plays(app: AppContext, campaign_id: str, by: str, as_json: bool) -> None:
 def refused(app: AppContext, channel: str | None, limit: int, as_json: bool) -> None:
     """Venue reports refused as implausible, newest first: proof of play from screens
     (above the schedule, outside the campaign's dates, near-duplicates) and cinemas' play
-    logs (admissions above seats ...). They never count in reach."""
+    logs (admissions above seats ...). They never count in reach. Times in config's time
+    zone (named in the header); --json gives ISO 8601 with the offset."""
     found = recent_refusals(app.engine, channel, limit)
-    times = [as_utc(r.received_at).astimezone(UTC) for r in found]
     if as_json:
-        print_json([{"received_at": at.isoformat(), "channel": r.channel, "venue": r.venue,
-                     "delivery_id": r.delivery_id, "reason": r.reason, "detail": r.detail}
-                    for at, r in zip(times, found, strict=True)])
+        print_json([{"received_at": as_utc(r.received_at).astimezone(UTC).isoformat(),
+                     "channel": r.channel, "venue": r.venue, "delivery_id": r.delivery_id,
+                     "reason": r.reason, "detail": r.detail} for r in found])
         return
-    print_table(["received (UTC)", "channel", "venue", "row", "reason", "detail"],
-                [[f"{at:%Y-%m-%d %H:%M:%S}", r.channel, r.venue, r.delivery_id, r.reason,
-                  r.detail] for at, r in zip(times, found, strict=True)],
+    zone = app.config.timezone
+    print_table([time_header("received", zone), "channel", "venue", "row", "reason", "detail"],
+                [[local_time(r.received_at, zone, seconds=True), r.channel, r.venue,
+                  r.delivery_id, r.reason, r.detail] for r in found],
                 title=f"{len(found)} refused report(s), newest first")
 
 

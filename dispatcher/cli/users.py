@@ -1,5 +1,6 @@
 """``dispatcher user``: people who use the web app and the REST API, their roles, their
-API tokens, and disabling them."""
+names as pages show them (display name, department), their API tokens, and disabling
+them. Times are shown in config's time zone, named in the column header."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from datetime import datetime
 import click
 from click.decorators import FC
 
-from dispatcher.cli.output import print_json, print_table
+from dispatcher.cli.output import local_time, print_json, print_table, time_header
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
 from dispatcher.lifecycle import default_actor
 from dispatcher.users import (
     ROLES,
     TokenInfo,
+    User,
     add_user,
     create_token,
     disable_user,
@@ -25,6 +27,7 @@ from dispatcher.users import (
     list_accounts,
     list_tokens,
     revoke_tokens,
+    set_profile,
     set_role,
 )
 
@@ -39,36 +42,78 @@ def user() -> None:
     """Users of the web app and the REST API: planner, approver, operator or admin."""
 
 
+def profile_options(command: FC) -> FC:
+    """--display-name and --department, shared by `user add` and `user set`."""
+    command = click.option("--department", metavar="TEXT",
+                           help="The department the user works in, such as 宣传科 "
+                                "(1-64 characters; an empty value clears it).")(command)
+    return click.option("--display-name", metavar="TEXT",
+                        help="The name pages show beside the user name, such as 王小明 "
+                             "(1-64 characters; an empty value clears it).")(command)
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True,
               help="planner: reads (numbers masked); approver: also approves; operator: "
                    "reads full numbers, pauses, resumes, cancels, retries; admin: all.")
+@profile_options
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")
 @click.pass_obj
-def add(app: AppContext, name: str, role: str, password_stdin: bool) -> None:
-    """Add user NAME with a role and a password (at least 10 characters)."""
+def add(app: AppContext, name: str, role: str, display_name: str | None,
+        department: str | None, password_stdin: bool) -> None:
+    """Add user NAME with a role and a password (at least 10 characters).
+
+    NAME is what the user signs in with: 1-64 letters of any script (王小明, wang.xm),
+    digits, _ . or -, starting with a letter or digit.
+    """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    added = add_user(app.engine, name, role, password)
-    click.echo(f"user {added.name} added with role {added.role}")
+    added = add_user(app.engine, name, role, password, display_name, department)
+    click.echo(f"user {added.name} added with role {added.role}{_profile(added)}")
+
+
+@user.command("set")
+@click.argument("name")
+@profile_options
+@click.pass_obj
+def set_(app: AppContext, name: str, display_name: str | None,
+         department: str | None) -> None:
+    """Change user NAME's display name or department (what pages show beside NAME).
+
+    Sessions go on; the role changes with `dispatcher user role`."""
+    changed = set_profile(app.engine, name, display_name, department)
+    click.echo(f"user {changed.name}{_profile(changed) or ': no display name or department'}")
+
+
+def _profile(found: User) -> str:
+    parts = [f"display name {found.display_name}" if found.display_name else "",
+             f"department {found.department}" if found.department else ""]
+    shown = ", ".join(part for part in parts if part)
+    return f": {shown}" if shown else ""
 
 
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(app: AppContext, as_json: bool) -> None:
-    """List the users, their roles and who disabled whom."""
+    """List the users: display name, department, role, and who disabled whom when.
+
+    --json keys: name, role, disabled, disabled_at (ISO 8601), disabled_by,
+    display_name, department."""
     found = list_accounts(app.engine)
     if as_json:
         print_json([asdict(account) for account in found])
-    else:
-        print_table(["user", "role", "disabled"],
-                    [[a.name, a.role, _disabled(a.disabled, a.disabled_at, a.disabled_by)]
-                     for a in found], title="users")
+        return
+    zone = app.config.timezone
+    print_table(["user", "display name", "department", "role",
+                 time_header("disabled", zone)],
+                [[a.name, a.display_name, a.department, a.role,
+                  _disabled(a.disabled, a.disabled_at, a.disabled_by, zone)]
+                 for a in found], title="users")
 
 
 @user.command("role")
@@ -147,25 +192,25 @@ def tokens(app: AppContext, name: str, as_json: bool) -> None:
     if as_json:
         print_json([asdict(t) for t in found])
         return
-    print_table(["id", "label", "token", "created", "last used", "revoked"],
-                [[t.id, t.label, _prefix(t), _when(t.created_at), _when(t.last_used_at),
-                  _revoked(t)] for t in found], title=f"API tokens of {name}")
+    zone = app.config.timezone
+    print_table(["id", "label", "token", time_header("created", zone),
+                 time_header("last used", zone), time_header("revoked", zone)],
+                [[t.id, t.label, _prefix(t), local_time(t.created_at, zone),
+                  local_time(t.last_used_at, zone, missing="never"), _revoked(t, zone)]
+                 for t in found], title=f"API tokens of {name}")
 
 
 def _prefix(found: TokenInfo) -> str:
     return f"{found.prefix}..." if found.prefix else "(made before prefixes were kept)"
 
 
-def _revoked(found: TokenInfo) -> str:
-    return _disabled(found.revoked_at is not None, found.revoked_at, found.revoked_by)
+def _revoked(found: TokenInfo, zone: str) -> str:
+    return _disabled(found.revoked_at is not None, found.revoked_at, found.revoked_by, zone)
 
 
-def _disabled(done: bool, at: datetime | None, by: str | None) -> str:
-    return f"{_when(at)} by {by or 'unknown'}" if done else ""
-
-
-def _when(at: datetime | None) -> str:
-    return "never" if at is None else at.strftime("%Y-%m-%d %H:%M UTC")
+def _disabled(done: bool, at: datetime | None, by: str | None, zone: str) -> str:
+    """When and by whom, in ``zone`` (the column header names it); blank if not done."""
+    return f"{local_time(at, zone, missing='unknown time')} by {by or 'unknown'}" if done else ""
 
 
 COMMANDS = [user]

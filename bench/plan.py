@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,9 @@ def bench_size(size: int, out: Path) -> dict[str, float]:
     import_s, import_rss = run_child(
         [*DISPATCHER, "contacts", "import", str(csv_path), "--list", "everyone"], env)
     run_child([*DISPATCHER, "campaign", "apply", str(work / "bench.toml")], env)
+    subprocess.run([*DISPATCHER, "user", "add", "bench", "--role", "approver",
+                    "--password-stdin"], env=env, input=b"bench password\n", check=True,
+                   stdout=subprocess.DEVNULL)
     run_child([*DISPATCHER, "campaign", "approve", "bench", "--by", "bench"], env)
     plan_s, plan_rss = run_child([*DISPATCHER, "campaign", "plan", "bench"], env)
     raw_s, rows = raw_insert_seconds(db, work / "baseline.db")

@@ -185,6 +185,9 @@ def plan_targets(targets: int, out: Path, env: dict[str, str], engine: Engine) -
     import_s, import_rss = run_child_mb([*DISPATCHER, "contacts", "import", str(csv_path),
                                          "--list", "everyone"], env)
     run_child_mb([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
+    subprocess.run([*DISPATCHER, "user", "add", "bench", "--role", "approver",
+                    "--password-stdin"], env=env, input=b"bench password\n", check=True,
+                   stdout=subprocess.DEVNULL)
     run_child_mb([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
     plan_s, plan_rss = run_child_mb([*DISPATCHER, "campaign", "plan", "scale"], env)
     with engine.connect() as conn:

@@ -24,6 +24,7 @@ from dispatcher.errors import ConfigError
 from dispatcher.i18n import normalise
 
 ENV_PREFIX = "env:"
+DEFAULT_STAGE = "approval"  # the one review stage when [review] names none
 SECRET_KEY_PATTERN = re.compile(r"(token|secret|password|passwd|api_key|aes_key|private_key)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -87,6 +88,15 @@ class CeleryConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """Review stages a campaign version passes, in order, before it is approved (and so
+    before anything is planned from it): each by a different approver who did not store
+    the version. The default is one stage."""
+
+    stages: tuple[str, ...] = (DEFAULT_STAGE,)
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. ``channels`` holds each channel's raw table for its plugin."""
 
@@ -98,6 +108,7 @@ class Config:
     frequency_cap: FrequencyCap | None = None
     executor: str = "local"
     celery: CeleryConfig = field(default_factory=CeleryConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     source: str | None = None
 
     @property
@@ -106,13 +117,16 @@ class Config:
 
 
 TOP_LEVEL_KEYS = {"timezone", "default_region", "database", "web", "channels", "limits",
-                  "executor", "celery"}
+                  "executor", "celery", "review"}
 EXECUTORS = ("local", "celery")
 CELERY_KEYS = {"broker_url", "redis_url", "queue", "task_rows", "queued_tasks"}
 LIMITS_KEYS = {"frequency_cap"}
 CAP_KEYS = {"messages", "days", "per"}
 DATABASE_KEYS = {"url"}
 WEB_KEYS = {"listen", "public_url", "session_secret", "locale"}
+REVIEW_KEYS = {"stages"}
+MAX_STAGES = 5
+MAX_STAGE_NAME = 32  # characters; review_approvals.stage holds 64
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -182,13 +196,14 @@ def parse_config(raw: Mapping[str, Any], source: str | None = None,
                               "several machines claim rows with FOR UPDATE SKIP LOCKED); set "
                               "database.url or DISPATCHER_DATABASE_URL to postgresql+psycopg://")
         celery = _celery(_table(raw, "celery"))
+        review = _review(_table(raw, "review"))
     except ConfigError as exc:
         if source and exc.source is None:
             raise ConfigError(exc.key, exc.message, source) from None
         raise
     return Config(database_url=_absolute_sqlite(url, base_dir), timezone=timezone,
                   default_region=region, web=web, channels=channels, frequency_cap=cap,
-                  executor=executor, celery=celery, source=source)
+                  executor=executor, celery=celery, review=review, source=source)
 
 
 def _celery(table: Mapping[str, Any]) -> CeleryConfig:
@@ -204,6 +219,31 @@ def _celery(table: Mapping[str, Any]) -> CeleryConfig:
                         redis_url=_url(table, "redis_url", defaults.redis_url),
                         queue=_string(table, "queue", defaults.queue, "celery.queue"),
                         **numbers)
+
+
+def _review(table: Mapping[str, Any]) -> ReviewConfig:
+    """``[review] stages = ["初审", "复审", "终审"]``: 1 to 5 distinct names, in order."""
+    _reject_unknown(table, REVIEW_KEYS, "review.")
+    if "stages" not in table:
+        return ReviewConfig()
+    value = table["stages"]
+    example = 'write stages = ["初审", "复审", "终审"]'
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_STAGES:
+        raise ConfigError("review.stages", f"must be a list of 1 to {MAX_STAGES} stage names; "
+                          f"{example}")
+    stages: list[str] = []
+    for position, name in enumerate(value, start=1):
+        key = f"review.stages[{position}]"
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(key, f"must be a non-empty name, got {name!r}; {example}")
+        name = name.strip()
+        if len(name) > MAX_STAGE_NAME or not name.isprintable():
+            raise ConfigError(key, f"{name[:40]!r}: a stage name is at most {MAX_STAGE_NAME} "
+                              "printable characters")
+        if name in stages:
+            raise ConfigError(key, f"{name!r} is named twice; each stage needs its own name")
+        stages.append(name)
+    return ReviewConfig(tuple(stages))
 
 
 def _url(table: Mapping[str, Any], name: str, default: str | Secret) -> str | Secret:

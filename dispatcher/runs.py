@@ -80,7 +80,7 @@ def _campaign_runs(engine: Engine, campaign_id: str, statuses: tuple[str, ...]) 
 
 
 def _set_status(engine: Engine, campaign_id: str, before: tuple[str, ...],
-                after: str, verb: str, actor: str) -> RunChange:
+                after: str, verb: str, actor: str, reason: str | None = None) -> RunChange:
     run_ids = _campaign_runs(engine, campaign_id, before)
     if not run_ids:
         raise DispatcherError(f"campaign {campaign_id!r} has no run to {verb} "
@@ -88,7 +88,8 @@ def _set_status(engine: Engine, campaign_id: str, before: tuple[str, ...],
     with engine.begin() as conn:
         conn.execute(update(runs).where(runs.c.id.in_(run_ids)).values(status=after))
         lifecycle.record(conn, actor, verb, campaign_id,
-                         detail=f"run(s) {', '.join(map(str, run_ids))}")
+                         detail=f"run(s) {', '.join(map(str, run_ids))}"
+                                + (f"; reason: {reason}" if reason else ""))
     return RunChange(campaign_id, run_ids)
 
 
@@ -102,10 +103,12 @@ def resume(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChan
     return _set_status(engine, campaign_id, ("paused",), "planned", "resume", actor)
 
 
-def cancel(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
-    """Skip every row not yet sent (skipped(cancelled)); rows being sent finish."""
+def cancel(engine: Engine, campaign_id: str, actor: str = "operator",
+           reason: str | None = None) -> RunChange:
+    """Skip every row not yet sent (skipped(cancelled)); rows being sent finish. The
+    person's ``reason`` goes into the audit entry: the log says why, not only what."""
     change = _set_status(engine, campaign_id, ("planned", "paused", "planning"),
-                         "cancelled", "cancel", actor)
+                         "cancelled", "cancel", actor, reason)
     now = utcnow()
     waiting = (deliveries.c.run_id.in_(change.runs)) & (deliveries.c.status == "planned")
     with engine.begin() as conn:

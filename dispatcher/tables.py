@@ -78,6 +78,22 @@ audit_log = Table(
     Index(None, "campaign_id", "id"),
 )
 
+# Each review stage a campaign version passed ([review] stages in config): who and when.
+# A stage is passed once per version, and nobody passes two stages of one version; the
+# version's approved_by is set only when its last stage passes.
+review_approvals = Table(
+    "review_approvals", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stage", String(64), nullable=False),  # the name from config: 初审, 复审, ...
+    Column("position", SmallInteger, nullable=False),  # 1 for the first configured stage
+    Column("approved_by", Text, nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("campaign_id", "version", "stage"),
+    UniqueConstraint("campaign_id", "version", "approved_by"),
+)
+
 contacts = Table(
     "contacts", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
@@ -87,6 +103,7 @@ contacts = Table(
     Column("district", Text),
     Column("name", Text),
     Column("tags", Text),  # comma-separated
+    Index(None, "name"),  # the delivery log's search by name
 )
 
 contact_lists = Table(

@@ -1,4 +1,8 @@
-"""``dispatcher campaign``: validate, apply, list, show and plan campaigns."""
+"""``dispatcher campaign``: validate, apply, list, show and plan campaigns.
+
+Times for people are wall-clock times in one zone, named once (in a column header or
+beside the time): the campaign's for one campaign, config's for a list of them. ``--json``
+keeps ISO 8601 with the offset, for programs."""
 
 from __future__ import annotations
 
@@ -8,10 +12,17 @@ from typing import Any
 
 import click
 
-from dispatcher import campaign_store, lifecycle, registry, runs
+from dispatcher import campaign_store, lifecycle, registry, review, runs
 from dispatcher.bounds import MAX_DB_INT, year_problem
 from dispatcher.campaign import Issue
-from dispatcher.cli.output import finish_task, print_json, print_table, progress_bar
+from dispatcher.cli.output import (
+    finish_task,
+    local_time,
+    print_json,
+    print_table,
+    progress_bar,
+    time_header,
+)
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
 from dispatcher.db import utcnow
@@ -100,14 +111,18 @@ def apply(app: AppContext, file: str, as_json: bool, keep_approved: bool, by: st
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def list_(app: AppContext, as_json: bool) -> None:
-    """List stored campaigns with their current version and number of runs."""
+    """List stored campaigns with their current version and number of runs (times in
+    config's time zone, named in the header)."""
     items = campaign_store.list_campaigns(app.engine)
     if as_json:
         print_json(items)
         return
-    print_table(["id", "title", "owner", "status", "version", "runs", "updated (UTC)"],
+    zone = app.config.timezone
+    print_table(["id", "title", "owner", "status", "version", "runs",
+                 time_header("updated", zone)],
                 [[c["id"], c["title"], c["owner"], status_label(c["status"]), c["version"],
-                  c["runs"], c["updated_at"][:19]] for c in items], title="campaigns")
+                  c["runs"], local_time(c["updated_at"], zone)] for c in items],
+                title="campaigns")
 
 
 @campaign.command()
@@ -144,24 +159,30 @@ def preview(app: AppContext, campaign_id: str, channel_name: str, to: tuple[str,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(app: AppContext, campaign_id: str, as_json: bool) -> None:
-    """Show CAMPAIGN_ID: its current definition, versions and runs."""
+    """Show CAMPAIGN_ID: its current definition, versions and runs, times in the
+    campaign's time zone."""
     data = campaign_store.show_campaign(app.engine, campaign_id)
     if as_json:
         print_json(data)
         return
+    zone = data["timezone"]
     schedule = data["schedule"]
     click.echo(f"{data['id']} (version {data['version']}, {status_label(data['status'])}): "
                f"{data['title']}")
-    click.echo(f"owner {data['owner']}, time zone {data['timezone']}")
-    click.echo(f"schedule: start {schedule['start']}, end {schedule['end'] or '-'}, "
+    click.echo(f"owner {data['owner']}, time zone {zone} (all times below)")
+    click.echo(f"schedule: start {local_time(schedule['start'], zone)}, end "
+               f"{local_time(schedule['end'], zone, missing='-')}, "
                f"cron {schedule['cron'] or '-'}, send window {schedule['send_window'] or '-'}, "
                f"misfire {schedule['misfire']}")
     print_table(["#", "channel", "settings"],
                 [[i, p["channel"], _summary(p)] for i, p in enumerate(data["placements"])],
                 title="placements")
-    print_table(["run", "version", "fire time", "status"],
-                [[r["id"], r["version"], r["fire_time"][:19], r["status"]] for r in data["runs"]],
-                title="runs")
+    print_table(["version", time_header("stored", zone), "approved by", "file"],
+                [[v["version"], local_time(v["created_at"], zone), v["approved_by"] or "-",
+                  v["source_path"]] for v in data["versions"]], title="versions")
+    print_table(["run", "version", time_header("fire time", zone), "status"],
+                [[r["id"], r["version"], local_time(r["fire_time"], zone), r["status"]]
+                 for r in data["runs"]], title="runs")
 
 
 STATUS_LABELS = {"expired": "expired (never ran)"}  # the JSON keeps the machine name
@@ -203,7 +224,7 @@ def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: 
                                   progress=lambda n: bar.advance(task, n),
                                   cap=app.config.frequency_cap)
         finish_task(bar, task)
-    _print_plan(result, as_json)
+    _print_plan(result, as_json, stored.timezone)
 
 
 def _require(channel: Any, name: str) -> Any:
@@ -228,23 +249,26 @@ def _fire_time(schedule: Any, at: str | None, tz_name: str) -> datetime:
         return moment.replace(tzinfo=ZoneInfo(tz_name)) if moment.tzinfo is None else moment
     due: datetime | None = schedule.latest_firing(utcnow())
     if due is None:
-        raise DispatcherError(f"the campaign starts at {schedule.start.isoformat()}, so no "
-                              "firing is due yet; pass --at to plan a firing ahead")
+        raise DispatcherError(f"the campaign starts at {local_time(schedule.start, tz_name)} "
+                              f"({tz_name}), so no firing is due yet; pass --at to plan a "
+                              "firing ahead")
     return due
 
 
-def _print_plan(result: PlanResult, as_json: bool) -> None:
+def _print_plan(result: PlanResult, as_json: bool, zone: str) -> None:
+    """The planned run; its fire time in the campaign's ``zone`` (ISO 8601 in JSON)."""
     if as_json:
         print_json({"run": result.run_id, "campaign": result.campaign_id,
                     "fire_time": result.fire_time.isoformat(), "created": result.created,
                     "rows": dict(sorted(result.rows.items()))})
         return
+    fires = f"{local_time(result.fire_time, zone)} ({zone})"
     if not result.created:
-        click.echo(f"run {result.run_id} of {result.campaign_id} at "
-                   f"{result.fire_time.isoformat()} was already planned; nothing changed")
+        click.echo(f"run {result.run_id} of {result.campaign_id} at {fires} was already "
+                   "planned; nothing changed")
         return
     total = sum(result.rows.values())
-    click.echo(f"run {result.run_id} of {result.campaign_id} at {result.fire_time.isoformat()}: "
+    click.echo(f"run {result.run_id} of {result.campaign_id} at {fires}: "
                f"{total} delivery rows")
     for key, count in sorted(result.rows.items()):
         click.echo(f"  {key:<20} {count}")
@@ -252,15 +276,37 @@ def _print_plan(result: PlanResult, as_json: bool) -> None:
 
 @campaign.command()
 @click.argument("campaign_id")
-@click.option("--by", required=True, help="Who approves, for the audit log.")
+@click.option("--by", required=True,
+              help="Who approves: a user with the approver or admin role "
+                   "(`dispatcher user add NAME --role approver`).")
 @click.option("--version", "version", type=click.IntRange(min=1, max=MAX_DB_INT),
               help="The version to approve (default: the current one).")
 @click.pass_obj
 def approve(app: AppContext, campaign_id: str, by: str, version: int | None) -> None:
-    """Approve one version of CAMPAIGN_ID: only approved versions are planned and sent."""
-    result = lifecycle.approve(app.engine, campaign_id, by, version)
-    state = "approved" if result.changed else "was already approved"
-    click.echo(f"{campaign_id}: version {result.version} {state}")
+    """Pass the next review stage of one version of CAMPAIGN_ID.
+
+    The stages are `[review] stages` in config (one by default); a version that passed
+    them all is approved, and only approved versions are planned and sent. Each stage
+    needs another approver, and whoever stored the version (`apply --by`) approves none.
+    """
+    review.check_approver(app.engine, by)
+    result = lifecycle.approve(app.engine, campaign_id, by, version, app.config.review.stages)
+    click.echo(f"{campaign_id}: {_approval_text(result, by)}")
+
+
+def _approval_text(result: lifecycle.Approval, by: str) -> str:
+    """What the approval did: the stage passed and the stages left, or "approved"."""
+    if not result.changed:
+        return f"version {result.version} was already approved"
+    if len(result.stages) == 1:
+        return f"version {result.version} approved"
+    if result.stage is None:  # its stages passed before config named fewer
+        return f"version {result.version} approved by {by}"
+    passed = (f"version {result.version} passed stage {result.stage} "
+              f"({result.stages.index(result.stage) + 1} of {len(result.stages)}) by {by}")
+    if result.approved:
+        return f"{passed}: all stages passed, version {result.version} approved"
+    return f"{passed}; awaiting {', '.join(result.remaining)}, each by another approver"
 
 
 @campaign.command()
@@ -268,14 +314,23 @@ def approve(app: AppContext, campaign_id: str, by: str, version: int | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def history(app: AppContext, campaign_id: str, as_json: bool) -> None:
-    """Show CAMPAIGN_ID's audit log: who did what, when, to which version."""
+    """Show CAMPAIGN_ID's audit log: who did what, when (in the campaign's time zone),
+    to which version; then where the current version's review stands if it is not
+    approved yet."""
     entries = lifecycle.history(app.engine, campaign_id)
     if as_json:
         print_json(entries)
         return
-    print_table(["when (UTC)", "who", "action", "version", "detail"],
-                [[e["at"][:19], e["actor"], e["action"], e["version"], e["detail"]]
-                 for e in entries], title=f"{campaign_id}: history")
+    stored, current = campaign_store.load_stored(app.engine, campaign_id)
+    zone = stored.timezone
+    print_table([time_header("when", zone), "who", "action", "version", "detail"],
+                [[local_time(e["at"], zone, seconds=True), e["actor"], e["action"],
+                  e["version"], e["detail"]] for e in entries], title=f"{campaign_id}: history")
+    state = review.review_of(app.engine, campaign_id, current, app.config.review.stages)
+    if not state.approved:
+        passed = ", ".join(f"{p.stage} ({p.by})" for p in state.passed) or "none"
+        click.echo(f"version {current} awaits approval: stages passed: {passed}; awaiting: "
+                   f"{', '.join(state.remaining) or 'a last approval'}")
 
 
 # pause, resume and cancel act on a campaign's runs; they live with `run` and `retry`.

@@ -156,8 +156,11 @@ def api_router() -> APIRouter:
         async def act(campaign_id: str, request: Request,
                       user: User = Depends(api_user(permission))) -> ActionResult:  # noqa: B008
             engine = engine_of(request)
+            # approve passes the configured review stages: one call, one stage
+            stages = ({"stages": request.app.state.config.review.stages}
+                      if name == "approve" else {})
             try:
-                done = await run_in_threadpool(call, engine, campaign_id, user.name)
+                done = await run_in_threadpool(call, engine, campaign_id, user.name, **stages)
             except NotFoundError as exc:
                 raise HTTPException(404, str(exc)) from None
             except DispatcherError as exc:
@@ -184,8 +187,9 @@ def _delivery(row: dict[str, Any], unmask: bool) -> dict[str, Any]:
 
 def _result(campaign_id: str, name: str, done: Any) -> ActionResult:
     if isinstance(done, lifecycle.Approval):
-        detail = f"version {done.version} " + ("approved" if done.changed else
-                                               "was already approved")
+        detail = f"version {done.version} " + (
+            "was already approved" if not done.changed else "approved" if done.approved
+            else f"passed stage {done.stage}; awaiting {', '.join(done.remaining)}")
         return ActionResult(campaign=campaign_id, action=name, runs=[], rows=0, detail=detail)
     return ActionResult(campaign=campaign_id, action=name, runs=list(done.runs),
                         rows=done.rows, detail=f"{name}: run(s) {done.runs}")

@@ -113,6 +113,8 @@ def test_warnings_do_not_hide_problems(cli: Cli) -> None:
 # 2. A campaign whose firings are over but that never ran is not `completed`.
 
 def test_never_ran_is_expired_and_ran_is_completed(cli: Cli) -> None:
+    CliRunner().invoke(main, ["--config", str(cli.config), "user", "add", "chief", "--role",
+                              "approver", "--password-stdin"], input="correct horse battery\n")
     for name in ("never-ran", "ran-once"):
         cli("campaign", "apply", str(cli.campaign(PAST, campaign_id=name)))
         cli("campaign", "approve", name, "--by", "chief")

@@ -23,11 +23,16 @@ class Cli:
         self.config = tmp_path / "config.toml"
         self.config.write_text('[database]\nurl = "sqlite:///var/test.db"\n', encoding="utf-8")
 
-    def __call__(self, *args: str, code: int = 0) -> Result:
+    def __call__(self, *args: str, code: int = 0, stdin: str | None = None) -> Result:
         result = CliRunner(env={"COLUMNS": "200"}).invoke(
-            main, ["--config", str(self.config), *args])
+            main, ["--config", str(self.config), *args], input=stdin)
         assert result.exit_code == code, result.output
         return result
+
+    def approver(self, name: str = "chief") -> None:
+        """Add ``name`` with the approver role: `campaign approve --by` names a user."""
+        self("user", "add", name, "--role", "approver", "--password-stdin",
+             stdin="correct horse battery\n")
 
 
 @pytest.fixture
@@ -44,6 +49,7 @@ def planned(cli: Cli) -> Cli:
     cli("contacts", "import", str(contacts), "--list", "residents")
     cli("optout", "add", "13912345678", "--channel", "sms")
     cli("campaign", "apply", str(DRIVE))
+    cli.approver("chief")
     cli("campaign", "approve", "pingan-ding", "--by", "chief")
     cli("campaign", "plan", "pingan-ding")
     return cli
@@ -165,6 +171,9 @@ def test_approval_and_history_commands(cli: Cli) -> None:
     assert "approve it with" in cli("campaign", "apply", str(DRIVE), "--by", "li").stdout
     refused = cli("campaign", "plan", "pingan-ding", code=1).stderr
     assert "version 1 is not approved" in refused
+    assert "no such user" in cli("campaign", "approve", "pingan-ding", "--by", "chief",
+                                 code=1).stderr
+    cli.approver("chief")
     assert "version 1 approved" in cli("campaign", "approve", "pingan-ding", "--by",
                                        "chief").stdout
     cli("campaign", "plan", "pingan-ding")

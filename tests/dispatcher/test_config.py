@@ -48,7 +48,7 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize(("raw", "message"), [
     ({"timezon": "x"}, "timezon: unknown key; allowed here: celery, channels, database, "
-                       "default_region, executor, limits, timezone, web"),
+                       "default_region, executor, limits, review, timezone, web"),
     ({"timezone": "Mars/Base"}, 'timezone: \'Mars/Base\' is not an IANA time zone; use a name '
                                 'such as "Asia/Shanghai"'),
     ({"default_region": "ZZ"}, "default_region: 'ZZ' is not a region code"),

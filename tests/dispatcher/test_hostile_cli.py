@@ -310,14 +310,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     for args, stdin in (
             (["contacts", "import", f"{root}/residents.csv", "--list", "residents"], None),
             (["campaign", "apply", str(DRIVE)], None),
+            (["user", "add", "chief", "--role", "admin", "--password-stdin"],
+             "correct horse battery\n"),
             (["campaign", "approve", "pingan-ding", "--by", "chief"], None),
             (["campaign", "plan", "pingan-ding", "--at", "2019-06-03T09:00:00"], None),
             (["screens", "import", f"{root}/screens.csv"], None),
             (["cinemas", "import", f"{root}/cinemas.csv", "--auditoriums",
               f"{root}/auditoriums.csv"], None),
-            (["showtimes", "import", f"{root}/showtimes.csv"], None),
-            (["user", "add", "chief", "--role", "admin", "--password-stdin"],
-             "correct horse battery\n")):
+            (["showtimes", "import", f"{root}/showtimes.csv"], None)):
         result = space.invoke(args, stdin=stdin)
         assert result.exit_code == 0, (args, result.output)
     yield space

@@ -16,7 +16,8 @@ from dispatcher.errors import ConfigError, DispatcherError
 # when the command is used: `dispatcher worker` does not load the web app or the sandboxes.
 COMMAND_MODULES = {
     "campaign": "campaign", "cinemas": "cinemas", "showtimes": "cinemas",
-    "contacts": "contacts", "db": "database", "demo": "demo", "logs": "logs",
+    "contacts": "contacts", "db": "database", "demo": "demo", "failures": "failure_codes",
+    "logs": "logs",
     "optout": "optout", "reach": "reach", "report": "report", "run": "run", "retry": "run",
     "sandbox": "sandbox", "schedule": "schedule", "screens": "screens", "serve": "serve",
     "status": "status", "user": "users", "worker": "worker",

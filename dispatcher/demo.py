@@ -153,20 +153,24 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
                                  settings.seed, say)
         _record_print(app, say)
         reach = campaign_reach(app.engine, campaign, campaign_store.channel_lookup(app.config))
+        # In the config's language ([web] locale: Simplified Chinese unless set otherwise).
         written = write_report(app.engine, app.config, "pingan-ding", workdir / "report")
         say(f"report of the whole drive: {written.directory / 'report.html'}")
+        say(f"summary: {written.summary}")
         return DemoResult(workdir, reach, report, sandbox.stats(), wechat.stats(), led,
                           cinema, partner.stats())
 
 
-# The drive's print run, as the office reported it (DESIGN.md "Who uses it").
+# The drive's print run, as the office reported it (DESIGN.md "Who uses it"), entered by
+# the office's clerk (the report names who entered each figure).
 PRINT = (("posters", 60_000), ("notice_sets", 1_300), ("boards", 700), ("brochures", 20_000))
+CLERK = "宣传部 李娜"
 
 
 def _record_print(app: AppContext, say: Step) -> None:
     for metric, value in PRINT:
-        record_manual(app.engine, "pingan-ding", "print", metric, value, "demo clerk",
-                      note="the drive's print run, counted by the print shop")
+        record_manual(app.engine, "pingan-ding", "print", metric, value, CLERK,
+                      note="印刷厂核定的本次宣传印刷品数量")
     say("print: posters, notice sets, boards and brochures entered by hand")
 
 

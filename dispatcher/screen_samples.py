@@ -9,12 +9,15 @@ import random
 
 from dispatcher.samples import DISTRICTS
 
-# (kind, how many of the default 530, resolution, audience per play, how it was estimated)
+# (kind, how many of the default 530, resolution, audience per play, how it was estimated,
+# as the office's registry states it)
 FLEET = (
-    ("building", 500, "1080x1920", 12, "lobby footfall counts, 2019 survey (per play)"),
-    ("outdoor", 20, "1920x1080", 150, "pedestrian counts at the site x dwell share"),
-    ("facade", 10, "3840x1080", 600, "traffic authority vehicle counts x 1.3 occupants"),
+    ("building", 500, "1080x1920", 12, "2019年楼宇大堂客流抽样调查（每次播放）"),
+    ("outdoor", 20, "1920x1080", 150, "点位行人流量计数 × 停留观看比例"),
+    ("facade", 10, "3840x1080", 600, "交管部门车流量计数 × 每车1.3人"),
 )
+# What the office calls each kind of screen (the registry's names are people's words).
+KIND_NAMES = {"building": "楼宇导视屏", "outdoor": "户外大屏", "facade": "楼体外墙屏"}
 AREAS = {"building": ("work", "residential"), "outdoor": ("street", "activity"),
          "facade": ("street",)}
 COLUMNS = ("id", "name", "kind", "district", "area", "resolution", "timezone",
@@ -32,9 +35,10 @@ def sample_screens(scale: float = 1.0, seed: int = 0,
         for n in range(1, max(1, round(count * scale)) + 1):
             screen_id = f"{kind[0].upper()}-{n:03d}"
             push = push_endpoint is not None and n % 10 == 0
+            district = rng.choice(DISTRICTS)[0]
             rows.append({
-                "id": screen_id, "name": f"{kind} screen {n}", "kind": kind,
-                "district": rng.choice(DISTRICTS)[0], "area": rng.choice(AREAS[kind]),
+                "id": screen_id, "name": f"{district}{KIND_NAMES[kind]}{n:03d}号",
+                "kind": kind, "district": district, "area": rng.choice(AREAS[kind]),
                 "resolution": resolution, "timezone": "Asia/Shanghai",
                 "audience_per_play": str(audience), "audience_source": source,
                 "controller": "push" if push else "pull",

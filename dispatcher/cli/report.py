@@ -6,26 +6,42 @@ from pathlib import Path
 
 import click
 
-from dispatcher import campaign_store
+from dispatcher import campaign_store, i18n
 from dispatcher.cli.output import cannot_write, output_folder
 from dispatcher.context import AppContext
 from dispatcher.report import write_report
+
+
+def _language(_ctx: click.Context, _param: click.Parameter, value: str | None
+              ) -> str | None:
+    """``zh-CN``, ``zh_TW``, ``en``... -> the locale name; a clear error for any other."""
+    if value is None:
+        return None
+    locale = i18n.normalise(value)
+    if locale is None:
+        raise click.BadParameter(f"{value!r} is not a language of the report: use zh-CN "
+                                 "(简体中文), zh-TW (繁體中文) or en (English)")
+    return locale
 
 
 @click.command()
 @click.argument("campaign_id")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="The folder to write the report into (created).")
+@click.option("--lang", "locale", metavar="zh-CN|zh-TW|en", callback=_language,
+              help="The report's language: zh-CN (Simplified Chinese), zh-TW (Traditional) "
+                   "or en (English). Default: the config's [web] locale (zh-CN unless set).")
 @click.pass_obj
-def report(app: AppContext, campaign_id: str, out: Path) -> None:
+def report(app: AppContext, campaign_id: str, out: Path, locale: str | None) -> None:
     """Write CAMPAIGN_ID's report into --out: report.html (self-contained, printable),
-    report.md, reach.csv, reach.json and charts/*.svg (reach per channel, daily timeline,
-    area types by district, top failure reasons), with a summary in Chinese and English
-    and the method of every figure."""
+    report.md, figures.xlsx and figures.csv (for spreadsheets), reach.csv and reach.json
+    (machine names) and charts/*.svg (reach per unit, daily timeline,
+    area types by district, top failure reasons), with a summary in the drive's style
+    and the source and method of every figure, all in the --lang language."""
     campaign_store.load_stored(app.engine, campaign_id)  # an unknown id: no folder made
     try:
         written = write_report(app.engine, app.config, campaign_id,
-                               output_folder(out, "--out"))
+                               output_folder(out, "--out"), locale)
     except OSError as exc:  # a file in the folder that cannot be replaced
         raise cannot_write("--out", exc.filename or out, exc) from None
     for path in written.files:

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from dispatcher.amounts import approximate
 from dispatcher.campaign_store import channel_lookup, load_stored
 from dispatcher.config import parse_config
 from dispatcher.db import make_engine
 from dispatcher.demo import DemoSettings, run_demo
+from dispatcher.i18n import use_locale
 from dispatcher.reach import campaign_reach
-from dispatcher.report_text import zh_amount
+from dispatcher.report import write_report
 from dispatcher.tables import audit_log, deliveries, delivery_events, plays, screenings, screens
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,8 +128,17 @@ def check_report(workdir: Path) -> None:
         failed = scalar(engine, select(func.count()).where(
             deliveries.c.status.in_(("failed", "undelivered"))))
         assert 0 < sum(f["rows"] for f in data["failures"]) <= failed
-        assert zh_amount(figures[("cinema", "screenings")]) in data["summary"]["zh"]
-        assert f"{figures[('led', 'plays')]:,} plays" in data["summary"]["en"]
+        # The demo's report is the office's: Simplified Chinese, amounts as it states them.
+        said = data["summary"]["text"]
+        assert data["summary"]["locale"] == "zh_CN"
+        with use_locale("zh_CN"):
+            assert f"影院映前广告 {approximate(figures[('cinema', 'screenings')])}场次" in said
+            assert f"短信 {approximate(figures[('sms', 'message_times')])}条次" in said
+        assert said.startswith("“平安高新 · 扫黑除恶专项斗争宣传”")
+        assert not set("萬餘條場觀眾閱讀張塊冊傳區") & set(said)
+        english = write_report(engine, config, "pingan-ding", workdir / "report-en", "en")
+        with use_locale("en"):
+            assert f"plays {approximate(figures[('led', 'plays')])}[" in english.summary
     finally:
         engine.dispose()
     with (report / "reach.csv").open(encoding="utf-8") as source:
@@ -137,6 +148,7 @@ def check_report(workdir: Path) -> None:
         svg = (report / "charts" / f"{chart}.svg").read_text(encoding="utf-8")
         assert svg.startswith("<svg") and svg.count("<rect x=") > 3
     html = (report / "report.html").read_text(encoding="utf-8")
+    assert html.startswith('<!doctype html><html lang="zh-Hans">')
     assert "<script" not in html and "http" not in html.replace("http://www.w3.org", "")
     screenshot(report / "report.html")
 

@@ -471,6 +471,41 @@ class Previewer(Protocol):
         ...
 
 
+# Content review: what a placement sends, read by the approver before approving ----------
+
+FactValue = str | int | bool | tuple[tuple[str | int, ...], ...]
+
+
+class ContentFact(NamedTuple):
+    """One thing an approver reads about what a placement sends.
+
+    ``key`` is a machine name the core puts in the reader's words (``text``, ``encoding``,
+    ``segments``, ``screens_by_kind`` ...; an unknown key is shown as it is). ``value`` is
+    as it goes out: the words exactly as the recipient gets them, a number, a yes/no, or
+    a breakdown whose first row names its columns (machine names too).
+    """
+
+    key: str
+    value: FactValue
+
+
+class PlacementContent(NamedTuple):
+    """What one placement sends and, for a person-addressed one, to whom: the core counts
+    ``audience`` in the database (by district and area type, minus opted-out and capped)."""
+
+    facts: tuple[ContentFact, ...]
+    audience: Audience | None = None
+
+
+@runtime_checkable
+class ContentDescriber(Protocol):
+    """A channel that says what one placement will send, for review before approval:
+    from the placement, the channel's settings and the inventory, with no provider call."""
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        ...
+
+
 @runtime_checkable
 class CampaignCheck(Protocol):
     """A channel that checks a campaign's placements together: provider quotas over its

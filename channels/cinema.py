@@ -37,6 +37,7 @@ from channels.base import (
     LookupResult,
     Message,
     Placement,
+    PlacementContent,
     Problem,
     ReachFigure,
     SendResult,
@@ -162,6 +163,11 @@ class CinemaChannel:
                              detail="no room left: " + cp.conflicts(screening, position, None))
             else:
                 yield Target(key, row)
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        """The ContentDescriber protocol: the spot and the screenings it is booked into."""
+        chosen = self._chosen(placement.options, inventory.screenings())
+        return PlacementContent(cp.content_facts(placement.options, chosen))
 
     # Booking (the Sender protocol) ------------------------------------------------------
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, time
 from typing import Any
 
-from channels.base import Problem, Screening, ValidationContext, toml_value
+from channels.base import ContentFact, Problem, Screening, ValidationContext, toml_value
 
 PLACEMENT_KEYS = ("cinemas", "dates", "dayparts", "exclude_ratings", "max_screenings",
                   "name", "position", "spot")
@@ -157,3 +157,46 @@ def parse_address(row_address: str) -> tuple[str, str, str]:
 
 def context_ready(context: ValidationContext) -> bool:
     return bool(context.screenings)
+
+
+# Review ------------------------------------------------------------------------------------
+
+LISTED = 20  # screenings listed by name for the approver; the rest are counted
+
+
+def content_facts(options: Mapping[str, Any], chosen: Sequence[Screening]
+                  ) -> tuple[ContentFact, ...]:
+    """What one validated placement books, for the approver: the spot, where it goes,
+    the cinemas, dates and dayparts asked for, and the screenings chosen (those whose
+    block is full are counted apart: they will be skipped)."""
+    position, length = str(options["position"]), int(options["spot"]["duration"])
+    booked = [s for s in chosen if room_left(s, position) >= length]
+    first, last = dates(options["dates"]) or (date.min, date.max)
+    facts = [ContentFact("spot", str(options["spot"]["asset"])),
+             ContentFact("duration", length), ContentFact("position", position),
+             *_selection_facts(options["cinemas"]),
+             ContentFact("dates", f"{first.isoformat()} - {last.isoformat()}")]
+    for key in ("dayparts", "exclude_ratings"):
+        if options.get(key):
+            facts.append(ContentFact(key, ", ".join(
+                item if isinstance(item, str) else "-".join(item) for item in options[key])))
+    if options.get("max_screenings"):
+        facts.append(ContentFact("max_screenings", int(options["max_screenings"])))
+    facts += [ContentFact("screenings", len(booked)),
+              ContentFact("screenings_full", len(chosen) - len(booked)),
+              ContentFact("cinemas", len({s.cinema for s in booked})),
+              ContentFact("expected_seats", sum(s.expected_seats for s in booked)),
+              ContentFact("screening_list", (
+                  ("cinema", "starts_at", "film", "rating", "expected_seats"),
+                  *((s.cinema, f"{s.starts_at:%Y-%m-%d %H:%M}", s.film, s.rating,
+                     s.expected_seats) for s in booked[:LISTED])))]
+    if len(booked) > LISTED:
+        facts.append(ContentFact("screenings_not_listed", len(booked) - LISTED))
+    return tuple(facts)
+
+
+def _selection_facts(chosen: Mapping[str, Any]) -> list[ContentFact]:
+    if chosen.get("all"):
+        return [ContentFact("all_cinemas", True)]
+    return [ContentFact(f"cinema_{key}", ", ".join(chosen[key]))
+            for key in ("ids", "districts") if chosen.get(key)]

@@ -33,6 +33,7 @@ from channels.base import (
     LookupResult,
     Message,
     Placement,
+    PlacementContent,
     Problem,
     PushResult,
     ReachFigure,
@@ -128,6 +129,11 @@ class LedChannel:
         for screen in screens:
             yield Target(sort_key=int.from_bytes(screen.id.encode(), "big"),
                          address=lp.address(screen.id, placement.index))
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        """The ContentDescriber protocol: what plays, how often, on which screens."""
+        screens = lp.selected(placement.options, inventory.screens(), inventory.screen_groups())
+        return PlacementContent(lp.content_facts(placement.options, screens))
 
     # Publishing (the Sender protocol) ---------------------------------------------------
 

@@ -18,10 +18,18 @@ gets one delivery row (``screen:B-001@2``: screen and placement index).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from channels.base import AREA_TYPES, Problem, Screen, ValidationContext, toml_value
+from channels.base import (
+    AREA_TYPES,
+    ContentFact,
+    Problem,
+    Screen,
+    ValidationContext,
+    toml_value,
+)
 
 PLACEMENT_KEYS = ("dayparts", "duration", "media", "name", "plays_per_hour", "screens", "text")
 SELECT_KEYS = ("all", "kinds", "districts", "areas", "groups", "ids")
@@ -199,3 +207,45 @@ def seconds_per_hour(options: Mapping[str, Any]) -> int:
 
 def _few(ids: list[str]) -> str:
     return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+# Review ------------------------------------------------------------------------------------
+
+
+def content_facts(options: Mapping[str, Any], screens: Sequence[Screen]
+                  ) -> tuple[ContentFact, ...]:
+    """What one validated placement plays, for the approver: the text or the media, how
+    long and how often, when in the day, and the ``screens`` it selects (by kind and
+    district)."""
+    if "text" in options:
+        text = str(options["text"])
+        facts = [ContentFact("text", text), ContentFact("characters", len(text))]
+    else:
+        media = options["media"]
+        facts = [ContentFact("media_url", str(media["url"])),
+                 ContentFact("media_format", str(media["format"])),
+                 ContentFact("media_size", f"{media['width']}x{media['height']}"),
+                 ContentFact("media_bytes", int(media["size"]))]
+    per_day = int(options["plays_per_hour"]) * daypart_minutes(options.get("dayparts")) // 60
+    by_kind = Counter((screen.kind, screen.district or "") for screen in screens)
+    return (*facts, ContentFact("duration", int(options["duration"])),
+            ContentFact("plays_per_hour", int(options["plays_per_hour"])),
+            ContentFact("dayparts", ", ".join(f"{a}-{b}" for a, b in
+                                             options.get("dayparts") or ())),
+            ContentFact("plays_per_day", per_day), ContentFact("screens", len(screens)),
+            ContentFact("plays_per_day_all", per_day * len(screens)),
+            ContentFact("screens_by_kind", (("kind", "district", "screens"), *(
+                (kind, district, count) for (kind, district), count in sorted(
+                    by_kind.items())))))
+
+
+def daypart_minutes(dayparts: Sequence[Sequence[str]] | None) -> int:
+    """Minutes of the day the placement is on: all day without dayparts; a daypart
+    that ends before it starts runs past midnight."""
+    if not dayparts:
+        return 24 * 60
+    total = 0
+    for start, end in dayparts:
+        first, last = (int(t[:2]) * 60 + int(t[3:]) for t in (start, end))
+        total += (last - first) % (24 * 60)
+    return min(total, 24 * 60)

@@ -52,24 +52,38 @@ def first_non_gsm(body: str) -> str | None:
 
 def count_segments(body: str) -> SegmentCount:
     """Count the segments of ``body``; an empty body is 0 segments."""
-    encoding: Encoding
+    encoding, costs = _costs(body)
+    return SegmentCount(encoding, sum(costs), len(_starts(costs, *LIMITS[encoding])))
+
+
+def split_segments(body: str) -> list[str]:
+    """``body`` cut where the phone network cuts it: one string per segment, so a
+    reviewer sees where each part of a long message ends."""
+    encoding, costs = _costs(body)
+    starts = _starts(costs, *LIMITS[encoding])
+    return [body[start:end] for start, end in zip(starts, [*starts[1:], len(body)],
+                                                  strict=True)]
+
+
+def _costs(body: str) -> tuple[Encoding, list[int]]:
+    """The body's encoding and the units each of its characters takes."""
     if first_non_gsm(body) is None:
-        encoding, costs = "GSM-7", [2 if ch in GSM_EXTENSION else 1 for ch in body]
-    else:
-        encoding, costs = "UCS-2", [2 if ord(ch) > 0xFFFF else 1 for ch in body]
-    return SegmentCount(encoding, sum(costs), _pack(costs, *LIMITS[encoding]))
+        return "GSM-7", [2 if ch in GSM_EXTENSION else 1 for ch in body]
+    return "UCS-2", [2 if ord(ch) > 0xFFFF else 1 for ch in body]
 
 
-def _pack(costs: list[int], single: int, part: int) -> int:
-    """Parts needed for characters of the given unit costs, never splitting one."""
+def _starts(costs: list[int], single: int, part: int) -> list[int]:
+    """Where each part begins, for characters of the given unit costs, never splitting
+    one (an empty body has no part)."""
     total = sum(costs)
     if total == 0:
-        return 0
+        return []
     if total <= single:
-        return 1
-    parts, used = 1, 0
-    for cost in costs:
+        return [0]
+    starts, used = [0], 0
+    for index, cost in enumerate(costs):
         if used + cost > part:
-            parts, used = parts + 1, 0
+            starts.append(index)
+            used = 0
         used += cost
-    return parts
+    return starts

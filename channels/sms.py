@@ -31,6 +31,7 @@ from channels.base import (
     MalformedRequest,
     Message,
     Placement,
+    PlacementContent,
     Problem,
     ReachFigure,
     Receipt,
@@ -41,6 +42,7 @@ from channels.base import (
 )
 from channels.delivery_ids import parse_delivery_id, shown
 from channels.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
+from channels.sms_content import content_facts
 from channels.sms_settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
 from channels.twilio_client import OPT_OUT_CODES, TwilioAccount
 
@@ -103,6 +105,13 @@ class SmsChannel:
             yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
                          skip_reason=reason,
                          detail=detail, copies=contact.memberships)
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        """The body as the phone shows it, its sender, encoding and segments, and the
+        audience (the ContentDescriber protocol)."""
+        audience = parse_audience(placement.options.get("audience"), ValidationContext())[0]
+        return PlacementContent(content_facts(placement.options, self.settings,
+                                              self.default_max_segments), audience)
 
     # Sending (the Sender protocol) ------------------------------------------------------
 

@@ -30,11 +30,13 @@ from channels.base import (
     CallbackRequest,
     Capabilities,
     ConfigError,
+    ContentFact,
     InboundMessage,
     Inventory,
     LookupResult,
     Message,
     Placement,
+    PlacementContent,
     Problem,
     ReachFigure,
     Receipt,
@@ -109,6 +111,19 @@ class WebhookChannel:
             yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
                          skip_reason="opted_out" if contact.opted_out else None,
                          copies=contact.memberships)
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        """The partner endpoint (its URL once configured), the notice's words and the
+        audience (the ContentDescriber protocol)."""
+        options = placement.options
+        name, message = str(options["endpoint"]), str(options["message"])
+        facts = [ContentFact("endpoint", name)]
+        endpoint = self.settings.endpoints.get(name) if self.settings else None
+        if endpoint is not None:
+            facts.append(ContentFact("endpoint_url", endpoint.url))
+        facts += [ContentFact("text", message), ContentFact("characters", len(message))]
+        audience = parse_audience(options.get("audience"), ValidationContext())[0]
+        return PlacementContent(tuple(facts), audience)
 
     # Sending (the Sender protocol) ---------------------------------------------------------
 

@@ -29,6 +29,7 @@ from channels.base import (
     LookupResult,
     Message,
     Placement,
+    PlacementContent,
     Problem,
     ProviderEvents,
     ReachFigure,
@@ -74,6 +75,10 @@ class WeChatChannel:
 
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
         return wp.targets(placement)
+
+    def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:
+        """The ContentDescriber protocol: msgtype, content, followers reached, requests."""
+        return PlacementContent(wp.content_facts(placement.options))
 
     def check_campaign(self, placements: Sequence[Placement], firings: Sequence[datetime],
                        context: ValidationContext) -> list[tuple[int, Problem]]:

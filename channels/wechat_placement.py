@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.base import Placement, Problem, Target, toml_value, type_name
+from channels.base import ContentFact, Placement, Problem, Target, toml_value, type_name
 
 MASS_TYPES = ("text", "image", "mpnews")
 MSG_TYPES = (*MASS_TYPES, "template")
@@ -257,3 +257,40 @@ def preview_request(options: Mapping[str, Any], to: str) -> dict[str, Any]:
     """A preview to a WeChat ID (``towxname``) or an openid (``touser``)."""
     key = "touser" if OPENID.fullmatch(to) and to.startswith("o") else "towxname"
     return {key: to, **content(options)}
+
+
+# Review --------------------------------------------------------------------------------
+
+
+def content_facts(options: Mapping[str, Any]) -> tuple[ContentFact, ...]:
+    """What one validated placement sends, for the approver: its msgtype, the text or the
+    material's media_id, or the template and its fields; to whom; in how many requests."""
+    msgtype = str(options["msgtype"])
+    facts = [ContentFact("msgtype", msgtype)]
+    if msgtype == "text":
+        text = str(options["content"])
+        facts += [ContentFact("text", text), ContentFact("characters", len(text))]
+    elif msgtype in ("image", "mpnews"):
+        facts.append(ContentFact("media_id", str(options["media_id"])))
+        if msgtype == "mpnews":
+            facts.append(ContentFact("send_ignore_reprint",
+                                     bool(options.get("send_ignore_reprint", False))))
+    else:
+        facts.append(ContentFact("template_id", str(options["template_id"])))
+        facts.append(ContentFact("template_fields", (("field", "value"), *(
+            (str(key), str(value)) for key, value in options["data"].items()))))
+        if options.get("url"):
+            facts.append(ContentFact("url", str(options["url"])))
+    return (*facts, *_audience_facts(options))
+
+
+def _audience_facts(options: Mapping[str, Any]) -> list[ContentFact]:
+    audience = options["audience"]
+    if "all" in audience:
+        facts = [ContentFact("to_all", True)]
+    elif "tags" in audience:
+        facts = [ContentFact("tags", ", ".join(str(tag) for tag in audience["tags"]))]
+    else:
+        facts = [ContentFact("openids", len(audience["openids"]))]
+    requests = len(jobs(options)) if is_mass(options) else len(audience["openids"])
+    return [*facts, ContentFact("requests", requests)]

@@ -88,10 +88,10 @@ class DatabaseInventory:
             query = (select(*columns, memberships.scalar_subquery(), opted_out)
                      .where(contacts.c.id > bindparam("after"), exists().where(member))
                      .order_by(contacts.c.id))
-        return _filtered(query, audience).limit(self.page_size)
+        return audience_filter(query, audience).limit(self.page_size)
 
 
-def _filtered(query: Select[Any], audience: Audience) -> Select[Any]:
+def audience_filter(query: Select[Any], audience: Audience) -> Select[Any]:
     if audience.areas:
         query = query.where(contacts.c.area.in_(audience.areas))
     if audience.districts:

@@ -3,30 +3,32 @@ are in ``pages_actions``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS
-from dispatcher import campaign_store, lifecycle
+from dispatcher import campaign_store, content_review, lifecycle
+from dispatcher.audit_text import detail_text
 from dispatcher.campaign import Campaign
+from dispatcher.campaign_diff import version_diff
+from dispatcher.delivery_history import actor_label
+from dispatcher.error_codes import explain
+from dispatcher.labels import label
 from dispatcher.reach import campaign_reach
+from dispatcher.report_text import method_text, source_label
 from dispatcher.tables import campaign_versions, deliveries
 from dispatcher.tables import runs as runs_table
-from dispatcher.users import APPROVE, OPERATE, User
+from dispatcher.users import User
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages import (
-    FLASH,
-    Reader,
-    channels_of,
-    config_of,
-    local_time,
-)
-from dispatcher.web.pages_actions import campaign_action
+from dispatcher.web.pages import FLASH, Reader, channels_of, config_of
+from dispatcher.web.pages_actions import action_context, campaign_action
 from dispatcher.web.pages_common import render
 
 
@@ -56,6 +58,10 @@ def campaign_page(request: Request, campaign_id: str, user: Reader) -> Response:
 
 def campaign_view(request: Request, user: User, campaign_id: str, status_code: int = 200,
                   **notes: str | None) -> Response:
+    """The campaign's page: first what its current version sends, to whom, when and how it
+    differs from the version approved before (so the approver reads it before the
+    approve button), then the actions, reach, failures, runs, versions and history.
+    Times are in the campaign's time zone, named once on the page."""
     engine = engine_of(request)
     config = config_of(request)
     shown = campaign_store.show_campaign(engine, campaign_id)
@@ -63,27 +69,35 @@ def campaign_view(request: Request, user: User, campaign_id: str, status_code: i
     audit = lifecycle.history(engine, campaign_id)
     approvals = {e["version"]: e for e in audit if e["action"] == "approve"}
     for row in shown["versions"]:
-        when = approvals.get(row["version"], {}).get("at")
-        row["approved_at"] = local_time(when, config)
-        row["created_at"] = local_time(row["created_at"], config)
+        row["approved_at"] = approvals.get(row["version"], {}).get("at")
+    zone = ZoneInfo(campaign.timezone)
     for entry in audit:
-        entry["at"] = local_time(entry["at"], config)
-    for run in shown["runs"]:
-        run["fire_time"] = local_time(run["fire_time"], config)
-    reach = campaign_reach(engine, campaign, channels_of(request).get)
-    return render(request, "campaign.html", user, status_code=status_code, c=shown,
-                  schedule=schedule_text(campaign), audit=audit,
-                  current_approved=shown["versions"][-1]["approved_by"] is not None,
-                  reach=[channel_view(name, r) for name, r in reach["channels"].items()],
-                  failures=failures(engine, campaign_id),
-                  can_approve=user.can(APPROVE), can_operate=user.can(OPERATE), **notes)
+        entry["actor_shown"] = actor_label(entry["actor"])
+        entry["detail_shown"] = detail_text(entry["action"], entry["detail"], zone)
+    channels = channels_of(request)
+    reach = campaign_reach(engine, campaign, channels.get)
+    values: dict[str, Any] = {
+        "c": shown, "schedule": schedule_text(campaign), "audit": audit,
+        "current_approved": shown["versions"][-1]["approved_by"] is not None,
+        "review": content_review.review(engine, campaign, channels.get, config),
+        "firings": content_review.next_firings(campaign),
+        "diff": version_diff(engine, campaign_id),
+        "reach": [channel_view(name, r) for name, r in reach["channels"].items()],
+        "failures": failures(engine, campaign_id),
+        "display_tz": campaign.timezone, **notes}
+    values.update(action_context(engine, campaign_id, user, config))
+    return render(request, "campaign.html", user, status_code=status_code, **values)
 
 
 def schedule_text(campaign: Campaign) -> dict[str, str]:
+    """The schedule as written, in the campaign's own time zone."""
     schedule = campaign.schedule
+    window = schedule.send_window
     return {"start": schedule.start.strftime("%Y-%m-%d %H:%M"),
             "end": schedule.end.strftime("%Y-%m-%d %H:%M") if schedule.end else "",
-            "cron": schedule.cron or "", "timezone": campaign.timezone}
+            "cron": schedule.cron or "", "timezone": campaign.timezone,
+            "send_window": "-".join(t.strftime("%H:%M") for t in window) if window else "",
+            "misfire": schedule.misfire}
 
 
 def approved_versions(engine: Engine) -> dict[str, int]:
@@ -97,7 +111,8 @@ def approved_versions(engine: Engine) -> dict[str, int]:
 
 def failures(engine: Engine, campaign_id: str) -> list[dict[str, Any]]:
     """Failed and undelivered rows per channel and error code, most first, each with
-    a link to those rows in the delivery log."""
+    what the code means and what to do (:func:`dispatcher.error_codes.explain`) and a
+    link to those rows in the delivery log."""
     count = func.count().label("rows")
     query = (select(deliveries.c.channel, deliveries.c.status, deliveries.c.error_code, count)
              .join(runs_table, runs_table.c.id == deliveries.c.run_id)
@@ -107,8 +122,8 @@ def failures(engine: Engine, campaign_id: str) -> list[dict[str, Any]]:
              .order_by(count.desc(), deliveries.c.channel))
     with engine.connect() as conn:
         found = conn.execute(query).all()
-    return [{"channel": channel, "status": status, "error_code": code or "(none)",
-             "rows": rows, "log": "/logs?" + urlencode(
+    return [{"channel": channel, "status": status, "error_code": code or "",
+             "explanation": explain(channel, code), "rows": rows, "log": "/logs?" + urlencode(
                  {"campaign": campaign_id, "channel": channel, "status": status})}
             for channel, status, code, rows in found]
 
@@ -124,27 +139,46 @@ COLOURS = {"pending": "#9aa3ae", "sending": "#6aa9e9", "sent": "#7cc47f",
 
 @dataclass(frozen=True)
 class Bar:
-    label: str
+    label: str  # as people read it
     value: int
     width: int
     y: int
     colour: str
 
 
-def bar_chart(items: list[tuple[str, int]], colour: str = "#4a6fa5") -> list[Bar]:
-    """Horizontal bars scaled to the largest value; zero values are left out."""
-    shown = [(label, value) for label, value in items if value]
-    top = max((value for _label, value in shown), default=0)
-    return [Bar(label, value, max(1, round(BAR_WIDTH * value / top)) if top else 0,
-                i * (BAR_HEIGHT + 4), COLOURS.get(label.split(":")[0], colour))
-            for i, (label, value) in enumerate(shown)]
+def bar_chart(items: list[tuple[str, int]], colour: str = "#4a6fa5",
+              words: Callable[[str], str] = str) -> list[Bar]:
+    """Horizontal bars of one unit, scaled to the largest value; zero values are left
+    out. ``items`` are (machine name, value); ``words`` names them for people."""
+    shown = [(name, value) for name, value in items if value]
+    top = max((value for _name, value in shown), default=0)
+    return [Bar(words(name), value, max(1, round(BAR_WIDTH * value / top)) if top else 0,
+                i * (BAR_HEIGHT + 4), COLOURS.get(name.split(":")[0], colour))
+            for i, (name, value) in enumerate(shown)]
+
+
+@dataclass(frozen=True)
+class MetricPanel:
+    """One reach figure in a panel of its own: screens, plays and impressions are
+    different units, so no chart puts them on one scale."""
+
+    metric: str
+    label: str
+    value: int
+    source: str
+    method: str
 
 
 def channel_view(name: str, reach: dict[str, Any]) -> dict[str, Any]:
+    """One channel's rows by state (one unit: delivery rows) and its reach figures."""
     states = [(state, reach[state]) for state in
               ("pending", "sending", "sent", "delivered", "undelivered", "failed")]
     states += [(f"skipped:{reason}", reach["skipped"][reason]) for reason in SKIP_REASONS]
-    figures = [(figure, int(value)) for figure, value in reach["reach"].items()]
-    return {"name": name, "targets": reach["targets"], "states": bar_chart(states),
-            "figures": bar_chart(figures), "sources": reach["reach_sources"],
-            "raw_figures": reach["reach"]}
+    sources = reach["reach_sources"]
+    panels = [MetricPanel(metric, label("metric", metric), int(value),
+                          source_label(sources[metric]["source"]),
+                          method_text(sources[metric]["method"]))
+              for metric, value in reach["reach"].items()]
+    return {"name": name, "targets": reach["targets"],
+            "states": bar_chart(states, words=lambda state: label("state", state)),
+            "panels": panels}

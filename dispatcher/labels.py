@@ -44,7 +44,7 @@ KINDS: Mapping[str, tuple[tuple[str, str], ...]] = {
     ),
     "channel": (
         L_("channel", "sms"), L_("channel", "wechat"), L_("channel", "led"),
-        L_("channel", "cinema"), L_("channel", "webhook"),
+        L_("channel", "cinema"), L_("channel", "webhook"), L_("channel", "print"),
     ),
     "metric": (
         L_("metric", "segments"), L_("metric", "message_times"), L_("metric", "recipients"),
@@ -55,7 +55,7 @@ KINDS: Mapping[str, tuple[tuple[str, str], ...]] = {
     ),
     "source": (
         L_("source", "provider"), L_("source", "dispatcher"), L_("source", "venue"),
-        L_("source", "estimate"), L_("source", "manual"),
+        L_("source", "estimate"), L_("source", "manual"), L_("source", "computed"),
     ),
     "area": (
         L_("area", "residential"), L_("area", "work"), L_("area", "activity"),

@@ -27,6 +27,8 @@ from fastapi import HTTPException, Request
 from sqlalchemy import Engine
 
 from dispatcher import users
+from dispatcher.i18n import _
+from dispatcher.labels import label
 from dispatcher.users import User, token_user
 
 MAX_FAILURES = 5
@@ -65,8 +67,9 @@ def page_user(permission: str) -> Callable[[Request], User]:
         user = session_user(request)
         if user is None:
             raise LoginRequired(request.url.path)
-        if not user.can(permission):
-            raise HTTPException(403, f"your role ({user.role}) may not do this")
+        if not user.can(permission):  # a page's words: in the page's language
+            raise HTTPException(403, _("Your role ({role}) may not open this page.").format(
+                role=label("role", user.role)))
         return user
     return dependency
 
@@ -97,7 +100,9 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, sent: str | None) -> None:
     expected = request.session.get(SESSION_CSRF)
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
-        raise HTTPException(403, "the form's CSRF token is missing or wrong: reload the page")
+        # Forms are pages' only: the message is in the page's language.
+        raise HTTPException(403, _("The form has expired or did not come from this site: "
+                                   "reload the page and try again."))
 
 
 def sign_in(request: Request, user: User, version: int, locale: str | None = None) -> None:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dispatcher import i18n
 from dispatcher.users import remember_locale
 from dispatcher.web.auth import SESSION_LOCALE, check_csrf, engine_of, session_user
+from dispatcher.web.pages import PageRoute
 from dispatcher.web.pages_common import safe_next
 
 
@@ -42,7 +43,7 @@ class LocaleMiddleware:
 
 
 def language_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)  # errors as pages
 
     @router.post("/language")
     def choose(request: Request, lang: str = Form(""), csrf: str = Form(""),

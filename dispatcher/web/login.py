@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
+from dispatcher.i18n import _
 from dispatcher.users import User, authenticate, remembered_locale, session_version
 from dispatcher.web.auth import (
     LoginLimiter,
@@ -20,12 +21,13 @@ from dispatcher.web.auth import (
     sign_in,
     sign_out,
 )
+from dispatcher.web.pages import PageRoute
 from dispatcher.web.pages_common import render, safe_next
 
 
 def login_router(limiter: LoginLimiter | None = None) -> APIRouter:
     limits = limiter or LoginLimiter()
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)  # errors as pages
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/campaigns") -> Response:
@@ -39,12 +41,14 @@ def login_router(limiter: LoginLimiter | None = None) -> APIRouter:
         if limits.blocked(name, client):
             return render(request, "login.html", None, status_code=429,
                           next_path=safe_next(next),
-                          error="Too many failed sign-ins: wait 15 minutes and try again.")
+                          error=_("Too many failed sign-ins: wait {minutes} minutes and "
+                                  "try again.").format(minutes=_minutes(limits.window)))
         signed = await run_in_threadpool(_check, engine_of(request), name, password)
         if signed is None:
             limits.failed(name, client)
             return render(request, "login.html", None, status_code=401,
-                          next_path=safe_next(next), error="Wrong user name or password.")
+                          next_path=safe_next(next),
+                          error=_("Wrong user name or password."))
         limits.succeeded(name, client)
         sign_in(request, *signed)
         return RedirectResponse(safe_next(next), status_code=303)
@@ -67,3 +71,8 @@ def _check(engine: Engine, name: str,
     if user is None or version is None:
         return None
     return user, version, remembered_locale(engine, user.name)
+
+
+def _minutes(seconds: float) -> int:
+    """The wait a locked-out person is told, in whole minutes (at least one)."""
+    return max(1, round(seconds / 60))

@@ -15,6 +15,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from dispatcher import i18n
 from dispatcher.web.pages_common import TEMPLATES
 from dispatcher.web.urls import HOOKS_PREFIX
 
@@ -61,8 +62,11 @@ async def not_found(request: Request, exc: Exception) -> Response:
     if _for_machines(request.url.path) or not prefers_html(request.headers.get("accept", "")):
         return await http_exception_handler(request, exc)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != "Not Found" else ""
-    # No session is read or written: a stray URL sets no cookie.
+    # No session is read or written: a stray URL sets no cookie (and no CSRF token, so
+    # the page has no language form: ?lang= still works).
+    locale = i18n.current_locale()
     response: Response = TEMPLATES.TemplateResponse(
         request, "not_found.html", {"user": None, "csrf": "", "path": request.url.path,
-                                    "detail": detail}, status_code=404)
+                                    "detail": detail, "locale": locale,
+                                    "html_lang": i18n.HTML_LANG[locale]}, status_code=404)
     return response

@@ -23,6 +23,8 @@ from fastapi.routing import APIRoute
 from channels.base import Channel, is_group_address
 from dispatcher.config import Config
 from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.i18n import N_, _
+from dispatcher.labels import label
 from dispatcher.phones import mask
 from dispatcher.users import PERMISSIONS, READ, UNMASK, User
 from dispatcher.web.auth import LoginRequired, page_user
@@ -38,6 +40,7 @@ def pages_router() -> APIRouter:
     ``/logs.csv``, ``/screens``, ``/cinemas``."""
     # Imported here: those modules import this one's helpers.
     from dispatcher.web.pages_campaigns import add_routes as campaign_routes
+    from dispatcher.web.pages_exports import add_routes as export_routes
     from dispatcher.web.pages_logs import add_routes as log_routes
     from dispatcher.web.pages_venues import add_routes as venue_routes
 
@@ -49,6 +52,7 @@ def pages_router() -> APIRouter:
 
     campaign_routes(router)
     log_routes(router)
+    export_routes(router)
     venue_routes(router)
     return router
 
@@ -73,13 +77,17 @@ class PageRoute(APIRoute):
         return with_error_pages
 
 
-_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Cannot do that"}
+_TITLES = {400: N_("Bad request"), 403: N_("Not allowed"), 404: N_("Not found"),
+           409: N_("Cannot do that"), 429: N_("Too many requests")}
+_OTHER_TITLE = N_("Error")
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
+    """The error as a page in the request's language; ``message`` is translated where it
+    was made (the core's own messages are shown as they are)."""
     user = getattr(request.state, "user", None)
     return render(request, "error.html", user, status_code=status,
-                  title=_TITLES.get(status, "Error"), error=message)
+                  title=_(_TITLES.get(status, _OTHER_TITLE)), error=message)
 
 
 def reader(request: Request) -> User:
@@ -97,11 +105,15 @@ Reader = Annotated[User, Depends(reader)]
 
 
 def require(user: User, permission: str, doing: str) -> None:
-    """403 naming the roles that may do it, unless ``user`` may."""
+    """403 naming the roles that may do it, unless ``user`` may, in the page's language.
+    ``doing`` ("Approving") is marked with ``N_`` by the caller and translated here (text
+    the caller translated already passes through unchanged)."""
     if not user.can(permission):
-        roles = " or ".join(role for role, held in PERMISSIONS.items() if permission in held)
-        raise HTTPException(403, f"{doing} needs the {roles} role; you are signed in as "
-                                 f"{user.name} ({user.role}).")
+        roles = _(" or ").join(label("role", role) for role, held in PERMISSIONS.items()
+                               if permission in held)
+        raise HTTPException(403, _("{doing} needs the {roles} role; you are signed in as "
+                                   "{user} ({role}).").format(
+            doing=_(doing), roles=roles, user=user.shown_name, role=label("role", user.role)))
 
 
 def config_of(request: Request) -> Config:

@@ -4,15 +4,13 @@ refused as implausible (:mod:`dispatcher.refused_reports`), for every signed-in 
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from dispatcher.cinemas import cinema_summaries
-from dispatcher.db import as_utc
+from dispatcher.i18n import pgettext
+from dispatcher.labels import L_
 from dispatcher.refused_reports import RefusedReport, recent_refusals
 from dispatcher.screens import all_screens, group_rules, groups
 from dispatcher.web.auth import engine_of
@@ -20,11 +18,29 @@ from dispatcher.web.pages import Reader
 from dispatcher.web.pages_common import render
 
 REFUSALS_SHOWN = 50
+# The machine names these pages show that dispatcher.labels does not know (yet): a
+# screen's kind, controller and formats, a refusal's reason. Known pairs are translated;
+# anything else (a format a registry made up) is shown as it is.
+VENUE_WORDS = frozenset({
+    L_("screen_kind", "building"), L_("screen_kind", "outdoor"),
+    L_("screen_kind", "facade"), L_("screen_kind", "shopfront"),
+    L_("controller", "pull"), L_("controller", "push"),
+    L_("screen_format", "jpg"), L_("screen_format", "png"), L_("screen_format", "mp4"),
+    L_("screen_format", "text"),
+    L_("refusal", "above_capacity"), L_("refusal", "above_schedule"),
+    L_("refusal", "outside_dates"), L_("refusal", "duplicate"),
+})
 
 
 def add_routes(router: APIRouter) -> None:
     router.get("/screens", response_class=HTMLResponse)(screens_page)
     router.get("/cinemas", response_class=HTMLResponse)(cinemas_page)
+
+
+def venue_word(kind: str, name: str) -> str:
+    """The word people read for a venue's machine name (plain text: the page escapes it,
+    as it must, for a format is whatever the registry's file said)."""
+    return pgettext(kind, name) if (kind, name) in VENUE_WORDS else name
 
 
 def screens_page(request: Request, user: Reader) -> Response:
@@ -33,17 +49,16 @@ def screens_page(request: Request, user: Reader) -> Response:
     screen_groups = [{"name": name, "rule": rule, "screens": len(members.get(name, ()))}
                      for name, rule in group_rules(engine).items()]
     return render(request, "screens.html", user, screens=all_screens(engine),
-                  groups=screen_groups,
+                  groups=screen_groups, word=venue_word,
                   refusals=_refusals(engine, "led"))
 
 
 def cinemas_page(request: Request, user: Reader) -> Response:
     engine = engine_of(request)
     return render(request, "cinemas.html", user, cinemas=cinema_summaries(engine),
-                  refusals=_refusals(engine, "cinema"))
+                  word=venue_word, refusals=_refusals(engine, "cinema"))
 
 
 def _refusals(engine: Engine, channel: str) -> list[RefusedReport]:
-    """The channel's newest refused reports, their times in UTC (as the page says)."""
-    return [replace(r, received_at=as_utc(r.received_at).astimezone(UTC))
-            for r in recent_refusals(engine, channel, REFUSALS_SHOWN)]
+    """The channel's newest refused reports (the page shows their times in its zone)."""
+    return recent_refusals(engine, channel, REFUSALS_SHOWN)

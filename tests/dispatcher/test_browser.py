@@ -67,7 +67,8 @@ def test_operator_and_approver_work_a_campaign(browser: Browser,
     offsite: list[str] = []
 
     def signed_in(name: str) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        # English: these steps read the English words (test_browser_chinese reads zh-CN)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
         context.set_default_timeout(TIMEOUT_MS)
 
         def local_only(route: Route) -> None:
@@ -133,7 +134,7 @@ def test_api_docs_render_with_the_network_blocked(browser: Browser,
             blocked.append(route.request.url)
             route.abort()
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/*", loopback_only)
     page = context.new_page()

@@ -38,7 +38,7 @@ def client(sqlite_url: str) -> Iterator[TestClient]:
     engine = make_engine(sqlite_url)
     config = parse_config({"web": {"public_url": "http://testserver"}})
     with TestClient(create_app(engine, config, registry.build_channels({})),
-                    follow_redirects=False) as test_client:
+                    follow_redirects=False, headers={"Accept-Language": "en"}) as test_client:
         yield test_client
     engine.dispose()
 

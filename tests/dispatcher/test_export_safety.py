@@ -154,7 +154,8 @@ def _web_csv(engine: Engine, role: str) -> list[list[str]]:
     add_user(engine, role, role, "correct horse battery")
     app = create_app(engine, parse_config({"web": {"public_url": "http://testserver"}}),
                      registry.build_channels({}))
-    with TestClient(app, follow_redirects=False) as client:
+    with TestClient(app, follow_redirects=False,
+                    headers={"Accept-Language": "en"}) as client:
         page = client.get("/login").text
         token = re.search(r'name="csrf" value="([^"]+)"', page)
         assert token
@@ -164,11 +165,16 @@ def _web_csv(engine: Engine, role: str) -> list[list[str]]:
         assert signed_in.status_code == 303, signed_in.text
         response = client.get("/logs.csv")
     assert response.status_code == 200
-    return list(csv.reader(io.StringIO(response.text, newline="")))
+    assert response.text.startswith("\ufeff")  # the BOM: Excel and WPS read UTF-8
+    return list(csv.reader(io.StringIO(response.text.removeprefix("\ufeff"), newline="")))
+
+
+# The machine columns the checks read, as the web's people's CSV names them in English.
+WEB_HEADERS = {"error_code": "Error code", "detail": "Provider's message",
+               "target": "Number or address"}
 
 
 def _assert_no_formula(rows: list[list[str]]) -> None:
-    assert rows[0] == list(COLUMNS)
     risky = [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
     assert risky == []
 
@@ -182,20 +188,23 @@ def test_cli_and_web_csv_guard_every_formula_shape(database: tuple[Engine, Path]
     engine, config = database
     cli = _cli_csv(config, "--unmask")
     web = _web_csv(engine, "operator")  # operators see full numbers, as --unmask does
-    for rows in (cli, web):
+    assert cli[0] == list(COLUMNS)  # the CLI's CSV is for machines, the web's for people
+    for rows, names in ((cli, {name: name for name in WEB_HEADERS}), (web, WEB_HEADERS)):
         _assert_no_formula(rows)
-        assert sorted(_column(rows, "error_code")) == sorted(w for _, w in CELLS)
-        assert sorted(set(_column(rows, "detail"))) == sorted(MARKUP)
-        assert sorted(_column(rows, "target")) == [f"'+86138001380{i:02d}"
-                                                   for i in range(PEOPLE)]  # text, readable
-    assert cli == web  # one guard: the same cells on both paths
+        assert sorted(_column(rows, names["error_code"])) == sorted(w for _, w in CELLS)
+        assert sorted(set(_column(rows, names["detail"]))) == sorted(MARKUP)
+        assert sorted(_column(rows, names["target"])) == [
+            f"'+86138001380{i:02d}" for i in range(PEOPLE)]  # text, readable
+    for column, header in WEB_HEADERS.items():  # one guard: the same cells on both paths
+        assert sorted(_column(cli, column)) == sorted(_column(web, header))
 
 
 def test_masked_exports_are_guarded_too(database: tuple[Engine, Path]) -> None:
     engine, config = database
-    for rows in (_cli_csv(config), _web_csv(engine, "planner")):
+    for rows, target in ((_cli_csv(config), "target"),
+                         (_web_csv(engine, "planner"), WEB_HEADERS["target"])):
         _assert_no_formula(rows)
-        targets = _column(rows, "target")
+        targets = _column(rows, target)
         assert targets and all(t.startswith("'+86") and "*" in t for t in targets)
         # the guarded cell reads back as the value once the leading apostrophe is dropped
         assert all(t[1:].startswith(FORMULA_STARTS) for t in targets)

@@ -51,6 +51,7 @@ from dispatcher.web import create_app, urls
 PUBLIC = "http://testserver"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"
+ENGLISH = {"Accept-Language": "en"}  # the pages' words these tests read
 SECRETS = {"HOSTILE_TWILIO_TOKEN": "twilio-token-0123456789abcdef",
            "HOSTILE_PARTNER_SECRET": "partner-secret-0123456789",
            "HOSTILE_WECHAT_TOKEN": "wechattoken123", "HOSTILE_WECHAT_SECRET": "wx-secret",
@@ -198,8 +199,8 @@ def open_site(folder: Path) -> Iterator[Site]:
     channels = registry.build_channels(config.channels)
     app = create_app(engine, config, channels)
     try:
-        with TestClient(app, follow_redirects=False) as client, \
-                TestClient(app, follow_redirects=False) as anonymous:
+        with TestClient(app, follow_redirects=False, headers=ENGLISH) as client, \
+                TestClient(app, follow_redirects=False, headers=ENGLISH) as anonymous:
             token = csrf_of(client.get("/login").text)
             signed = client.post("/login", data={"name": "chief", "password": PASSWORD,
                                                   "csrf": token, "next": "/campaigns"})
@@ -368,6 +369,13 @@ CASES: list[Hostile] = [
                                             headers={"Content-Type": "text/plain"}), 413),
     Hostile("POST /logout", "no CSRF", req("POST", "/logout", data={"csrf": "forged"})),
     Hostile("POST /logout", "oversized", req("POST", "/logout", content=OVERSIZED), 413),
+    # the dashboard's language: a choice never writes anything but a known language
+    Hostile("POST /language", "no CSRF", req("POST", "/language", data={"lang": "en"})),
+    Hostile("POST /language", "oversized", req("POST", "/language", content=OVERSIZED), 413),
+    *(Hostile("POST /language", f"lang {lang[:12]!r}, next {nxt[:16]!r}", req(
+        "POST", "/language", data=with_csrf({"lang": lang, "next": nxt})), 303)
+      for lang, nxt in (("klingon", "//evil.example"), ("x" * 5000, "/campaigns"),
+                        ("fr\r\nSet-Cookie: x=1", "/\\evil.example"))),
     # campaign pages
     *(Hostile("GET /campaigns/{campaign_id}", f"id {shape[:20]!r}",
               req("GET", f"/campaigns/{shape}"), 404)
@@ -389,7 +397,7 @@ CASES: list[Hostile] = [
     # the delivery log, as the CLI reads its filters
     *(Hostile(route, f"{name}={value[:24]}", req("GET", route.split(" ")[1],
                                                 params={name: value}), 400)
-      for route in ("GET /logs", "GET /logs.csv")
+      for route in ("GET /logs", "GET /logs.csv", "GET /logs.xlsx")
       for name, value in (("since", "0001-01-01"), ("until", "9999-12-31T23:00:00-12:00"),
                           ("since", "0001-01-01T00:00:00+14:00"), ("since", "yesterday"),
                           ("status", "skipped:%_"))),
@@ -399,6 +407,25 @@ CASES: list[Hostile] = [
                           ("id -5", cursor("2019-06-01T00:00:00+00:00|-5")),
                           ("year 1", cursor("0001-01-01T00:00:00+14:00|5")),
                           ("garbage", "%%%" * 3000))),
+    # one row's story in the log, and retrying from the log
+    *(Hostile("GET /logs/{delivery_id}", f"id {shape[:12]!r}", req("GET", f"/logs/{shape}"),
+              404)
+      for shape in ("0", "-1", "1e3", "²", "9" * 30, "不存在", "x%25")),
+    Hostile("POST /logs/{delivery_id}/retry", "no CSRF",
+            req("POST", "/logs/1/retry", data={"csrf": "forged"})),
+    Hostile("POST /logs/{delivery_id}/retry", "oversized",
+            req("POST", "/logs/1/retry", content=OVERSIZED), 413),
+    *(Hostile("POST /logs/{delivery_id}/retry", f"id {shape[:12]!r}", req(
+        "POST", f"/logs/{shape}/retry", data=with_csrf({"next": "//evil.example"})), 404)
+      for shape in ("0", "9" * 30, "不存在")),
+    Hostile("POST /logs/retry-failed", "no CSRF", req(
+        "POST", "/logs/retry-failed", data={"csrf": "forged", "campaign": "drive"})),
+    Hostile("POST /logs/retry-failed", "oversized",
+            req("POST", "/logs/retry-failed", content=OVERSIZED), 413),
+    Hostile("POST /logs/retry-failed", "no campaign",
+            req("POST", "/logs/retry-failed", data=with_csrf({"campaign": " "})), 400),
+    Hostile("POST /logs/retry-failed", "unknown campaign", req(
+        "POST", "/logs/retry-failed", data=with_csrf({"campaign": "no_such%"}))),
     # the REST API
     *(Hostile(route, f"id {shape[:20]!r}", req("GET", route.split(" ")[1].replace(
         "{campaign_id}", shape), headers=lambda site: bearer(site.api_token)), 404)

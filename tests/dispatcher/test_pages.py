@@ -8,14 +8,16 @@ stored and awaiting approval.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from dispatcher import lifecycle, registry
 from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
@@ -23,8 +25,9 @@ from dispatcher.config import parse_config
 from dispatcher.contacts import import_contacts
 from dispatcher.csvfile import spreadsheet_safe
 from dispatcher.db import make_engine
+from dispatcher.refused_reports import Refusal, record_refusals
 from dispatcher.screens import add_group, import_screens
-from dispatcher.tables import audit_log, campaign_versions, deliveries, runs
+from dispatcher.tables import audit_log, campaign_versions, deliveries, refused_reports, runs
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.transitions import Transition, advance
 from dispatcher.users import ROLES, User, add_user
@@ -69,10 +72,14 @@ def make_app_engine(url: str) -> Engine:
     return engine
 
 
-def app_for(engine: Engine) -> TestClient:
-    config = parse_config({"web": {"public_url": "http://testserver"}})
+def app_for(engine: Engine, language: str | None = "en",
+            web: dict[str, str] | None = None) -> TestClient:
+    """A browser of the dashboard sending ``Accept-Language: language`` (none if None):
+    these tests read English, tests/dispatcher/test_language.py the other languages."""
+    config = parse_config({"web": {"public_url": "http://testserver", **(web or {})}})
     app = create_app(engine, config, registry.build_channels({}))
-    return TestClient(app, follow_redirects=False)
+    headers = {"Accept-Language": language} if language is not None else None
+    return TestClient(app, follow_redirects=False, headers=headers)
 
 
 def csrf_of(html: str) -> str:
@@ -204,15 +211,16 @@ def test_operator_pauses_resumes_retries_and_cancels(client: TestClient,
     page = client.get("/campaigns/drive").text
     assert "/campaigns/drive/approve" not in page
 
-    def act(action: str) -> str:
-        response = client.post(f"/campaigns/drive/{action}", data={"csrf": token})
+    def act(action: str, **form: str) -> str:
+        response = client.post(f"/campaigns/drive/{action}", data={"csrf": token, **form})
         assert response.status_code == 303, response.text
         return str(client.get("/campaigns/drive").text)
 
     assert "Paused run(s) 1." in act("pause") and run_status(engine) == "paused"
     assert "Resumed run(s) 1." in act("resume") and run_status(engine) == "planned"
     assert "Requeued 2 failed row(s)." in act("retry")
-    assert "Cancelled run(s) 1: 3 row(s) not yet sent" in act("cancel")
+    assert "Cancelled run(s) 1: 3 row(s) not yet sent" in act(
+        "cancel", confirm="1", reason="The venue closed.")  # asked first, with a reason
     assert run_status(engine) == "cancelled"
     actions = [(e["actor"], e["action"]) for e in lifecycle.history(engine, "drive")][-4:]
     assert actions == [("operator", a) for a in ("pause", "resume", "retry", "cancel")]
@@ -253,7 +261,7 @@ def test_a_post_without_the_session_csrf_changes_nothing(
     data = {"version": "2"} if sent is None else {"csrf": sent, "version": "2"}
     response = client.post(f"/campaigns/drive/{action}", data=data)
     assert response.status_code == 403
-    assert "CSRF" in response.text
+    assert "reload the page and try again" in response.text  # the form, not the role
     assert (audit_count(engine), approved_by(engine, 2), run_status(engine)) == (
         before, None, "planned")
 
@@ -340,9 +348,9 @@ def test_log_csv_streams_the_filtered_rows(client: TestClient) -> None:
     response = client.get("/logs.csv?status=failed")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    lines = response.text.splitlines()
-    assert lines[0].startswith("id,updated_at,campaign,run,channel,placement,target,status")
-    assert len(lines) == 3 and all(",failed," in line for line in lines[1:])
+    rows = list(csv.reader(io.StringIO(response.text.removeprefix("\ufeff"))))
+    state = rows[0].index("State")  # the people's export: headers in the page's language
+    assert [row[state] for row in rows[1:]] == ["failed", "failed"]
 
 
 def test_csv_cells_never_run_as_formulas() -> None:
@@ -391,6 +399,23 @@ def test_screens_and_cinemas(client: TestClient, engine: Engine, tmp_path: Path)
     cinemas = client.get("/cinemas").text
     assert "Hall 1 (100), Hall 2 (50)" in cinemas
     assert '<td class="num">150</td><td class="num">1</td>' in cinemas
+
+
+def test_refused_reports_show_local_times_and_escape_the_venues_text(
+        client: TestClient, engine: Engine) -> None:
+    import_screens(engine, io.StringIO(
+        "id,name,kind,resolution,audience_per_play,audience_source,controller,formats\n"
+        f"B-001,{SCRIPT},building,1080x1920,10,count,pull,jpg;{SCRIPT}\n"), "Asia/Shanghai")
+    with engine.begin() as conn:
+        record_refusals(conn, [Refusal("led", SCRIPT, "above_schedule", SCRIPT, None)])
+        conn.execute(update(refused_reports).values(
+            received_at=datetime(2026, 1, 1, 1, 2, 3)))  # UTC, as the database keeps it
+    sign_in(client, "planner")
+    page = client.get("/screens").text
+    assert SCRIPT not in page and page.count(ESCAPED) == 4  # name, format, venue, detail
+    refused = page.split("Refused reports")[1]
+    assert "Times in Asia/Shanghai" in refused and "2026-01-01 09:02:03" in refused
+    assert "UTC" not in page and "above_schedule" in refused
 
 
 def test_failed_sign_ins_are_limited(client: TestClient) -> None:

@@ -50,6 +50,7 @@ PASSWORD = "correct horse battery"
 NAMES = ["ops_1", "ops-2", "ops.3", "o" + "x" * 63]
 # Names that are no user: LIKE wildcards, a near miss, Chinese, very long.
 STRANGERS = ["ops%", "ops_", "op__1", "ops_1 ", "管理员", "n" * 500]
+ENGLISH = {"Accept-Language": "en"}  # the pages' words these tests read
 
 
 @pytest.fixture
@@ -64,13 +65,13 @@ def app(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, follow_redirects=False) as test_client:
+    with TestClient(app, follow_redirects=False, headers=ENGLISH) as test_client:
         yield test_client
 
 
 def browser(app: FastAPI, cookie: str | None = None) -> TestClient:
     """Another browser, optionally holding a copied session cookie."""
-    fresh = TestClient(app, follow_redirects=False)
+    fresh = TestClient(app, follow_redirects=False, headers=ENGLISH)
     if cookie is not None:
         fresh.cookies.set(COOKIE, cookie)
     return fresh

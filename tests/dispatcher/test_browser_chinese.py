@@ -1,0 +1,207 @@
+"""The main pages in Chinese, in real headless Chromium: no English words left.
+
+A planner, an approver and an operator of a district office each sign in with a zh-CN
+browser and read the sign-in page, the campaigns, a campaign's page (version 2 awaiting
+approval, two failed rows), the delivery log and its failed rows, the LED screens, the
+cinemas and a page that does not exist. On every page the visible text (the title and
+``document.body.innerText``) may hold Latin letters only where they are data: the
+campaign's id, user names, the time zone's name, the language chooser's "English", a few
+technical names (LED, CSV, JPG...). Machine text a page marks as such (``<code>``,
+``<pre>``, ``<kbd>``, ``<samp>``, ``translate="no"``: commands, cron, rules, a campaign
+file) is left out. Everything else in Latin letters is an English word the page did not
+translate, and the test names it with its page.
+
+The data are the office's own, in Chinese, so that only the interface can be English.
+This test passes once the zh_CN catalog holds every page's translations (all helpers'
+fragments merged). Screenshots go to ``DISPATCHER_ARTIFACTS`` as ``zh-*.png``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, Route
+from sqlalchemy import Engine, select
+
+from channels.base import ValidationContext
+from dispatcher import lifecycle, registry
+from dispatcher.campaign import parse_campaign
+from dispatcher.campaign_store import apply_campaign, load_stored
+from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.config import parse_config
+from dispatcher.contacts import import_contacts
+from dispatcher.db import make_engine
+from dispatcher.planner import plan_run
+from dispatcher.screens import add_group, import_screens
+from dispatcher.serving import BackgroundServer
+from dispatcher.tables import deliveries
+from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
+from dispatcher.transitions import Transition, advance
+from dispatcher.users import add_user
+from dispatcher.web import create_app
+from tests.dispatcher import test_browser
+from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir
+
+browser = test_browser.browser  # the fixture: Debian's Chromium, headless
+
+PASSWORD = "correct horse battery"
+CAMPAIGN = "pingan"
+# The office's people: user names in pinyin (data), display names in Chinese.
+PEOPLE = {"planner": ("zhangwei", "张伟"), "approver": ("lina", "李娜"),
+          "operator": ("wangqiang", "王强")}
+CONTACTS = ("phone,area,district\n13800000001,residential,丈八街道\n"
+            "13800000002,residential,丈八街道\n13800000003,work,鱼化寨街道\n")
+BODY = "【平安建设】发现涉黑涉恶线索，请拨打110举报。"
+
+# Latin words that may show on a Chinese page because they are data or names, never UI:
+# the campaign id, file name, group name and user names seeded here, the time zone's
+# name, the chooser's own name for English, and technical names written in Latin letters
+# in Chinese too.
+DATA_WORDS = {CAMPAIGN, *(name for name, _shown in PEOPLE.values()), "asia", "shanghai",
+              "toml", "datang"}  # the campaign file's name, the screen group's name
+NAMES = {"english", "led", "csv", "excel", "wps", "xlsx", "api", "jpg", "png", "mp",
+         "gsm", "ucs", "twilio"}
+ALLOWED = DATA_WORDS | NAMES
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Machine text: hidden while the page's words are read, shown again after.
+MACHINE = 'code, pre, kbd, samp, [translate="no"]'
+VISIBLE_WORDS = """() => {
+  const machine = [...document.body.querySelectorAll('MACHINE')];
+  const before = machine.map(el => el.style.display);
+  machine.forEach(el => { el.style.display = "none"; });
+  const text = document.title + "\\n" + document.body.innerText;
+  machine.forEach((el, i) => { el.style.display = before[i]; });
+  return text;
+}""".replace("MACHINE", MACHINE)
+
+
+def seed(engine: Engine) -> None:
+    """Residents of two streets, the campaign ``pingan`` (version 1 approved and planned,
+    two rows failed with Twilio's 30003; version 2 awaiting approval), the people, an LED
+    screen with its group, a cinema with two auditoriums and a screening."""
+    import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
+    _store(engine, "平安建设宣传月", approve_as=PEOPLE["approver"][0])
+    campaign, version = load_stored(engine, CAMPAIGN)
+    plan_run(engine, campaign, version, FIRE_TIME, unconfigured_channel)
+    with engine.begin() as conn:
+        ids = list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
+                   .scalars())
+        advance(conn, [Transition("failed", delivery_id=row, code="30003")
+                       for row in ids[:2]], actor="engine")
+    _store(engine, "平安建设宣传月（第二版）", approve_as=None)
+    for role, (name, shown) in PEOPLE.items():
+        add_user(engine, name, role, PASSWORD, display_name=shown, department="宣传科")
+    _venues(engine)
+
+
+def _store(engine: Engine, title: str, approve_as: str | None) -> None:
+    text = sms_campaign_text(CAMPAIGN, title=title, owner="区委宣传部", body=BODY)
+    campaign, issues = parse_campaign(text, "pingan.toml", default_timezone="Asia/Shanghai",
+                                      channel_for=unconfigured_channel,
+                                      context=ValidationContext())
+    assert campaign is not None, issues
+    apply_campaign(engine, campaign, "pingan.toml", text, actor=PEOPLE["planner"][0])
+    if approve_as is not None:
+        lifecycle.approve(engine, campaign.id, approve_as)
+
+
+def _venues(engine: Engine) -> None:
+    import_screens(engine, io.StringIO(
+        "id,name,kind,district,area,resolution,audience_per_play,audience_source,"
+        "controller,endpoint,tags\n"
+        "B-001,丈八街道办事处大厅屏,building,丈八街道,work,1080x1920,10,大厅人流计数,pull,,大厅\n"),
+        "Asia/Shanghai")
+    add_group(engine, "datang", "tag=大厅")
+    import_cinemas(engine, io.StringIO("id,name,district,system,preshow\n"
+                                       "C01,高新万达影城,丈八街道,cms,ads:60\n"), "Asia/Shanghai")
+    import_auditoriums(engine, io.StringIO("cinema,id,name,seats\nC01,1,1号厅,100\n"
+                                           "C01,2,2号厅,50\n"))
+    import_showtimes(engine, io.StringIO(
+        "id,cinema,auditorium,film,rating,start,expected_seats,status\n"
+        "S1,C01,1,平安之路,G,2030-03-04T19:30:00+08:00,80,scheduled\n"))
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[BackgroundServer]:
+    engine = make_engine(sqlite_url)
+    seed(engine)
+    config = parse_config({"web": {"public_url": "http://127.0.0.1"}})  # zh-CN by default
+    with BackgroundServer(create_app(engine, config, registry.build_channels({}))) as running:
+        yield running
+    engine.dispose()
+
+
+def english_words(page: Page) -> list[str]:
+    """The Latin words of the page's visible text that are not data or names."""
+    text = page.evaluate(VISIBLE_WORDS)
+    return sorted({word for word in LATIN_WORD.findall(text) if word.lower() not in ALLOWED})
+
+
+class Reader:
+    """One person's zh-CN browser: reads pages, keeps what is English on each."""
+
+    def __init__(self, chromium: Browser, server: BackgroundServer, who: str) -> None:
+        self.server, self.who = server, who
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 900},
+                                           locale="zh-CN")
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.context.route("**/*", self._local_only)
+        self.page = self.context.new_page()
+        self.english: dict[str, list[str]] = {}
+        self.offsite: list[str] = []
+
+    def _local_only(self, route: Route) -> None:
+        if route.request.url.startswith(self.server.url):
+            route.continue_()
+        else:
+            self.offsite.append(route.request.url)
+            route.abort()
+
+    def read(self, path: str) -> None:
+        self.page.goto(self.server.url + path)
+        assert self.page.evaluate("document.documentElement.lang") == "zh-Hans", path
+        shot = re.sub(r"[^a-z0-9]+", "-", f"{self.who}{path}".lower()).strip("-")
+        self.page.screenshot(path=str(artifacts_dir() / f"zh-{shot}.png"), full_page=True)
+        found = english_words(self.page)
+        if found:
+            self.english[f"{self.who} {path}"] = found
+
+    def sign_in(self, name: str) -> None:
+        """Through the form, by its fields' names: the labels are in Chinese."""
+        self.page.goto(f"{self.server.url}/login?next=/campaigns")
+        self.page.locator("input[name=name]").fill(name)
+        self.page.locator("input[name=password]").fill(PASSWORD)
+        self.page.locator("form[action='/login'] button[type=submit]").click()
+        self.page.wait_for_url(f"{self.server.url}/campaigns")
+
+
+PAGES = {
+    "planner": ["/campaigns", f"/campaigns/{CAMPAIGN}", "/logs", "/screens", "/cinemas",
+                "/no-such-page"],
+    "approver": [f"/campaigns/{CAMPAIGN}", "/campaigns"],
+    "operator": [f"/campaigns/{CAMPAIGN}", "/logs?status=failed", f"/logs?campaign={CAMPAIGN}"],
+}
+
+
+def test_the_main_pages_speak_only_chinese(browser: Browser,
+                                           server: BackgroundServer) -> None:
+    anonymous = Reader(browser, server, "anonymous")
+    anonymous.read("/login")
+    english = dict(anonymous.english)
+    offsite = list(anonymous.offsite)
+    for role, paths in PAGES.items():
+        name, shown = PEOPLE[role]
+        reader = Reader(browser, server, role)
+        reader.sign_in(name)
+        assert shown in reader.page.locator("header").inner_text()  # the display name
+        for path in paths:
+            reader.read(path)
+        english |= reader.english
+        offsite += reader.offsite
+        reader.context.close()
+    anonymous.context.close()
+    assert english == {}, f"English words left on the Chinese pages: {english}"
+    assert offsite == []

@@ -219,6 +219,7 @@ def broker(request: pytest.FixtureRequest, rabbitmq_url: str, redis_url: str) ->
     return redis_url.rsplit("/", 1)[0] + "/14"
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
 def test_tasks_the_broker_lost_are_derived_again_from_the_database(
         tmp_path: Path, postgres_url: str, sandbox: tuple[TwilioSandbox, str], broker: str,
         redis_url: str) -> None:
@@ -273,6 +274,7 @@ def test_run_until_idle_feeds_the_workers_and_exits(
     engine.dispose()
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
 def test_sigterm_stops_a_busy_worker_soon_and_another_finishes_its_block(
         tmp_path: Path, postgres_url: str, sandbox: tuple[TwilioSandbox, str],
         rabbitmq_url: str, redis_url: str) -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from dispatcher.amounts import approximate
@@ -27,6 +28,7 @@ def fleet_ids(workdir: Path) -> list[str]:
     return [line.split(",")[0] for line in lines]
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
 def test_the_demo_drive_reaches_sms_and_wechat(tmp_path: Path) -> None:
     said: list[str] = []
     settings = DemoSettings(campaign_file=REPO / "campaigns" / "pingan-ding.toml", scale=200,

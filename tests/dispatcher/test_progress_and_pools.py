@@ -217,6 +217,7 @@ def channels_of(app: AppContext) -> dict[str, Channel]:
     return registry.build_channels(app.config.channels)
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
 def test_run_until_idle_bars_end_at_100(tmp_path: Path) -> None:
     faults = TwilioOptions(seed=5, latency_ms=2, error_rate=0.05, timeout_rate=0.02,
                            timeout_delay_s=6, throttle_every=100, throttle_burst=5)

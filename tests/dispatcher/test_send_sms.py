@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from dispatcher import campaign_store, lifecycle, registry, samples
@@ -94,6 +95,7 @@ def statuses(app: AppContext) -> dict[str, int]:
         return dict(conn.execute(query).all())  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
 def test_every_retryable_target_ends_delivered_once(tmp_path: Path) -> None:
     with stack(tmp_path, FAULTS, 2_000) as s:
         send(s.app)

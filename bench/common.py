@@ -8,7 +8,7 @@ import time
 
 import requests
 
-SMS_BODY = "【平安高新】掃黑除惡，人人有責。舉報電話110。回TD退訂"
+SMS_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 
 
 def campaign_text(campaign_id: str, title: str) -> str:

@@ -5,7 +5,7 @@
 channel = "led"
 screens = { kinds = ["building"], districts = ["丈八街道"], areas = ["work"],
             groups = ["lobby"], ids = ["B-001"] }       # or { all = true }
-text = "掃黑除惡 人人有責"                              # or media = { url, width, height,
+text = "扫黑除恶 人人有责"                              # or media = { url, width, height,
 duration = 15                                          #   format, size, md5 }
 plays_per_hour = 4
 dayparts = [["07:00", "10:00"], ["17:00", "22:00"]]    # the screen's local time

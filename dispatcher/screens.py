@@ -13,7 +13,7 @@ dispatcher posts playlists to ``endpoint``); ``tags`` and ``formats`` are ``;``-
 (formats default to jpg;png;mp4;text). Importing again updates screens in place.
 
 A group is a rule over the registry: ``key=value[,value...]`` terms joined by spaces,
-all of which must hold (``kind=outdoor,facade district=高新區``, ``tag=lobby``).
+all of which must hold (``kind=outdoor,facade district=高新区``, ``tag=lobby``).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def get_screen(engine: Engine, screen_id: str) -> dict[str, object]:
 
 
 def parse_rule(rule: str) -> list[tuple[str, frozenset[str]]]:
-    """``kind=outdoor,facade district=高新區`` -> [(key, allowed values)]."""
+    """``kind=outdoor,facade district=高新区`` -> [(key, allowed values)]."""
     terms = []
     for term in rule.split():
         key, sep, values = term.partition("=")

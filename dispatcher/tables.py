@@ -203,7 +203,7 @@ screens = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# Named screen groups: a rule ("kind=outdoor district=高新區", "tag=lobby") over the registry.
+# Named screen groups: a rule ("kind=outdoor district=高新区", "tag=lobby") over the registry.
 screen_groups = Table(
     "screen_groups", metadata,
     Column("name", String(64), primary_key=True),

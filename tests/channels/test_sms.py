@@ -24,7 +24,7 @@ from channels.base import (
 from channels.sms import SmsChannel
 from channels.sms_settings import SmsSettings
 
-PINGAN_BODY = "【平安高新】掃黑除惡，人人有責。舉報電話110。回TD退訂"
+PINGAN_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 KNOWN = ValidationContext(known_lists=frozenset({"residents", "workers"}))
 ACCOUNT_SID = "AC" + "0" * 32
 SERVICE_SID = "MG" + "0" * 32

@@ -25,7 +25,7 @@ TOKEN = "send-token"
 SENDER = "+15005550006"
 SERVICE = "MG" + "4" * 32
 ALICE = "+8613800138000"
-LONG_BODY = "【平安高新】" + "掃黑除惡，人人有責。" * 8  # UCS-2, more than 70 characters
+LONG_BODY = "【平安高新】" + "扫黑除恶，人人有责。" * 8  # UCS-2, more than 70 characters
 PLACEMENT = Placement(index=0, channel="sms", options={"body": "Call 110"})
 
 

@@ -71,7 +71,7 @@ end = {local(end)}
 [[placements]]
 channel = "led"
 screens = {{ {screens} }}
-text = "掃黑除惡 人人有責"
+text = "扫黑除恶 人人有责"
 duration = 15
 plays_per_hour = {plays_per_hour}
 dayparts = [["08:00", "22:00"]]
@@ -235,7 +235,7 @@ def test_feeds_need_the_screen_token_and_answer_304_when_unchanged(stack: Stack)
     body = first.json()
     [item] = body["items"]
     assert (item["text"], item["duration_s"], item["plays_per_hour"]) == (
-        "掃黑除惡 人人有責", 15, 4)
+        "扫黑除恶 人人有责", 15, 4)
     assert item["dayparts"] == [["08:00", "22:00"]] and item["timezone"] == "Asia/Shanghai"
     assert first.headers["ETag"] == f'"{body["version"]}"'
     assert states(stack.engine)["screen:B-001@0"] == "delivered"  # fetched: acknowledged

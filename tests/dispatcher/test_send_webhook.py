@@ -67,7 +67,7 @@ def campaign_text(placements: dict[str, str]) -> str:
     for endpoint, contact_list in placements.items():
         lines += ["[[placements]]", 'channel = "webhook"', f'endpoint = "{endpoint}"',
                   f'audience = {{ lists = ["{contact_list}"] }}',
-                  'message = "取件提醒：平安高新，掃黑除惡，舉報電話110。"']
+                  'message = "取件提醒：平安高新，扫黑除恶，举报电话110。"']
     return "\n".join(lines) + "\n"
 
 

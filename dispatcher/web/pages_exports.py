@@ -10,7 +10,6 @@ to a temporary file and streamed from it. A wrong filter is a 400 before any byt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -18,13 +17,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
 from dispatcher import log_export
-from dispatcher.delivery_log import LogFilter, display_row, state_label
+from dispatcher.delivery_log import LogFilter
 from dispatcher.errors import DispatcherError
 from dispatcher.exports import csv_chunks, xlsx_chunks
 from dispatcher.i18n import current_locale
 from dispatcher.users import UNMASK, User
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages import Reader, config_of, shown_text
+from dispatcher.web.pages import Reader, config_of
 from dispatcher.web.pages_logs import Filters, LogQuery
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -73,12 +72,3 @@ def _attachment(extension: str) -> dict[str, str]:
     name = f"{log_export.file_stem()}.{extension}"
     return {"Content-Disposition": f'attachment; filename="delivery-log.{extension}"; '
                                    f"filename*=UTF-8''{quote(name)}"}
-
-
-def shown_row(row: dict[str, Any], user: User, tz: ZoneInfo) -> dict[str, Any]:
-    """A log row as the ``/logs`` page shows it to ``user`` (masked, local time)."""
-    shown = display_row(row, tz, unmask=user.can(UNMASK))
-    shown["detail"] = shown_text(shown["detail"], user)
-    shown["state"] = state_label(shown)
-    shown["changed"] = shown["updated_at"][:19].replace("T", " ")
-    return shown

@@ -25,6 +25,7 @@ from dispatcher.cli.output import (
     progress_bar,
     write_csv,
 )
+from dispatcher.cli.params import Language
 from dispatcher.context import AppContext
 from dispatcher.delivery_log import (
     COLUMNS,
@@ -42,16 +43,6 @@ from dispatcher.exports import write_csv as write_sheet_csv
 MAX_PAGE_ROWS = 1_000_000  # a larger page is an export: --limit 0
 FORMATS = ("csv", "xlsx")
 PROGRESS_STEP = 1_000  # rows between progress bar updates
-
-
-def _language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    locale = i18n.normalise(value)
-    if locale is None:
-        raise click.BadParameter(f"{value!r} is not a language of the exports; allowed: "
-                                 "zh-CN, en, zh-TW")
-    return locale
 
 
 @click.command()
@@ -80,7 +71,7 @@ def _language(_ctx: click.Context, _param: click.Parameter, value: str | None) -
               "matching row unless --limit is given. Default: from --output's extension.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="The file --format writes (replaced if it exists).")
-@click.option("--lang", callback=_language,
+@click.option("--lang", type=Language("the exports"), metavar="zh-CN|zh-TW|en",
               help="Language of the spreadsheet: zh-CN, en or zh-TW. [default: the "
               "config's web.locale]")
 @click.pass_context

@@ -6,29 +6,18 @@ from pathlib import Path
 
 import click
 
-from dispatcher import campaign_store, i18n
+from dispatcher import campaign_store
 from dispatcher.cli.output import cannot_write, output_folder
+from dispatcher.cli.params import Language
 from dispatcher.context import AppContext
 from dispatcher.report import write_report
-
-
-def _language(_ctx: click.Context, _param: click.Parameter, value: str | None
-              ) -> str | None:
-    """``zh-CN``, ``zh_TW``, ``en``... -> the locale name; a clear error for any other."""
-    if value is None:
-        return None
-    locale = i18n.normalise(value)
-    if locale is None:
-        raise click.BadParameter(f"{value!r} is not a language of the report: use zh-CN "
-                                 "(简体中文), zh-TW (繁體中文) or en (English)")
-    return locale
 
 
 @click.command()
 @click.argument("campaign_id")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="The folder to write the report into (created).")
-@click.option("--lang", "locale", metavar="zh-CN|zh-TW|en", callback=_language,
+@click.option("--lang", "locale", type=Language("the report"), metavar="zh-CN|zh-TW|en",
               help="The report's language: zh-CN (Simplified Chinese), zh-TW (Traditional) "
                    "or en (English). Default: the config's [web] locale (zh-CN unless set).")
 @click.pass_obj

@@ -40,18 +40,10 @@ MAX_PLAYS_PER_HOUR = 360
 HOUR = 3600
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _MD5 = re.compile(r"[0-9a-f]{32}")
-_ADDRESS = re.compile(r"screen:(.+)@(\d+)")
 
 
 def address(screen_id: str, placement: int) -> str:
     return f"screen:{screen_id}@{placement}"
-
-
-def screen_of(row_address: str) -> str:
-    match = _ADDRESS.fullmatch(row_address)
-    if match is None:
-        raise ValueError(f"{row_address!r} is not an LED row address")
-    return match.group(1)
 
 
 def problems(options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:

@@ -22,7 +22,6 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -156,10 +155,3 @@ class LeaderLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return True
-
-
-def describe(lock: LeaderLock) -> dict[str, Any]:
-    """What the lock is, for logs: the database kind and where the lock lives."""
-    path = lock.lock_path
-    return {"database": lock.engine.dialect.name, "held": lock.held,
-            "lock": str(path) if path else f"pg advisory lock {LOCK_NAMESPACE:#x}"}

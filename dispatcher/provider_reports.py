@@ -97,20 +97,6 @@ def report_totals(engine: Engine, campaign_id: str) -> dict[tuple[str, int], dic
     return totals
 
 
-def daily_reports(engine: Engine, campaign_id: str) -> list[tuple[str, str, str, int]]:
-    """(channel, period, metric, value summed over rows) for figures reported by day."""
-    query = (select(deliveries.c.channel, provider_reports.c.period, provider_reports.c.metric,
-                    func.sum(provider_reports.c.value))
-             .join(deliveries, deliveries.c.id == provider_reports.c.delivery_id)
-             .join(runs, runs.c.id == deliveries.c.run_id)
-             .where(runs.c.campaign_id == campaign_id, provider_reports.c.period != "")
-             .group_by(deliveries.c.channel, provider_reports.c.period,
-                       provider_reports.c.metric)
-             .order_by(provider_reports.c.period, provider_reports.c.metric))
-    with engine.connect() as conn:
-        return [(str(c), str(p), str(m), int(v)) for c, p, m, v in conn.execute(query)]
-
-
 def rows_to_poll(engine: Engine, channel: str, placements: dict[int, dict[int, Placement]],
                  campaign_id: str | None = None) -> list[SentRow]:
     """Sent or delivered rows of ``channel`` with a provider ref, oldest first, each with

@@ -239,9 +239,3 @@ def _html_table(table: Table) -> str:
         else f"<td>{escape(cell)}</td>" for i, cell in enumerate(row)) + "</tr>"
         for row in table.rows)
     return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def summary_of(path: Path) -> dict[str, Any]:
-    """The reach.json a report wrote (for tests and tools)."""
-    found: dict[str, Any] = json.loads((path / "reach.json").read_text(encoding="utf-8"))
-    return found

@@ -1,18 +1,23 @@
-"""Compiles the translation catalogs (``.po`` to ``.mo``) into the build; everything else
-is in pyproject.toml. A source checkout (``pip install -e .``) compiles them in memory
-on first use instead (see dispatcher.i18n)."""
+"""Two build steps pyproject.toml cannot declare: the translation catalogs are compiled
+(``.po`` to ``.mo``), and the drive's campaign file is copied into the package, so
+``dispatcher demo`` finds it from any directory. A source checkout (``pip install -e .``)
+compiles the catalogs in memory and reads ``campaigns/`` in place instead."""
 
+import shutil
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
 
-class BuildWithCatalogs(build_py):
+class BuildWithCatalogsAndDrive(build_py):
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
             return
+        shipped = Path(self.build_lib, "dispatcher", "demo_campaigns")
+        shipped.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path("campaigns", "pingan-ding.toml"), shipped / "pingan-ding.toml")
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 
@@ -23,4 +28,4 @@ class BuildWithCatalogs(build_py):
                 write_mo(handle, catalog)
 
 
-setup(cmdclass={"build_py": BuildWithCatalogs})
+setup(cmdclass={"build_py": BuildWithCatalogsAndDrive})

@@ -15,7 +15,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,9 +72,21 @@ PARTNER_SECRET = "DISPATCHER_DEMO_PARTNER_SECRET"
 STATS_DAYS = 7  # the WeChat sandbox's clock moves on this far before reads are polled
 
 
+DRIVE_FILE = "pingan-ding.toml"
+
+
+def drive_file() -> Path:
+    """The drive's campaign file, found from any working directory: in a source checkout
+    ``campaigns/`` beside the package; in an installed wheel the copy the build put in
+    ``dispatcher/demo_campaigns/`` (see setup.py)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "campaigns" / DRIVE_FILE
+    return checkout if checkout.is_file() else package / "demo_campaigns" / DRIVE_FILE
+
+
 @dataclass(frozen=True)
 class DemoSettings:
-    campaign_file: Path = Path("campaigns") / "pingan-ding.toml"
+    campaign_file: Path = field(default_factory=drive_file)
     scale: int = 5_000
     seed: int = 2019
     rate: float = 250.0  # segments per second for the sandbox account
@@ -109,8 +121,8 @@ Progress = Callable[[str, int | None], Callable[[int], None]]
 def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResult:
     """Run the drive end to end; ``say`` prints a line, ``progress`` makes a bar."""
     if not settings.campaign_file.is_file():
-        raise DispatcherError(f"{settings.campaign_file} not found; run the demo from the "
-                              "repository root or pass --campaign FILE")
+        raise DispatcherError(f"{settings.campaign_file} not found; pass the drive's campaign "
+                              "file with --campaign FILE")
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     port, led_port, cinema_port = free_port(), free_port(), free_port()

@@ -11,7 +11,7 @@ from rich.progress import Progress, TaskID
 from dispatcher.cli.output import finish_task, output_folder, progress_bar
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.reach import print_reach
-from dispatcher.demo import DemoSettings, run_demo
+from dispatcher.demo import DemoSettings, drive_file, run_demo
 
 MAX_SCALE = 10_000_000  # three times the real drive's 3.2 million
 MAX_RATE = 100_000.0
@@ -25,13 +25,14 @@ MAX_RATE = 100_000.0
               help="Seed of the contacts and of the sandbox's faults.")
 @click.option("--rate", default=DemoSettings.rate, show_default=True,
               type=FloatRange(min=0.1, max=MAX_RATE), help="Segments per second for the account.")
-@click.option("--campaign", "campaign_file", default=str(DemoSettings.campaign_file),
-              show_default=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The drive's campaign file.")
+@click.option("--campaign", "campaign_file", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The drive's campaign file.  [default: campaigns/pingan-ding.toml, as "
+                   "shipped with the dispatcher]")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the workspace (database, contacts) here instead of a temporary "
                    "folder.")
-def demo(scale: int, seed: int, rate: float, campaign_file: Path,
+def demo(scale: int, seed: int, rate: float, campaign_file: Path | None,
          workdir: Path | None) -> None:
     """Send the drive through the sandboxes (SMS, WeChat, LED screens), then show reach.
 
@@ -45,7 +46,8 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path,
     clocks with proof of play and play logs, and prints the reach table. No
     credentials, no network.
     """
-    settings = DemoSettings(campaign_file=campaign_file, scale=scale, seed=seed, rate=rate,
+    settings = DemoSettings(campaign_file=campaign_file or drive_file(), scale=scale,
+                            seed=seed, rate=rate,
                             workdir=output_folder(workdir, "--workdir") if workdir else None)
     with progress_bar("demo") as bar:
         phases = Phases(bar)

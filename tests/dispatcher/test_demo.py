@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ from dispatcher.amounts import approximate
 from dispatcher.campaign_store import channel_lookup, load_stored
 from dispatcher.config import parse_config
 from dispatcher.db import make_engine
-from dispatcher.demo import DemoSettings, run_demo
+from dispatcher.demo import DemoSettings, drive_file, run_demo
 from dispatcher.i18n import use_locale
 from dispatcher.reach import campaign_reach
 from dispatcher.report import write_report
@@ -174,3 +178,25 @@ def screenshot(page_file: Path) -> None:
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def test_the_drive_is_found_from_any_directory(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    found = drive_file()
+    assert found.is_file() and found.name == "pingan-ding.toml"
+    assert DemoSettings().campaign_file == found
+
+
+@pytest.mark.slow  # builds the wheel (about 20 s)
+def test_the_wheel_ships_the_drive_and_compiled_catalogs(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # a copy: no build/ folder left by an earlier build
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "var", "test-artifacts", "*cache*", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                    "--wheel-dir", str(tmp_path), str(source)], check=True)
+    [wheel] = tmp_path.glob("publicity_dispatcher-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "dispatcher/demo_campaigns/pingan-ding.toml" in names
+    assert {f"dispatcher/locale/{locale}/LC_MESSAGES/messages.mo"
+            for locale in ("zh_CN", "zh_TW", "en")} <= names

@@ -19,15 +19,14 @@ import argparse
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, create_engine, insert, text
+from common import scratch_schema  # bench/common.py: the script's folder is on the path
+from sqlalchemy import Engine, insert, text
 
 from channels.base import AREA_TYPES, Audience
 from dispatcher.audience_counts import _list_ids, audience_queries, count_audience
 from dispatcher.config import FrequencyCap
-from dispatcher.db import make_engine
 from dispatcher.tables import (
     campaign_versions,
     campaigns,
@@ -52,23 +51,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in args.url else "?"
-    engine = make_engine(f"{args.url}{sep}options=-csearch_path%3D{schema}")
-    try:
+    with scratch_schema(args.url, args.keep) as engine:
         started = time.perf_counter()
         build(engine, args.contacts)
         print(f"built {args.contacts:,} contacts in {time.perf_counter() - started:.1f} s")
         measure(engine, args.repeat)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def build(engine: Engine, people: int) -> None:

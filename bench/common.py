@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
+from sqlalchemy import Engine, create_engine, text
+
+from dispatcher.db import make_engine
 
 SMS_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 
@@ -46,3 +52,23 @@ def wait_up(api: str) -> None:
         except requests.ConnectionError:
             time.sleep(0.1)
     raise SystemExit("the sandbox did not start")
+
+
+@contextmanager
+def scratch_schema(url: str, keep: bool = False) -> Iterator[Engine]:
+    """A migrated database in a PostgreSQL schema of its own at ``url``, dropped
+    afterwards unless ``keep``: a benchmark never touches another's tables."""
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    engine = make_engine(f"{url}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -23,16 +23,15 @@ import argparse
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from common import scratch_schema  # bench/common.py: the script's folder is on the path
+from sqlalchemy import Engine, func, insert, select, text
 
 from dispatcher import delivery_log
-from dispatcher.db import make_engine
 from dispatcher.delivery_log import LogFilter, _conditions, _named, _query  # the statements
 from dispatcher.tables import campaigns, contacts, deliveries, runs
 
@@ -106,12 +105,7 @@ def main() -> None:
     parser.add_argument("--without-name-index", action="store_true",
                         help="drop ix_contacts_name (migration 0016) first, to compare")
     args = parser.parse_args()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(f"{args.url}?options=-csearch_path%3D{schema}")
-    try:
+    with scratch_schema(args.url, args.keep) as engine:
         started = time.perf_counter()
         if args.without_name_index:
             with engine.begin() as conn:
@@ -119,12 +113,6 @@ def main() -> None:
         build(engine, args.rows, random.Random(5))
         print(f"built {args.rows:,} rows in {time.perf_counter() - started:.1f} s")
         report(engine, args.repeat)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def report(engine: Engine, repeat: int) -> None:

@@ -1,0 +1,5 @@
+"""Cinema pre-show spots."""
+
+from channels.cinema.channel import CinemaChannel
+
+__all__ = ["CinemaChannel"]

@@ -1,0 +1,1 @@
+"""Campaign files: the model and its checks, the schedule, the send window, TOML line numbers, and the actions on stored versions."""

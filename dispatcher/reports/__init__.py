@@ -1,0 +1,1 @@
+"""The drive's report: its data, words, tables, charts and spreadsheet figures."""

@@ -1,0 +1,1 @@
+"""A simulated cinema management system on loopback."""

@@ -1,0 +1,1 @@
+"""A partner app's notice endpoint on loopback."""

@@ -1,0 +1,1 @@
+"""A Twilio-compatible Messages API on loopback."""

@@ -1,0 +1,1 @@
+"""A WeChat-official-account-compatible API on loopback."""

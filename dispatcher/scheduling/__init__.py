@@ -1,0 +1,1 @@
+"""Firing approved campaigns on time: the APScheduler scheduler and the leader lock."""

@@ -1,0 +1,1 @@
+"""The database: the engine (SQLite or PostgreSQL), every table, migrations, value bounds."""

@@ -1,0 +1,1 @@
+"""The operators' dashboard: server-rendered pages over the core functions."""

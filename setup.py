@@ -15,13 +15,14 @@ class BuildWithCatalogsAndDrive(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             return
-        shipped = Path(self.build_lib, "dispatcher", "demo_campaigns")
+        shipped = Path(self.build_lib, "dispatcher", "demo", "campaigns")
         shipped.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path("campaigns", "pingan-ding.toml"), shipped / "pingan-ding.toml")
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 
-        for source in Path(self.build_lib, "dispatcher", "locale").glob("*/LC_MESSAGES/*.po"):
+        locale = Path(self.build_lib, "dispatcher", "i18n", "locale")
+        for source in locale.glob("*/LC_MESSAGES/*.po"):
             with source.open("rb") as handle:
                 catalog = read_po(handle)
             with source.with_suffix(".mo").open("wb") as handle:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import requests
 from sqlalchemy import Engine, create_engine, text
 
-from dispatcher.db import make_engine
+from dispatcher.storage.db import make_engine
 
 SMS_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from common import run_child  # bench/common.py: the script's folder is on the path
 
-from dispatcher.exports import Column, write_csv, write_xlsx
+from dispatcher.files.exports import Column, write_csv, write_xlsx
 
 COLUMNS = [Column("编号"), Column("时间", "datetime"), Column("活动"), Column("活动名称"),
            Column("渠道"), Column("投放", "number"), Column("号码/地址"), Column("姓名"),

@@ -31,9 +31,9 @@ from typing import Any
 from common import scratch_schema  # bench/common.py: the script's folder is on the path
 from sqlalchemy import Engine, func, insert, select, text
 
-from dispatcher import delivery_log
-from dispatcher.delivery_log import LogFilter, _conditions, _named, _query  # the statements
-from dispatcher.tables import campaigns, contacts, deliveries, runs
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery.log import LogFilter, _conditions, _named, _query  # the statements
+from dispatcher.storage.tables import campaigns, contacts, deliveries, runs
 
 URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 10, 5, 1, tzinfo=UTC)

@@ -36,9 +36,9 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import Engine
 
-from dispatcher import delivery_log
-from dispatcher.db import make_engine
-from dispatcher.delivery_log import Cursor, LogFilter
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery.log import Cursor, LogFilter
+from dispatcher.storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 10, 5, 1, tzinfo=UTC)  # 09:00 in Shanghai

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import campaign_text, run_child
 
-from dispatcher import samples
+from dispatcher.demo import contact_samples as samples
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPATCHER = [sys.executable, "-m", "dispatcher"]

@@ -1,6 +1,7 @@
 """Scaling out on Celery: plan 3.2 million SMS on PostgreSQL, send with 1, 2, 4 workers.
 
-1. In a fresh PostgreSQL schema: generate the contacts (``dispatcher.samples``, seed 7),
+1. In a fresh PostgreSQL schema: generate the contacts
+   (``dispatcher.demo.contact_samples``, seed 7),
    `dispatcher contacts import` them and `dispatcher campaign plan` one SMS campaign, each
    in a child process (wall time and peak RSS).
 2. The Twilio sandbox runs in its own process with 20 ms latency per call; `dispatcher
@@ -35,7 +36,7 @@ import requests
 from common import campaign_text, run_child, wait_up
 from sqlalchemy import Engine, create_engine, text
 
-from dispatcher import samples
+from dispatcher.demo import contact_samples as samples
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 

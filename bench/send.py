@@ -32,13 +32,16 @@ import requests
 from common import SMS_BODY, wait_up
 from twilio.rest import Client
 
-from dispatcher import campaign_store, lifecycle, registry, samples
-from dispatcher.contacts import import_contacts
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.context import AppContext
-from dispatcher.demo import TOKEN_VARIABLE, demo_config
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.runs import plan_firing
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.demo import contact_samples as samples
+from dispatcher.demo.drive import TOKEN_VARIABLE, demo_config
+from dispatcher.planning.runs import plan_firing
+from dispatcher.review import lifecycle
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 
@@ -61,7 +64,7 @@ def measure(send: Callable[[], int]) -> tuple[int, float, float]:
 
 def twilio_client(api: str) -> Client:
     """A client with the engine's own HTTP setup (pool of THREADS connections)."""
-    from channels.twilio_client import RoutedHttpClient
+    from channels.sms.twilio_client import RoutedHttpClient
 
     return Client(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN,
                   http_client=RoutedHttpClient(api, THREADS, 10.0))

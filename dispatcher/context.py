@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from dispatcher import registry
 from dispatcher.config import Config, load_config
-from dispatcher.db import make_engine
+from dispatcher.storage.db import make_engine
 
 
 @dataclass

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from channels.base import Channel, ValidationContext, toml_value
-from dispatcher import lifecycle, registry
-from dispatcher.campaign import Campaign, parse_campaign
-from dispatcher.campaign_store import apply_campaign, load_stored
-from dispatcher.planner import PlanResult, plan_run
+from dispatcher import registry
+from dispatcher.campaigns.model import Campaign, parse_campaign
+from dispatcher.campaigns.store import apply_campaign, load_stored
+from dispatcher.planning.planner import PlanResult, plan_run
+from dispatcher.review import lifecycle
 
 FIRE_TIME = datetime(2019, 6, 3, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

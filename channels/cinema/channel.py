@@ -1,7 +1,7 @@
 """Cinema pre-show spots: bookings into screenings, play logs, admissions.
 
 A placement books a spot into the preshow block of chosen screenings (see
-:mod:`channels.cinema_placement`); each booking is a row. Sending a row books it with the
+:mod:`channels.cinema.placement`); each booking is a row. Sending a row books it with the
 cinema's booking system (``POST {system}/bookings``, the row id as the booking id, so a
 retried booking is never made twice): ``sent`` when the system confirms, ``failed`` when
 it refuses (the screening was cancelled, the block is full). The cinema's play log
@@ -29,7 +29,6 @@ from typing import Any, ClassVar, NoReturn, Self
 
 import requests
 
-from channels import cinema_placement as cp
 from channels.base import (
     Capabilities,
     ConfigError,
@@ -44,6 +43,7 @@ from channels.base import (
     Target,
     ValidationContext,
 )
+from channels.cinema import placement as cp
 from channels.http_outcomes import transport_result
 from channels.http_pool import pooled_session
 from channels.settings_checks import api_base, integer, is_secret, positive_number, timeout

@@ -25,7 +25,6 @@ from typing import Any, ClassVar, NoReturn, Self
 
 import requests
 
-from channels import led_placement as lp
 from channels.base import (
     Capabilities,
     ConfigError,
@@ -42,6 +41,7 @@ from channels.base import (
     ValidationContext,
 )
 from channels.http_pool import pooled_session
+from channels.led import placement as lp
 from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
 
 CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")

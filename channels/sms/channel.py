@@ -5,7 +5,7 @@ settings. ``SmsChannel()`` with no settings is therefore a working, unconfigured
 that the core can use to check and plan campaigns on a machine without ``[channels.sms]``;
 ``SmsChannel.from_config(table)`` is the configured one that also sends. Its Twilio
 client is built at the first send or lookup (secrets are read then), once, and shared by
-the engine's sending threads (see :mod:`channels.twilio_client`).
+the engine's sending threads (see :mod:`channels.sms.twilio_client`).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from channels.base import (
     ValidationContext,
 )
 from channels.delivery_ids import parse_delivery_id, shown
-from channels.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
-from channels.sms_content import content_facts
-from channels.sms_settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
-from channels.twilio_client import OPT_OUT_CODES, TwilioAccount
+from channels.sms.content import content_facts
+from channels.sms.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
+from channels.sms.settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
+from channels.sms.twilio_client import OPT_OUT_CODES, TwilioAccount
 
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
 HANDED_TO_CARRIER = ("sent", "delivered", "undelivered")

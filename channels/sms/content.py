@@ -2,7 +2,7 @@
 
 The body as the phone shows it, who it comes from (the configured sender and the
 【signature】 mainland carriers require at the start or the end of the text), its
-characters, encoding and segments (counted by :mod:`channels.segments`, the same count
+characters, encoding and segments (counted by :mod:`channels.sms.segments`, the same count
 the rate limit and the bill use) and, for a long body, where the network cuts it.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.base import ContentFact
-from channels.segments import LIMITS, count_segments, split_segments
-from channels.sms_settings import SmsSettings
+from channels.sms.segments import LIMITS, count_segments, split_segments
+from channels.sms.settings import SmsSettings
 
 # 【平安高新】 at the start or the end of the body (the carriers' sender signature).
 _SIGNATURE = re.compile(r"^【([^【】]{1,20})】|【([^【】]{1,20})】$")

@@ -36,7 +36,7 @@ from twilio.rest import Client
 from channels.base import SendResult
 from channels.http_outcomes import retry_after, transport_result
 from channels.http_pool import mount_pool, pool_options
-from channels.sms_settings import SmsSettings
+from channels.sms.settings import SmsSettings
 
 # Errors that mean this message will never go through as it is: the row fails at once.
 PERMANENT_CODES: Mapping[int, str] = {

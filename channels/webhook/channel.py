@@ -10,8 +10,8 @@ message = "Stay safe: report gang crime on 110."
 
 Person-addressed like SMS: one row per contact (the E.164 phone), opted-out contacts
 skipped; no line-type check (the partner knows its users by phone number). Sending and
-its retry rules are in :mod:`channels.webhook_client`, the wire format in
-:mod:`channels.webhook_wire`. The partner acknowledges each notice later by posting to
+its retry rules are in :mod:`channels.webhook.client`, the wire format in
+:mod:`channels.webhook.wire`. The partner acknowledges each notice later by posting to
 the row's callback URL; that makes the row ``delivered`` (or ``undelivered``).
 
 Reach: ``message_times``, rows sent or delivered (gross: one per notice, not per person).
@@ -45,9 +45,9 @@ from channels.base import (
     Target,
     ValidationContext,
 )
-from channels.webhook_client import PartnerClient
-from channels.webhook_settings import WebhookSettings, parse_settings
-from channels.webhook_wire import receipts_from, verified_ack
+from channels.webhook.client import PartnerClient
+from channels.webhook.settings import WebhookSettings, parse_settings
+from channels.webhook.wire import receipts_from, verified_ack
 
 MAX_MESSAGE_CHARS = 500
 PLACEMENT_KEYS = ("audience", "endpoint", "message", "name")

@@ -22,9 +22,9 @@ import requests
 from channels.base import Message, SendResult
 from channels.http_outcomes import retry_after
 from channels.http_pool import pooled_session
-from channels.webhook_rate import EndpointBucket
-from channels.webhook_settings import Endpoint, WebhookSettings
-from channels.webhook_wire import notice_body, provider_ref, signed_headers
+from channels.webhook.rate import EndpointBucket
+from channels.webhook.settings import Endpoint, WebhookSettings
+from channels.webhook.wire import notice_body, provider_ref, signed_headers
 
 MAX_DETAIL = 300  # characters of a partner's error text kept in the row
 

@@ -2,7 +2,7 @@
 
 Placements send text, an image or a news article (``mpnews``, by ``media_id``) to all
 followers, to tags or to lists of openids, or a template message to listed openids (see
-:mod:`channels.wechat_placement` for the rows). ``WeChatChannel()`` without settings
+:mod:`channels.wechat.placement` for the rows). ``WeChatChannel()`` without settings
 validates and plans; sending, previews, events and statistics need ``[channels.wechat]``.
 
 Reach: ``recipients`` is WeChat's SentCount from each broadcast's MASSSENDJOBFINISH event
@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar, Self
 
-from channels import wechat_placement as wp
 from channels.base import (
     CallbackRequest,
     Capabilities,
@@ -40,10 +39,11 @@ from channels.base import (
     Target,
     ValidationContext,
 )
-from channels.wechat_client import WeChatAccount
-from channels.wechat_events import events_from
-from channels.wechat_push import FRESH_S, echo, event_xml, push_nonce
-from channels.wechat_settings import WeChatSettings, parse_settings
+from channels.wechat import placement as wp
+from channels.wechat.client import WeChatAccount
+from channels.wechat.events import events_from
+from channels.wechat.push import FRESH_S, echo, event_xml, push_nonce
+from channels.wechat.settings import WeChatSettings, parse_settings
 
 MONTHLY_BROADCASTS = 4  # a service account reaches one follower at most 4 times a month
 STATS_DAYS = 7  # getarticletotal follows an article for 7 days

@@ -24,8 +24,8 @@ from wechatpy.exceptions import APILimitedException, WeChatClientException
 
 from channels.base import ChannelError, SendResult
 from channels.http_outcomes import transport_result
-from channels.wechat_settings import WeChatSettings
-from channels.wechat_transport import route_client
+from channels.wechat.settings import WeChatSettings
+from channels.wechat.transport import route_client
 
 ALREADY_SENT = 45065  # this clientmsgid was sent before: the answer carries its msg_id
 BUSY = -1

@@ -1,7 +1,7 @@
 """WeChat's events, mapped to receipts and reach reports.
 
-The push carrying an event is proven first (:mod:`channels.wechat_push`); its XML is read
-here safely (:mod:`channels.wechat_xml`), and a value out of shape or range is a
+The push carrying an event is proven first (:mod:`channels.wechat.push`); its XML is read
+here safely (:mod:`channels.wechat.safe_xml`), and a value out of shape or range is a
 :class:`~channels.base.MalformedRequest` (400), never a server error.
 
 Mapped events:
@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 
 from channels.base import MalformedRequest, ProviderEvents, ReachReport, Receipt
-from channels.wechat_xml import xml_fields
+from channels.wechat.safe_xml import xml_fields
 
 MASS_SUCCESS = "send success"
 JOB_COUNTS = (("TotalCount", "audience"), ("FilterCount", "filtered"),

@@ -30,7 +30,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from channels.base import CallbackRequest, MalformedRequest, SignatureError
-from channels.wechat_xml import body_text, xml_fields
+from channels.wechat.safe_xml import body_text, xml_fields
 
 FRESH_S = 300  # seconds a push's timestamp may be from the server's clock, either way
 PLAIN_TYPES = (None, "raw")  # encrypt_type of a plain push: absent, or "raw"

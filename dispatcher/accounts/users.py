@@ -12,7 +12,7 @@ costs are stored with the hash). API tokens are random, shown once, stored as SH
 with a short prefix (``dsp_`` and 6 characters) to tell them apart; a revoked token
 stays listed and answers 401.
 
-Names (checked in :mod:`dispatcher.user_names`): a user name may be Chinese (``王小明``),
+Names (checked in :mod:`dispatcher.accounts.names`): a user name may be Chinese (``王小明``),
 stored NFC-normalised and compared exactly; a new name that differs from an existing one
 only in case or width is refused. The display name and the department are optional free
 text that pages show beside the name.
@@ -36,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from dispatcher.db import as_utc, utcnow
+from dispatcher.accounts.names import check_name, folded_name, normal_name, profile_text
+from dispatcher.accounts.names import shown as _shown
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import api_tokens, users
-from dispatcher.user_names import check_name, folded_name, normal_name, profile_text
-from dispatcher.user_names import shown as _shown
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import api_tokens, users
 
 ROLES = ("planner", "approver", "operator", "admin")
 READ, APPROVE, OPERATE, UNMASK, ADMIN = "read", "approve", "operate", "unmask", "admin"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, func, select, update
 
 from dispatcher.config import FrequencyCap
-from dispatcher.db import utcnow
-from dispatcher.tables import deliveries, runs
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, runs
 
 COUNTED = ("planned", "sending", "sent", "delivered", "undelivered")
 

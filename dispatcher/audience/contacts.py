@@ -17,7 +17,9 @@ from sqlalchemy import BigInteger, Connection, Engine, Text, bindparam, func, se
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.base import AREA_TYPES
-from dispatcher.csvfile import (
+from dispatcher.audience.phones import normalize
+from dispatcher.errors import DispatcherError
+from dispatcher.files.csvfile import (
     CsvRows,
     ProgressCallback,
     RowsReport,
@@ -25,10 +27,8 @@ from dispatcher.csvfile import (
     chunked,
     parsed_rows,
 )
-from dispatcher.db import insert_ignoring_conflicts, utcnow
-from dispatcher.errors import DispatcherError
-from dispatcher.phones import normalize
-from dispatcher.tables import contact_lists, contacts, list_members
+from dispatcher.storage.db import insert_ignoring_conflicts, utcnow
+from dispatcher.storage.tables import contact_lists, contacts, list_members
 
 AREAS = AREA_TYPES
 REQUIRED_COLUMNS = ("phone", "area", "district")

@@ -2,11 +2,11 @@
 minus those who opted out and those the frequency cap would hold back.
 
 GROUP BY queries over the audience's contacts, with the same list and filter rules as
-the planner's inventory (:mod:`dispatcher.inventory`), so the approver's numbers are the
+the planner's inventory (:mod:`dispatcher.planning.inventory`), so the approver's numbers are the
 ones the planner will find. Each person counts once, however many of the audience's lists hold
 them. Nothing is cached: the page shows the database as it is when it is read.
 
-"Capped" follows :mod:`dispatcher.capping` as if the campaign fired now: people who
+"Capped" follows :mod:`dispatcher.audience.capping` as if the campaign fired now: people who
 already have the cap's number of messages in runs fired during the last ``days`` days.
 The planner decides at the firing itself, so the count can change until then.
 """
@@ -21,11 +21,18 @@ from typing import Any
 from sqlalchemy import Engine, Select, Subquery, and_, exists, func, select
 
 from channels.base import AREA_TYPES, Audience
-from dispatcher.capping import COUNTED
+from dispatcher.audience.capping import COUNTED
 from dispatcher.config import FrequencyCap
 from dispatcher.errors import NotFoundError
-from dispatcher.inventory import audience_filter
-from dispatcher.tables import contact_lists, contacts, deliveries, list_members, optouts, runs
+from dispatcher.planning.inventory import audience_filter
+from dispatcher.storage.tables import (
+    contact_lists,
+    contacts,
+    deliveries,
+    list_members,
+    optouts,
+    runs,
+)
 
 NO_VALUE = ""  # a contact without a district or an area type
 

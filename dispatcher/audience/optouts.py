@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import Engine, select, tuple_
 
 from dispatcher import registry
-from dispatcher.contacts import BATCH_SIZE
-from dispatcher.csvfile import (
+from dispatcher.audience.contacts import BATCH_SIZE
+from dispatcher.audience.phones import InvalidPhone, normalize
+from dispatcher.errors import DispatcherError
+from dispatcher.files.csvfile import (
     CsvRows,
     ProgressCallback,
     RowsReport,
@@ -25,10 +27,8 @@ from dispatcher.csvfile import (
     chunked,
     parsed_rows,
 )
-from dispatcher.db import as_utc, insert_ignoring_conflicts, utcnow
-from dispatcher.errors import DispatcherError
-from dispatcher.phones import InvalidPhone, normalize
-from dispatcher.tables import optouts
+from dispatcher.storage.db import as_utc, insert_ignoring_conflicts, utcnow
+from dispatcher.storage.tables import optouts
 
 EVERY_CHANNEL = "*"
 SOURCES = ("operator", "import", "provider", "reply")

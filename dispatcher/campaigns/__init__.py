@@ -1,1 +1,2 @@
-"""Campaign files: the model and its checks, the schedule, the send window, TOML line numbers, and the actions on stored versions."""
+"""Campaign files: the model and its checks, the schedule, the send window, TOML line
+numbers, and the actions on stored versions."""

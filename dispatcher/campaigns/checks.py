@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Select, select
 
 from channels.base import AREA_TYPES, toml_value
-from dispatcher.campaign import Campaign, Issue, render_path
-from dispatcher.tables import contact_lists, contacts, list_members
-from dispatcher.toml_lines import KeyPath, key_lines, line_of
+from dispatcher.campaigns.model import Campaign, Issue, render_path
+from dispatcher.campaigns.toml_lines import KeyPath, key_lines, line_of
+from dispatcher.storage.tables import contact_lists, contacts, list_members
 
 PAST_SCHEDULE = "all firings are in the past: nothing will be sent"
 PAST_ONE_SHOT = ("all firings are in the past: nothing will be sent on time "
@@ -49,7 +49,7 @@ def schedule_warnings(campaign: Campaign, text: str, file: str, now: datetime) -
     schedule = campaign.schedule
     if schedule.next_firing_after(now) is not None:
         return []
-    # Without an end, a run-late one-shot is still planned late (dispatcher.firings).
+    # Without an end, a run-late one-shot is still planned late (dispatcher.planning.firings).
     late = schedule.end is None and schedule.misfire == "run-late"
     line = line_of(key_lines(text), ("schedule",))
     return [Issue(file, line, "schedule", PAST_ONE_SHOT if late else PAST_SCHEDULE)]

@@ -26,9 +26,9 @@ from channels.base import (
     toml_value,
     type_name,
 )
-from dispatcher import schedule as schedule_rules
-from dispatcher.schedule import Schedule
-from dispatcher.toml_lines import KeyPath, PathPart, key_lines, line_of
+from dispatcher.campaigns import schedule as schedule_rules
+from dispatcher.campaigns.schedule import Schedule
+from dispatcher.campaigns.toml_lines import KeyPath, PathPart, key_lines, line_of
 
 TOP_KEYS = ("id", "title", "owner", "timezone", "description", "schedule", "placements")
 REQUIRED_TOP = ("id", "title", "owner", "schedule", "placements")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from channels.base import toml_value, type_name
-from dispatcher.bounds import year_problem
+from dispatcher.storage.bounds import year_problem
 
 SCHEDULE_KEYS = ("start", "end", "cron", "send_window", "misfire")
 MISFIRE_POLICIES = ("run-late", "skip")

@@ -12,15 +12,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from channels.base import ValidationContext
-from dispatcher import campaign_checks, lifecycle, registry
-from dispatcher.campaign import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
-from dispatcher.cinemas import scheduled_screenings
+from dispatcher import registry
+from dispatcher.audience.contacts import list_names
+from dispatcher.campaigns import checks as campaign_checks
+from dispatcher.campaigns.model import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
 from dispatcher.config import Config
-from dispatcher.contacts import list_names
-from dispatcher.db import as_utc, utcnow
 from dispatcher.errors import NotFoundError
-from dispatcher.screens import all_screens, groups
-from dispatcher.tables import campaign_versions, campaigns, runs
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import campaign_versions, campaigns, runs
+from dispatcher.venues.cinemas import scheduled_screenings
+from dispatcher.venues.screens import all_screens, groups
 
 
 def channel_lookup(config: Config) -> ChannelLookup:

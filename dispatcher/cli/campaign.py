@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from dispatcher import campaign_store, lifecycle, registry, review, runs
-from dispatcher.bounds import MAX_DB_INT, year_problem
-from dispatcher.campaign import Issue
+from dispatcher import registry
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Issue
 from dispatcher.cli.output import (
     finish_task,
     local_time,
@@ -25,11 +25,15 @@ from dispatcher.cli.output import (
 )
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
-from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
-from dispatcher.lifecycle import default_actor
-from dispatcher.planner import PlanResult
-from dispatcher.previews import send_previews
+from dispatcher.planning import runs
+from dispatcher.planning.planner import PlanResult
+from dispatcher.planning.previews import send_previews
+from dispatcher.review import lifecycle
+from dispatcher.review import stages as review
+from dispatcher.review.lifecycle import default_actor
+from dispatcher.storage.bounds import MAX_DB_INT, year_problem
+from dispatcher.storage.db import utcnow
 
 
 @click.group()

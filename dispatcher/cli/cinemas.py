@@ -8,7 +8,11 @@ import click
 
 from channels.base import VenueChannel
 from dispatcher import registry
-from dispatcher.cinemas import (
+from dispatcher.cli.contacts import print_invalid
+from dispatcher.cli.output import print_json, print_table
+from dispatcher.context import AppContext
+from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.venues.cinemas import (
     ImportReport,
     cinema_summaries,
     import_auditoriums,
@@ -17,10 +21,6 @@ from dispatcher.cinemas import (
     rotate_token,
     token_version,
 )
-from dispatcher.cli.contacts import print_invalid
-from dispatcher.cli.output import print_json, print_table
-from dispatcher.context import AppContext
-from dispatcher.errors import DispatcherError, NotFoundError
 
 
 def _report(report: ImportReport, what: str, as_json: bool) -> None:

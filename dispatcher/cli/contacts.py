@@ -17,7 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dispatcher import samples
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.audience.contacts import list_sizes as stored_list_sizes
 from dispatcher.cli.output import (
     PercentColumn,
     cannot_write,
@@ -26,11 +27,10 @@ from dispatcher.cli.output import (
     print_table,
     progress_bar,
 )
-from dispatcher.contacts import import_contacts
-from dispatcher.contacts import list_sizes as stored_list_sizes
 from dispatcher.context import AppContext
-from dispatcher.csvfile import ProgressCallback, RowsReport
+from dispatcher.demo import contact_samples as samples
 from dispatcher.errors import DispatcherError
+from dispatcher.files.csvfile import ProgressCallback, RowsReport
 
 SHOW_INVALID = 20
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from alembic.util import CommandError
 
-from dispatcher import db
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
+from dispatcher.storage import db
 
 
 @click.group("db")

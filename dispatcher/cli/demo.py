@@ -11,7 +11,7 @@ from rich.progress import Progress, TaskID
 from dispatcher.cli.output import finish_task, output_folder, progress_bar
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.reach import print_reach
-from dispatcher.demo import DemoSettings, drive_file, run_demo
+from dispatcher.demo.drive import DemoSettings, drive_file, run_demo
 
 MAX_SCALE = 10_000_000  # three times the real drive's 3.2 million
 MAX_RATE = 100_000.0

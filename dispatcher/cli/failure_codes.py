@@ -13,11 +13,12 @@ import re
 
 import click
 
-from dispatcher import campaign_store, report_data
+from dispatcher.audience.phones import mask
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
 from dispatcher.error_codes import explain
-from dispatcher.phones import mask
+from dispatcher.reports import data as report_data
 
 NO_CODE = "(none)"  # report_data's word for a row without a code
 _PHONE_IN_TEXT = re.compile(r"\+\d{7,15}")

@@ -26,7 +26,7 @@ import traceback
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from dispatcher.db import shown_url, unreachable
+from dispatcher.storage.db import shown_url, unreachable
 
 DEBUG_ENV = "DISPATCHER_DEBUG"
 INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h

@@ -1,7 +1,7 @@
 """``dispatcher logs``: the delivery log, filtered, newest first, paged by cursor.
 
 ``--json`` and ``--csv`` print machine names for programs; ``--format csv|xlsx --output
-FILE`` writes the spreadsheet people open (``dispatcher.log_export``, as the dashboard's
+FILE`` writes the spreadsheet people open (``dispatcher.delivery.log_export``, as the dashboard's
 downloads): headers in ``--lang``, names, districts, titles, dates in the campaign's zone.
 """
 
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 from rich.progress import Progress, TaskID
 
-from dispatcher import delivery_log, i18n, log_export
+from dispatcher import i18n
 from dispatcher.cli.output import (
     cannot_write,
     finish_task,
@@ -27,7 +27,9 @@ from dispatcher.cli.output import (
 )
 from dispatcher.cli.params import Language
 from dispatcher.context import AppContext
-from dispatcher.delivery_log import (
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery import log_export
+from dispatcher.delivery.log import (
     COLUMNS,
     Cursor,
     LogFilter,
@@ -37,8 +39,8 @@ from dispatcher.delivery_log import (
     state_label,
 )
 from dispatcher.error_codes import one_line as explained
-from dispatcher.exports import Column, write_xlsx
-from dispatcher.exports import write_csv as write_sheet_csv
+from dispatcher.files.exports import Column, write_xlsx
+from dispatcher.files.exports import write_csv as write_sheet_csv
 
 MAX_PAGE_ROWS = 1_000_000  # a larger page is an export: --limit 0
 FORMATS = ("csv", "xlsx")

@@ -26,9 +26,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from dispatcher.csvfile import ExportWriter
-from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
+from dispatcher.files.csvfile import ExportWriter
+from dispatcher.storage.db import as_utc
 
 
 def stdout() -> Console:

@@ -7,14 +7,15 @@ from typing import Any
 import click
 
 from channels.base import AREA_TYPES
-from dispatcher import campaign_store, registry
+from dispatcher import registry
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
-from dispatcher.lifecycle import default_actor
-from dispatcher.manual_reach import MAX_VALUE
-from dispatcher.manual_reach import record as record_manual
-from dispatcher.reach import COUNTED_STATES, campaign_reach
-from dispatcher.reach_polling import poll_reach
+from dispatcher.reach.figures import COUNTED_STATES, campaign_reach
+from dispatcher.reach.manual import MAX_VALUE
+from dispatcher.reach.manual import record as record_manual
+from dispatcher.reach.polling import poll_reach
+from dispatcher.review.lifecycle import default_actor
 
 
 class ReachGroup(click.Group):

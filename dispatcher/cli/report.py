@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from dispatcher import campaign_store
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.cli.output import cannot_write, output_folder
 from dispatcher.cli.params import Language
 from dispatcher.context import AppContext
-from dispatcher.report import write_report
+from dispatcher.reports.writer import write_report
 
 
 @click.command()

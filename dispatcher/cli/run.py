@@ -12,16 +12,19 @@ import click
 from sqlalchemy import Engine
 
 from channels.base import Channel
-from dispatcher import claims, registry, runs, scheduler
+from dispatcher import registry
 from dispatcher.cli.output import finish_task, print_json, progress_bar, show_service_logs
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.worker import attempts_option, feed_workers, lease_option
 from dispatcher.context import AppContext
-from dispatcher.engine import DeliveryEngine
-from dispatcher.led_feeds import PlaylistPusher
-from dispatcher.lifecycle import default_actor
-from dispatcher.planner import PlanResult
-from dispatcher.policy import EngineOptions
+from dispatcher.delivery import claims
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.planning import runs
+from dispatcher.planning.planner import PlanResult
+from dispatcher.review.lifecycle import default_actor
+from dispatcher.scheduling import scheduler
+from dispatcher.venues.led_feeds import PlaylistPusher
 
 MAX_SKIP_GRACE_SECONDS = 7 * 86_400.0  # a firing a week late is missed, not sent
 

@@ -6,7 +6,7 @@ import click
 
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
-from dispatcher.firings import approved_campaigns, coming_firings
+from dispatcher.planning.firings import approved_campaigns, coming_firings
 
 
 @click.group()

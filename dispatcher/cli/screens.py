@@ -12,17 +12,18 @@ import click
 from sqlalchemy import update
 
 from channels.base import SignageChannel
-from dispatcher import campaign_store, registry
+from dispatcher import registry
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import local_time, print_json, print_table, time_header
 from dispatcher.context import AppContext
-from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
-from dispatcher.led_pop import audience_of, rollup
-from dispatcher.refused_reports import recent_refusals
-from dispatcher.screens import add_group, all_screens, get_screen, group_rules, groups
-from dispatcher.screens import import_screens as import_registry
-from dispatcher.tables import screens as screens_table
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import screens as screens_table
+from dispatcher.venues.led_proof import audience_of, rollup
+from dispatcher.venues.refused_reports import recent_refusals
+from dispatcher.venues.screens import add_group, all_screens, get_screen, group_rules, groups
+from dispatcher.venues.screens import import_screens as import_registry
 
 
 @click.group()

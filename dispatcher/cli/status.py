@@ -10,13 +10,13 @@ from urllib.parse import urlsplit
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatcher import celery_app
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.cli.params import FloatRange
 from dispatcher.config import Config
 from dispatcher.context import AppContext
+from dispatcher.delivery.celery import app as celery_app
+from dispatcher.delivery.status import ExecutorStatus, RunningBlock, read_status
 from dispatcher.errors import DispatcherError
-from dispatcher.executor_status import ExecutorStatus, RunningBlock, read_status
 
 # A worker beats every few seconds (`dispatcher worker --heartbeat`); a minute of silence
 # means it is gone, or stuck in a provider call far longer than any timeout allows.

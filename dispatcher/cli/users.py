@@ -12,11 +12,7 @@ from datetime import datetime
 import click
 from click.decorators import FC
 
-from dispatcher.cli.output import local_time, print_json, print_table, time_header
-from dispatcher.context import AppContext
-from dispatcher.errors import DispatcherError
-from dispatcher.lifecycle import default_actor
-from dispatcher.users import (
+from dispatcher.accounts.users import (
     ROLES,
     TokenInfo,
     User,
@@ -30,6 +26,10 @@ from dispatcher.users import (
     set_profile,
     set_role,
 )
+from dispatcher.cli.output import local_time, print_json, print_table, time_header
+from dispatcher.context import AppContext
+from dispatcher.errors import DispatcherError
+from dispatcher.review.lifecycle import default_actor
 
 
 def by_option(kept: str) -> Callable[[FC], FC]:

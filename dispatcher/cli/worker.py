@@ -11,15 +11,18 @@ import click
 from celery.signals import worker_shutting_down
 
 from channels.base import Channel, Sender
-from dispatcher import celery_app, claims, registry, scheduler
+from dispatcher import registry
 from dispatcher.cli.output import progress_bar, show_service_logs
 from dispatcher.cli.params import FloatRange
 from dispatcher.config import Config
 from dispatcher.context import AppContext
+from dispatcher.delivery import claims
+from dispatcher.delivery.celery import app as celery_app
+from dispatcher.delivery.celery.feeder import FeederOptions, TaskFeeder
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.delivery.shared_limits import RedisLimiters
 from dispatcher.errors import ConfigError
-from dispatcher.feeder import FeederOptions, TaskFeeder
-from dispatcher.policy import EngineOptions
-from dispatcher.shared_limits import RedisLimiters
+from dispatcher.scheduling import scheduler
 
 # A task ends when its block has nothing due within this many seconds; later work (a
 # retry's backoff, a lease running out) gets a task of its own from the feeder.

@@ -24,8 +24,8 @@ from sqlalchemy import (
     update,
 )
 
-from dispatcher.db import as_utc, utcnow
-from dispatcher.tables import deliveries, delivery_events, runs
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, runs
 
 SENDABLE_RUN = "planned"  # runs.status of runs the engine sends
 

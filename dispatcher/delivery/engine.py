@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from channels.base import Channel, LookupResult, Message, Sender, SendResult
-from dispatcher import claims
-from dispatcher.cinemas import use_current_tokens
-from dispatcher.claims import ClaimedRow, Scope
-from dispatcher.db import utcnow
-from dispatcher.policy import EngineOptions, EngineReport
-from dispatcher.ratelimit import Bucket, Limiters, RateLimiters
-from dispatcher.recording import Recorder
-from dispatcher.run_context import RunPlacements
+from dispatcher.delivery import claims
+from dispatcher.delivery.claims import ClaimedRow, Scope
+from dispatcher.delivery.policy import EngineOptions, EngineReport
+from dispatcher.delivery.ratelimit import Bucket, Limiters, RateLimiters
+from dispatcher.delivery.recording import Recorder
+from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.storage.db import utcnow
+from dispatcher.venues.cinemas import use_current_tokens
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from dispatcher.db import as_utc
 from dispatcher.i18n import pgettext
-from dispatcher.labels import L_, label
-from dispatcher.tables import campaigns, contacts, deliveries, delivery_events, runs
+from dispatcher.i18n.labels import L_, label
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import campaigns, contacts, deliveries, delivery_events, runs
 
 SOURCES = ("plan", "send", "lookup", "receipt", "retry", "venue", "operator")
 # The words people read for the sources, marked for the catalogs (context "event_source").

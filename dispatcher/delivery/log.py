@@ -32,12 +32,12 @@ from sqlalchemy import (
 )
 
 from channels.base import SKIP_REASONS, STATES, is_group_address
-from dispatcher.bounds import MAX_DB_INT, year_problem
-from dispatcher.db import as_utc
+from dispatcher.audience.phones import mask, normalize
 from dispatcher.errors import DispatcherError
 from dispatcher.i18n import _
-from dispatcher.phones import mask, normalize
-from dispatcher.tables import contacts, deliveries, runs
+from dispatcher.storage.bounds import MAX_DB_INT, year_problem
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import contacts, deliveries, runs
 
 COLUMNS = ("id", "updated_at", "campaign", "run", "channel", "placement", "target", "status",
            "reason", "detail", "error_code", "provider_ref", "attempts")

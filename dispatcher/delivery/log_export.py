@@ -21,16 +21,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 
-from dispatcher import delivery_log
-from dispatcher.campaign_store import load_stored
-from dispatcher.delivery_log import Cursor, LogFilter, display_row
+from dispatcher.audience.phones import mask
+from dispatcher.campaigns.store import load_stored
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery.log import Cursor, LogFilter, display_row
 from dispatcher.error_codes import Explanation, explain, explain_skip
 from dispatcher.errors import NotFoundError
-from dispatcher.exports import Column
+from dispatcher.files.exports import Column
 from dispatcher.i18n import _, current_locale, use_locale
-from dispatcher.labels import label
-from dispatcher.phones import mask
-from dispatcher.tables import campaigns, contacts, deliveries
+from dispatcher.i18n.labels import label
+from dispatcher.storage.tables import campaigns, contacts, deliveries
 
 BATCH_ROWS = 1_000  # rows whose names and districts are looked up in one query
 

@@ -2,7 +2,7 @@
 
 One bucket per account key in this process, shared by every send of that account; a
 provider's ``Retry-After`` pauses the whole bucket, so all senders of the account slow
-down together. :mod:`dispatcher.shared_limits` keeps the same buckets in Redis, shared by
+down together. :mod:`dispatcher.delivery.shared_limits` keeps the same buckets in Redis, shared by
 every worker process of the Celery executor.
 """
 

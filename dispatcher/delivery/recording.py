@@ -10,11 +10,12 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine
 
 from channels.base import LookupResult, Message, SendResult
-from dispatcher import claims, optouts
-from dispatcher.claims import ClaimedRow
-from dispatcher.db import utcnow
-from dispatcher.policy import EngineOptions, EngineReport, backoff
-from dispatcher.transitions import Transition, advance
+from dispatcher.audience import optouts
+from dispatcher.delivery import claims
+from dispatcher.delivery.claims import ClaimedRow
+from dispatcher.delivery.policy import EngineOptions, EngineReport, backoff
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.storage.db import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Exists, exists, insert, select, update
 
-from dispatcher import lifecycle
-from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import _
-from dispatcher.labels import label
-from dispatcher.tables import deliveries, delivery_events, optouts, runs
+from dispatcher.i18n.labels import label
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, optouts, runs
 
 RETRYABLE_RUNS = ("planned", "paused", "completed")  # as runs.retry_failed requeues
 REQUESTED = "retry requested"  # the event's detail, as runs.retry_failed writes it

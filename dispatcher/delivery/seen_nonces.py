@@ -16,8 +16,8 @@ from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from channels.base import CallbackRequest, SignatureError
-from dispatcher.db import utcnow
-from dispatcher.tables import seen_nonces
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import seen_nonces
 
 
 @runtime_checkable

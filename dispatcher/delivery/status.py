@@ -1,9 +1,10 @@
 """What the executor is doing, read from the database alone (``dispatcher status``).
 
-The database is the truth for the Celery executor (see :mod:`dispatcher.send_tasks`): the
-broker only holds copies of queued blocks, and a worker records the block it holds and
-beats its heart in ``send_tasks``. So everything here but the broker's view (which
-workers answer, the queue's depth) comes from two tables, and works for either executor.
+The database is the truth for the Celery executor (see
+:mod:`dispatcher.delivery.celery.send_tasks`): the broker only holds copies of queued
+blocks, and a worker records the block it holds and beats its heart in ``send_tasks``.
+So everything here but the broker's view (which workers answer, the queue's depth) comes
+from two tables, and works for either executor.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select
 
-from dispatcher.claims import SENDABLE_RUN
-from dispatcher.db import as_utc, utcnow
-from dispatcher.tables import deliveries, runs, send_tasks
+from dispatcher.delivery.claims import SENDABLE_RUN
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import deliveries, runs, send_tasks
 
 OPEN_STATUSES = ("planned", "sending")
 

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, case, insert, literal, update
 
 from channels.base import STATE_RANK
-from dispatcher.db import utcnow
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, delivery_events
 
 _RANK_OF_STATUS = case(
     {state: rank for state, rank in STATE_RANK.items()}, value=deliveries.c.status, else_=3)

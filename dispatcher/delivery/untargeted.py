@@ -27,15 +27,22 @@ from sqlalchemy import Connection, Engine, func, select
 
 from channels.audience import parse_audience
 from channels.base import Audience, ValidationContext
-from dispatcher import campaign_store
-from dispatcher.campaign import Campaign
-from dispatcher.db import as_utc
-from dispatcher.delivery_log import LogFilter, count
+from dispatcher.audience.optouts import EVERY_CHANNEL
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Campaign
+from dispatcher.delivery.log import LogFilter, count
 from dispatcher.errors import NotFoundError
 from dispatcher.i18n import _, ngettext, pgettext
-from dispatcher.labels import L_, label
-from dispatcher.optouts import EVERY_CHANNEL
-from dispatcher.tables import contact_lists, contacts, deliveries, list_members, optouts, runs
+from dispatcher.i18n.labels import L_, label
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import (
+    contact_lists,
+    contacts,
+    deliveries,
+    list_members,
+    optouts,
+    runs,
+)
 
 MAX_CONTACTS = 5  # contacts of one name explained; more are only counted
 MAX_GROUPS = 8  # (campaign, state) groups of hidden rows named

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from channels.base import Channel, VenueChannel
-from dispatcher.cinema_samples import (
+from dispatcher.demo.cinema_samples import (
     AUDITORIUM_COLUMNS,
     CINEMA_COLUMNS,
     SHOWTIME_COLUMNS,
@@ -28,15 +28,15 @@ from dispatcher.cinema_samples import (
     sample_showtimes,
     write_csv,
 )
-from dispatcher.cinemas import (
+from dispatcher.sandbox import CinemaOptions, CinemaSystem
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import deliveries, screenings
+from dispatcher.venues.cinemas import (
     import_auditoriums,
     import_cinemas,
     import_showtimes,
     screening_of,
 )
-from dispatcher.db import as_utc
-from dispatcher.sandbox import CinemaOptions, CinemaSystem
-from dispatcher.tables import deliveries, screenings
 
 SECRET_VARIABLE = "DISPATCHER_DEMO_CINEMA_SECRET"
 DRIVE_CINEMAS = 12

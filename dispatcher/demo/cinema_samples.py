@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatcher.samples import DISTRICTS
+from dispatcher.demo.contact_samples import DISTRICTS
 
 CINEMA_COLUMNS = ("id", "name", "district", "address", "system", "timezone", "preshow")
 AUDITORIUM_COLUMNS = ("cinema", "id", "name", "seats")

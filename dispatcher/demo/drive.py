@@ -21,11 +21,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatcher import campaign_store, claims, lifecycle, registry, samples
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.config import Config, parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.demo_cinema import (
+from dispatcher.delivery import claims
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions, EngineReport
+from dispatcher.demo import contact_samples as samples
+from dispatcher.demo.cinema import (
     DAYS,
     DRIVE_CINEMAS,
     cinema_system,
@@ -33,20 +38,14 @@ from dispatcher.demo_cinema import (
     import_sample_cinemas,
     wait_for_the_plays,
 )
-from dispatcher.demo_led import (
-    DRIVE_SCREENS,
-    import_sample_screens,
-    led_table,
-    play_the_first_day,
-)
-from dispatcher.engine import DeliveryEngine
+from dispatcher.demo.led import DRIVE_SCREENS, import_sample_screens, led_table, play_the_first_day
 from dispatcher.errors import DispatcherError
-from dispatcher.manual_reach import record as record_manual
-from dispatcher.policy import EngineOptions, EngineReport
-from dispatcher.reach import campaign_reach
-from dispatcher.reach_polling import poll_reach
-from dispatcher.report import write_report
-from dispatcher.runs import plan_firing
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.reach.manual import record as record_manual
+from dispatcher.reach.polling import poll_reach
+from dispatcher.reports.writer import write_report
+from dispatcher.review import lifecycle
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AES_KEY,
@@ -61,7 +60,7 @@ from dispatcher.sandbox import (
     WeChatOptions,
     WeChatSandbox,
 )
-from dispatcher.sandbox.partner_options import NOTICES_PATH
+from dispatcher.sandbox.partner.options import NOTICES_PATH
 from dispatcher.serving import BackgroundServer, free_port
 
 TOKEN_VARIABLE = "DISPATCHER_DEMO_TWILIO_AUTH_TOKEN"  # the sandbox's, set for this process
@@ -78,10 +77,10 @@ DRIVE_FILE = "pingan-ding.toml"
 def drive_file() -> Path:
     """The drive's campaign file, found from any working directory: in a source checkout
     ``campaigns/`` beside the package; in an installed wheel the copy the build put in
-    ``dispatcher/demo_campaigns/`` (see setup.py)."""
-    package = Path(__file__).resolve().parent
-    checkout = package.parent / "campaigns" / DRIVE_FILE
-    return checkout if checkout.is_file() else package / "demo_campaigns" / DRIVE_FILE
+    ``dispatcher/demo/campaigns/`` (see setup.py)."""
+    demo_package = Path(__file__).resolve().parent
+    checkout = demo_package.parents[1] / "campaigns" / DRIVE_FILE
+    return checkout if checkout.is_file() else demo_package / "campaigns" / DRIVE_FILE
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from channels.base import Channel, SignageChannel
-from dispatcher.led_feeds import PlaylistPusher
+from dispatcher.campaigns.schedule import Schedule
+from dispatcher.demo.screen_samples import FLEET, sample_screens, write_screens_csv
 from dispatcher.sandbox import LedFleet, LedOptions, ScreenSpec
-from dispatcher.schedule import Schedule
-from dispatcher.screen_samples import FLEET, sample_screens, write_screens_csv
-from dispatcher.screens import import_screens
+from dispatcher.venues.led_feeds import PlaylistPusher
+from dispatcher.venues.screens import import_screens
 
 SECRET_VARIABLE = "DISPATCHER_DEMO_LED_SECRET"
 DRIVE_SCREENS = sum(count for _kind, count, *_rest in FLEET)  # 530, like the drive

@@ -7,7 +7,7 @@ import csv
 import os
 import random
 
-from dispatcher.samples import DISTRICTS
+from dispatcher.demo.contact_samples import DISTRICTS
 
 # (kind, how many of the default 530, resolution, audience per play, how it was estimated,
 # as the office's registry states it)

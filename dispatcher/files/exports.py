@@ -41,7 +41,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dispatcher.csvfile import ExportWriter, spreadsheet_safe
+from dispatcher.files.csvfile import ExportWriter, spreadsheet_safe
 
 MAX_SHEET_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
 SHEET_NAME_CHARS = 31  # Excel's limit on a sheet's name

@@ -2,7 +2,7 @@
 
 Every string a planner, approver or operator reads goes through :func:`_` (or
 :func:`ngettext`, :func:`pgettext` for a word whose meaning needs a context, such as a
-delivery state). The catalogs live in ``dispatcher/locale/<locale>/LC_MESSAGES/`` as
+delivery state). The catalogs live in ``dispatcher/i18n/locale/<locale>/LC_MESSAGES/`` as
 ``messages.po`` (committed; ``scripts/catalogs`` extracts and updates them) and
 ``messages.mo`` (compiled by the build; a source checkout compiles the ``.po`` in memory
 on first use).

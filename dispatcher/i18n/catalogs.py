@@ -1,7 +1,7 @@
 """Keeping the translation catalogs: extract the strings, merge them into each locale.
 
-``python -m dispatcher.catalogs`` (what ``scripts/catalogs`` runs) extracts every string
-marked in the Python code and the Jinja2 templates into ``dispatcher/locale/messages.pot``
+``python -m dispatcher.i18n.catalogs`` (what ``scripts/catalogs`` runs) extracts every string
+marked in the Python code and the Jinja2 templates into ``dispatcher/i18n/locale/messages.pot``
 and merges it into the ``zh_CN``, ``en`` and ``zh_TW`` catalogs: new strings arrive
 untranslated, strings no longer used are dropped. The completeness test extracts the
 same way and fails on any string ``zh_CN`` or ``zh_TW`` lacks.
@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 from dispatcher.i18n import DOMAIN, LOCALE_DIR, LOCALES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Where strings are marked, and how: Python modules and the dashboard's templates.
 METHOD_MAP = [("dispatcher/**.py", "python"), ("channels/**.py", "python"),
               ("dispatcher/web/templates/**.html", "jinja2")]
@@ -28,7 +28,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"
             "npgettext": ((1, "c"), 2, 3), "N_": None, "L_": ((1, "c"), 2)}
 HEADER = ("# The dashboard's, reports' and exports' words for people.\n"
           "# Updated by scripts/catalogs; translate the empty msgstr lines.")
-SKIP = ("dispatcher/sandbox/", "dispatcher/catalogs.py")  # simulators speak to programs
+SKIP = ("dispatcher/sandbox/", "dispatcher/i18n/catalogs.py")  # simulators speak to programs
 
 
 def extract() -> Catalog:

@@ -1,1 +1,2 @@
-"""From an approved version to delivery rows: firings, runs, the planner, the contact inventory, previews."""
+"""From an approved version to delivery rows: firings, runs, the planner, the contact
+inventory, previews."""

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
-from dispatcher import campaign_store, lifecycle
-from dispatcher.campaign import Campaign
-from dispatcher.db import utcnow
-from dispatcher.tables import audit_log, campaigns, runs
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Campaign
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import audit_log, campaigns, runs
 
 ACTOR = "scheduler"
 

@@ -24,10 +24,10 @@ from sqlalchemy import (
 )
 
 from channels.base import Audience, Contact, Screen, Screening
-from dispatcher.cinemas import scheduled_screenings
 from dispatcher.errors import NotFoundError
-from dispatcher.screens import all_screens, groups
-from dispatcher.tables import contact_lists, contacts, list_members, optouts
+from dispatcher.storage.tables import contact_lists, contacts, list_members, optouts
+from dispatcher.venues.cinemas import scheduled_screenings
+from dispatcher.venues.screens import all_screens, groups
 
 PAGE_SIZE = 20_000
 

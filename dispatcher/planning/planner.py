@@ -25,13 +25,13 @@ from threading import Event, Thread
 from sqlalchemy import Engine, select
 
 from channels.base import Channel, Placement, Target
-from dispatcher import lifecycle
-from dispatcher.campaign import Campaign
-from dispatcher.capping import apply_cap
+from dispatcher.audience.capping import apply_cap
+from dispatcher.campaigns.model import Campaign
 from dispatcher.config import FrequencyCap
-from dispatcher.db import insert_ignoring_conflicts, refresh_statistics, utcnow
-from dispatcher.inventory import DatabaseInventory
-from dispatcher.tables import deliveries, delivery_events, runs
+from dispatcher.planning.inventory import DatabaseInventory
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import insert_ignoring_conflicts, refresh_statistics, utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, runs
 
 BATCH_SIZE = 50_000
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from channels.base import Channel, ChannelError, Previewer
-from dispatcher import campaign_store, lifecycle
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.errors import DispatcherError
+from dispatcher.review import lifecycle
 
 
 @dataclass(frozen=True)

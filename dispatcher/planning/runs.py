@@ -10,13 +10,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, exists, insert, literal, select, update
 
 from channels.base import Channel
-from dispatcher import campaign_store, lifecycle
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.config import FrequencyCap
-from dispatcher.db import utcnow
 from dispatcher.errors import DispatcherError
-from dispatcher.firings import approved_campaigns, is_planned, missed_because, record_missed
-from dispatcher.planner import PlanResult, plan_run
-from dispatcher.tables import deliveries, delivery_events, optouts, runs
+from dispatcher.planning.firings import (
+    approved_campaigns,
+    is_planned,
+    missed_because,
+    record_missed,
+)
+from dispatcher.planning.planner import PlanResult, plan_run
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, optouts, runs
 
 ChannelFor = Callable[[str], Channel]
 # How late `dispatcher run --until-idle` may still plan a "skip" campaign's firing: it is

@@ -20,10 +20,10 @@ from channels.base import (
     ReachFigure,
     ReportedReach,
 )
-from dispatcher.campaign import Campaign, ChannelLookup
-from dispatcher.manual_reach import figures as manual_figures
-from dispatcher.provider_reports import report_totals
-from dispatcher.tables import deliveries, runs
+from dispatcher.campaigns.model import Campaign, ChannelLookup
+from dispatcher.reach.manual import figures as manual_figures
+from dispatcher.reach.provider_reports import report_totals
+from dispatcher.storage.tables import deliveries, runs
 
 COUNTED_STATES = ("sending", "sent", "delivered", "undelivered", "failed")
 

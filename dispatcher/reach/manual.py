@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from channels.base import AREA_TYPES, ReachFigure
-from dispatcher import campaign_store, lifecycle
-from dispatcher.db import as_utc, utcnow
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.errors import DispatcherError
-from dispatcher.tables import manual_reach
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import manual_reach
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_VALUE = 10**12  # more than any offline placement reaches; far below what the database holds

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from channels.base import Channel, Placement, ReachPoller
-from dispatcher.provider_reports import apply_reports, rows_to_poll
-from dispatcher.run_context import RunPlacements
-from dispatcher.tables import deliveries, runs
+from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.reach.provider_reports import apply_reports, rows_to_poll
+from dispatcher.storage.tables import deliveries, runs
 
 
 @dataclass

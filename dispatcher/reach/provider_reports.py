@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.base import Placement, ReachReport, SentRow
-from dispatcher.db import as_utc, utcnow
-from dispatcher.tables import deliveries, delivery_events, provider_reports, runs
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, provider_reports, runs
 
 log = logging.getLogger(__name__)
 

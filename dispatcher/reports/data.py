@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from channels.base import AREA_TYPES
-from dispatcher import campaign_store, manual_reach
-from dispatcher.campaign import Campaign
-from dispatcher.cinemas import screening_of
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Campaign
 from dispatcher.config import Config
-from dispatcher.db import as_utc
-from dispatcher.reach import campaign_reach
-from dispatcher.tables import (
+from dispatcher.reach import manual as manual_reach
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import (
     contacts,
     deliveries,
     delivery_events,
@@ -35,6 +35,7 @@ from dispatcher.tables import (
     screenings,
     screens,
 )
+from dispatcher.venues.cinemas import screening_of
 
 PERSON_CHANNELS = ("sms", "webhook")
 HANDED_OVER = ("sent", "delivered", "undelivered")

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dispatcher.exports import Column, write_csv, write_xlsx
+from dispatcher.files.exports import Column, write_csv, write_xlsx
 from dispatcher.i18n import _, pgettext
-from dispatcher.labels import label
-from dispatcher.report_data import ReportData
-from dispatcher.report_text import (
+from dispatcher.i18n.labels import label
+from dispatcher.reports.data import ReportData
+from dispatcher.reports.text import (
     ANY_METRIC,
     Figure,
     channel_label,

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.error_codes import explain
 from dispatcher.i18n import _, pgettext
-from dispatcher.labels import label
-from dispatcher.report_data import ReportData
-from dispatcher.report_text import channel_label, figures, source_label
+from dispatcher.i18n.labels import label
+from dispatcher.reports.data import ReportData
+from dispatcher.reports.text import channel_label, figures, source_label
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The report's words: the summary paragraph in the drive's own style, and its footnotes.
 
 "短信 320万余条次；……影院映前广告 500余场次、观众 10万余人次": each figure from the reach
-object, rounded down with "more than" (:mod:`dispatcher.amounts`), gross counts labelled as
+object, rounded down with "more than" (:mod:`dispatcher.i18n.amounts`), gross counts labelled as
 such (条次, 人次), estimates named as estimates, and each numbered to a footnote with its
 source and method. Every word comes from the gettext catalogs, translated in the locale
 the report is written in (``i18n.use_locale``): Simplified by default, Traditional or
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from dispatcher.amounts import approximate
 from dispatcher.i18n import N_, _, pgettext
-from dispatcher.labels import L_, label
+from dispatcher.i18n.amounts import approximate
+from dispatcher.i18n.labels import L_, label
 
 # Units: figures of one unit share a chart panel and its scale; each unit has a heading
 # (context "unit": "Screens" here is a count of screens, not the dashboard's page).

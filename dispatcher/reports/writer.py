@@ -29,14 +29,13 @@ from sqlalchemy import Engine
 
 from channels.base import AREA_TYPES
 from dispatcher.config import Config
-from dispatcher.csvfile import spreadsheet_safe
-from dispatcher.db import utcnow
+from dispatcher.files.csvfile import spreadsheet_safe
 from dispatcher.i18n import HTML_LANG, _, current_locale, pgettext, use_locale
-from dispatcher.labels import label
-from dispatcher.report_charts import Panel, bars, daily, heatmap, panels
-from dispatcher.report_data import NO_DISTRICT, ReportData, gather
-from dispatcher.report_figures import write_figures
-from dispatcher.report_tables import (
+from dispatcher.i18n.labels import label
+from dispatcher.reports.charts import Panel, bars, daily, heatmap, panels
+from dispatcher.reports.data import NO_DISTRICT, ReportData, gather
+from dispatcher.reports.figures import write_figures
+from dispatcher.reports.sections import (
     Table,
     byline,
     failure_table,
@@ -45,13 +44,8 @@ from dispatcher.report_tables import (
     no_code,
     reach_table,
 )
-from dispatcher.report_text import (
-    Figure,
-    Summary,
-    channel_label,
-    figures,
-    summary,
-)
+from dispatcher.reports.text import Figure, Summary, channel_label, figures, summary
+from dispatcher.storage.db import utcnow
 
 CHARTS = ("reach", "timeline", "coverage", "failures")
 

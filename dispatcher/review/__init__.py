@@ -1,1 +1,2 @@
-"""Before anything is sent: review stages, approval and the audit log, and what a version will send in words."""
+"""Before anything is sent: review stages, approval and the audit log, and what a version
+will send in words."""

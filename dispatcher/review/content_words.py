@@ -5,7 +5,7 @@ should be warned about. Marked with ``N_`` here and translated when a page is ma
 from __future__ import annotations
 
 from dispatcher.i18n import N_, _, ngettext, pgettext
-from dispatcher.labels import L_, label
+from dispatcher.i18n.labels import L_, label
 
 # The text as the recipient gets it, named for where it appears.
 TEXT_LABELS = {

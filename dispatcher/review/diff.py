@@ -17,7 +17,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, select
 
 from dispatcher.errors import NotFoundError
-from dispatcher.tables import campaign_versions, campaigns
+from dispatcher.storage.tables import campaign_versions, campaigns
 
 CONTEXT = 3  # unchanged lines kept around a change
 SIMILAR = 0.5  # below this share of tokens in common, a changed line is marked whole

@@ -24,12 +24,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from dispatcher.accounts.users import APPROVE, get_user
 from dispatcher.config import DEFAULT_STAGE
-from dispatcher.db import as_utc
 from dispatcher.errors import DispatcherError
 from dispatcher.i18n import _, pgettext
-from dispatcher.tables import audit_log, campaign_versions, review_approvals
-from dispatcher.users import APPROVE, get_user
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import audit_log, campaign_versions, review_approvals
 
 DEFAULT_STAGES = (DEFAULT_STAGE,)
 

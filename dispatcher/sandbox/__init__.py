@@ -17,7 +17,7 @@ endpoint) run one in the foreground; from Python::
     from dispatcher.sandbox import WeChatOptions, WeChatSandbox
 
     with WeChatSandbox(WeChatOptions(followers=500)).serve() as url:
-        ...                        # route a wechatpy client there (channels.wechat_transport)
+        ...                        # route a wechatpy client there (channels.wechat.transport)
 
     from dispatcher.sandbox import LedFleet, LedOptions, ScreenSpec
 
@@ -40,29 +40,29 @@ endpoint) run one in the foreground; from Python::
         partner.wait_for_acks(5)   # acknowledgements go to each notice's callback_url
 """
 
-from dispatcher.sandbox.cinema import CinemaSystem
-from dispatcher.sandbox.cinema_options import CinemaOptions, read_tokens
-from dispatcher.sandbox.cinema_program import CinemaProgram, build_program, read_program
-from dispatcher.sandbox.led import LedFleet
-from dispatcher.sandbox.led_options import LedOptions, ScreenSpec, read_screens
-from dispatcher.sandbox.partner import PartnerSandbox
-from dispatcher.sandbox.partner_options import SANDBOX_PARTNER_SECRET, PartnerOptions
-from dispatcher.sandbox.twilio import TwilioSandbox, create_twilio_app
-from dispatcher.sandbox.twilio_options import (
-    MAGIC_TO_NUMBERS,
-    SANDBOX_ACCOUNT_SID,
-    SANDBOX_AUTH_TOKEN,
-    TwilioOptions,
+from dispatcher.sandbox.cinema.options import CinemaOptions, read_tokens
+from dispatcher.sandbox.cinema.program import CinemaProgram, build_program, read_program
+from dispatcher.sandbox.cinema.server import CinemaSystem
+from dispatcher.sandbox.led.fleet import LedFleet
+from dispatcher.sandbox.led.options import LedOptions, ScreenSpec, read_screens
+from dispatcher.sandbox.partner.options import SANDBOX_PARTNER_SECRET, PartnerOptions
+from dispatcher.sandbox.partner.server import PartnerSandbox
+from dispatcher.sandbox.twilio.options import (
+           MAGIC_TO_NUMBERS,
+           SANDBOX_ACCOUNT_SID,
+           SANDBOX_AUTH_TOKEN,
+           TwilioOptions,
 )
-from dispatcher.sandbox.wechat import WeChatSandbox, create_wechat_app
-from dispatcher.sandbox.wechat_options import (
-    SANDBOX_AES_KEY,
-    SANDBOX_APPID,
-    SANDBOX_APPSECRET,
-    SANDBOX_ORIGINAL_ID,
-    SANDBOX_TOKEN,
-    WeChatOptions,
+from dispatcher.sandbox.twilio.server import TwilioSandbox, create_twilio_app
+from dispatcher.sandbox.wechat.options import (
+           SANDBOX_AES_KEY,
+           SANDBOX_APPID,
+           SANDBOX_APPSECRET,
+           SANDBOX_ORIGINAL_ID,
+           SANDBOX_TOKEN,
+           WeChatOptions,
 )
+from dispatcher.sandbox.wechat.server import WeChatSandbox, create_wechat_app
 
 __all__ = ["MAGIC_TO_NUMBERS", "SANDBOX_ACCOUNT_SID", "SANDBOX_AES_KEY", "SANDBOX_APPID",
            "SANDBOX_APPSECRET", "SANDBOX_AUTH_TOKEN", "SANDBOX_ORIGINAL_ID",

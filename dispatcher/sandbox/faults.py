@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from dispatcher.sandbox.twilio_options import UNDELIVERED_CODES, TwilioOptions
+from dispatcher.sandbox.twilio.options import UNDELIVERED_CODES, TwilioOptions
 
 
 @dataclass(frozen=True)

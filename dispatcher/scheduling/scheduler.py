@@ -2,7 +2,7 @@
 
 One job per campaign (job id = campaign id) in APScheduler's SQLAlchemy job store, in the
 project's own database. A job references its function by text,
-``"dispatcher.scheduler:fire"``, and carries only strings (campaign id, fire time), so a
+``"dispatcher.scheduling.scheduler:fire"``, and carries only strings (campaign id, fire time), so a
 stored job always loads again. A one-shot campaign fires once at ``start`` (DateTrigger);
 a recurring one by ``cron`` from ``start`` until ``end`` (CronTrigger built by
 :func:`dispatcher.schedule.cron_trigger`), in the campaign's time zone.
@@ -43,12 +43,13 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Engine
 
 from channels.base import Channel
-from dispatcher import campaign_store, lifecycle, registry
-from dispatcher.campaign import Campaign
+from dispatcher import registry
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Campaign
+from dispatcher.campaigns.schedule import cron_trigger
 from dispatcher.config import FrequencyCap
-from dispatcher.db import make_engine, utcnow
 from dispatcher.errors import NotFoundError
-from dispatcher.firings import (
+from dispatcher.planning.firings import (
     ACTOR,
     approved_campaigns,
     campaign_zone,
@@ -58,14 +59,15 @@ from dispatcher.firings import (
     missed_because,
     record_missed,
 )
-from dispatcher.leader import LeaderLock
-from dispatcher.planner import plan_run
-from dispatcher.reach_polling import poll_reach
-from dispatcher.schedule import cron_trigger
+from dispatcher.planning.planner import plan_run
+from dispatcher.reach.polling import poll_reach
+from dispatcher.review import lifecycle
+from dispatcher.scheduling.leader import LeaderLock
+from dispatcher.storage.db import make_engine, utcnow
 
 log = logging.getLogger(__name__)
 
-FIRE_REF = "dispatcher.scheduler:fire"
+FIRE_REF = "dispatcher.scheduling.scheduler:fire"
 JOB_TABLE = "apscheduler_jobs"
 # How late a one-shot "run-late" campaign without an end may still fire.
 ONE_SHOT_GRACE = timedelta(days=7)

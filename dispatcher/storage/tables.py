@@ -1,6 +1,6 @@
 """Every table of the dispatcher, in one place (SQLAlchemy Core).
 
-Alembic migrations in ``dispatcher/migrations`` create these; a change here needs a new
+Alembic migrations in ``dispatcher/storage/migrations`` create these; a change here needs a new
 migration. Bulk paths (contact import, planning) use Core executemany on these tables,
 never one ORM object per row.
 """

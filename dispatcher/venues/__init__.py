@@ -1,1 +1,2 @@
-"""LED screens and cinemas: registries, playlist feeds, proof of play, play logs and refused reports."""
+"""LED screens and cinemas: registries, playlist feeds, proof of play, play logs and
+refused reports."""

@@ -38,13 +38,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select, update
 
-from channels import cinema_placement as cp
 from channels.base import ReachReport
-from dispatcher.campaign import Campaign
-from dispatcher.db import utcnow
-from dispatcher.provider_reports import store_reports
-from dispatcher.refused_reports import Refusal, record_refusals
-from dispatcher.tables import (
+from channels.cinema import placement as cp
+from dispatcher.campaigns.model import Campaign
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.reach.provider_reports import store_reports
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import (
     auditoriums,
     campaign_versions,
     cinemas,
@@ -52,7 +52,7 @@ from dispatcher.tables import (
     runs,
     screenings,
 )
-from dispatcher.transitions import Transition, advance
+from dispatcher.venues.refused_reports import Refusal, record_refusals
 
 CHANNEL = "cinema"
 ACTOR = "cinema"

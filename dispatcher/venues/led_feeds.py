@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, String, cast, literal, select
 
 from channels.base import Channel, Screen, Sender, SignageChannel
-from dispatcher.db import utcnow
-from dispatcher.run_context import RunPlacements
-from dispatcher.screens import all_screens
-from dispatcher.tables import deliveries, runs
-from dispatcher.tables import screens as screens_table
-from dispatcher.transitions import Transition, advance
+from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, runs
+from dispatcher.storage.tables import screens as screens_table
+from dispatcher.venues.screens import all_screens
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A batch is ``{"screen", "batch", "records": [{"item", "start", "end", "count"}]}``. Each
 record is checked (its item is one of this screen's rows, end after start, not in the
 future, not older than the channel's limit, at most :data:`MAX_SPAN` long) and then
-judged plausible against its placement (:mod:`dispatcher.led_plausibility`: the
+judged plausible against its placement (:mod:`dispatcher.venues.led_plausibility`: the
 campaign's dates, the schedule and the spot's length, near-duplicates). A refused record
 is answered with its reason and kept in ``refused_reports`` in the same transaction as
 the plays stored; it never counts. A play is stored once per (screen, item, start): a
@@ -26,13 +26,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from channels.base import ReachReport, Screen
 from channels.delivery_ids import MAX_DELIVERY_ID, shown
-from dispatcher.db import as_utc, insert_ignoring_conflicts, utcnow
-from dispatcher.led_feeds import CHANNEL, acknowledge, on_screen
-from dispatcher.led_plausibility import REPLAY, Booking, Ledger, Play
-from dispatcher.provider_reports import apply_reports
-from dispatcher.refused_reports import Refusal, record_refusals
-from dispatcher.run_context import RunPlacements
-from dispatcher.tables import deliveries, plays, runs
+from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.reach.provider_reports import apply_reports
+from dispatcher.storage.db import as_utc, insert_ignoring_conflicts, utcnow
+from dispatcher.storage.tables import deliveries, plays, runs
+from dispatcher.venues.led_feeds import CHANNEL, acknowledge, on_screen
+from dispatcher.venues.led_plausibility import REPLAY, Booking, Ledger, Play
+from dispatcher.venues.refused_reports import Refusal, record_refusals
 
 MAX_RECORDS = 5_000
 MAX_COUNT = 10_000

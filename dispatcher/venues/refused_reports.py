@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from dispatcher.db import insert_ignoring_conflicts, utcnow
-from dispatcher.tables import refused_reports
+from dispatcher.storage.db import insert_ignoring_conflicts, utcnow
+from dispatcher.storage.tables import refused_reports
 
 MAX_DETAIL = 500  # characters of the detail kept: a venue's text is not ours to store whole
 

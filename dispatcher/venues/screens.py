@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, delete, select
 
 from channels.base import AREA_TYPES, Screen
-from dispatcher.csvfile import CsvRows, RowsReport, Source
-from dispatcher.db import insert_ignoring_conflicts, utcnow
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import screen_groups, screens
+from dispatcher.files.csvfile import CsvRows, RowsReport, Source
+from dispatcher.storage.db import insert_ignoring_conflicts, utcnow
+from dispatcher.storage.tables import screen_groups, screens
 
 KINDS = ("building", "outdoor", "facade", "shopfront")
 CONTROLLERS = ("pull", "push")

@@ -17,11 +17,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from dispatcher import campaign_store, lifecycle, runs
-from dispatcher.delivery_log import Cursor, LogFilter, display_row, page, parse_moment
+from dispatcher.accounts.users import APPROVE, OPERATE, READ, UNMASK, User
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.delivery.log import Cursor, LogFilter, display_row, page, parse_moment
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.reach import campaign_reach
-from dispatcher.users import APPROVE, OPERATE, READ, UNMASK, User
+from dispatcher.planning import runs
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.review import lifecycle
 from dispatcher.web.auth import api_user, engine_of
 
 MAX_LIMIT = 1000

@@ -27,7 +27,7 @@ from dispatcher.web.language import LocaleMiddleware, language_router
 from dispatcher.web.login import login_router
 from dispatcher.web.metrics import metrics_router
 from dispatcher.web.not_found import not_found
-from dispatcher.web.pages import pages_router
+from dispatcher.web.pages.router import pages_router
 from dispatcher.web.signage import signage_router
 from dispatcher.web.venues import venues_router
 

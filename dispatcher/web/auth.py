@@ -26,10 +26,10 @@ from collections.abc import Callable
 from fastapi import HTTPException, Request
 from sqlalchemy import Engine
 
-from dispatcher import users
+from dispatcher.accounts import users
+from dispatcher.accounts.users import User, token_user
 from dispatcher.i18n import _
-from dispatcher.labels import label
-from dispatcher.users import User, token_user
+from dispatcher.i18n.labels import label
 
 MAX_FAILURES = 5
 WINDOW = 15 * 60.0  # seconds
@@ -53,7 +53,7 @@ def engine_of(request: Request) -> Engine:
 
 
 def session_user(request: Request) -> User | None:
-    """The session's user, unless the session ended (see :mod:`dispatcher.users`)."""
+    """The session's user, unless the session ended (see :mod:`dispatcher.accounts.users`)."""
     name = request.session.get(SESSION_USER)
     version = request.session.get(SESSION_VERSION)
     if not isinstance(name, str) or type(version) is not int:  # bool is no version

@@ -29,11 +29,11 @@ from channels.base import (
     ProviderEvents,
     SignatureError,
 )
-from dispatcher import seen_nonces
 from dispatcher.config import Config
+from dispatcher.delivery import seen_nonces
+from dispatcher.delivery.receipts import Origin, ReceiptBatcher, record_inbound
 from dispatcher.errors import ConfigError
-from dispatcher.provider_reports import apply_reports
-from dispatcher.receipts import Origin, ReceiptBatcher, record_inbound
+from dispatcher.reach.provider_reports import apply_reports
 from dispatcher.web import urls
 
 log = logging.getLogger(__name__)

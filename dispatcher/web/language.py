@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dispatcher import i18n
-from dispatcher.users import remember_locale
+from dispatcher.accounts.users import remember_locale
 from dispatcher.web.auth import SESSION_LOCALE, check_csrf, engine_of, session_user
-from dispatcher.web.pages import PageRoute
-from dispatcher.web.pages_common import safe_next
+from dispatcher.web.pages.common import safe_next
+from dispatcher.web.pages.router import PageRoute
 
 
 def request_locale(request: Request, default: str) -> str:

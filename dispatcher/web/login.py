@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
+from dispatcher.accounts.users import User, authenticate, remembered_locale, session_version
 from dispatcher.i18n import _
-from dispatcher.users import User, authenticate, remembered_locale, session_version
 from dispatcher.web.auth import (
     LoginLimiter,
     check_csrf,
@@ -21,8 +21,8 @@ from dispatcher.web.auth import (
     sign_in,
     sign_out,
 )
-from dispatcher.web.pages import PageRoute
-from dispatcher.web.pages_common import render, safe_next
+from dispatcher.web.pages.common import render, safe_next
+from dispatcher.web.pages.router import PageRoute
 
 
 def login_router(limiter: LoginLimiter | None = None) -> APIRouter:

@@ -42,9 +42,9 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import SKIP_REASONS, STATES
-from dispatcher.db import as_utc, utcnow
-from dispatcher.executor_status import block_counts, lag_seconds
-from dispatcher.tables import deliveries, delivery_events, runs
+from dispatcher.delivery.status import block_counts, lag_seconds
+from dispatcher.storage.db import as_utc, utcnow
+from dispatcher.storage.tables import deliveries, delivery_events, runs
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from dispatcher import i18n
-from dispatcher.web.pages_common import TEMPLATES
+from dispatcher.web.pages.common import TEMPLATES
 from dispatcher.web.urls import HOOKS_PREFIX
 
 MACHINE_PREFIXES = ("/api", HOOKS_PREFIX)

@@ -3,7 +3,7 @@
 ``GET /feeds/{channel}/{screen}``: the screen's playlist as JSON with an ETag (304 when
 the controller's ``If-None-Match`` is current); the fetch acknowledges new items.
 ``POST /hooks/{channel}/pop?screen={id}``: a batch of proof-of-play records (see
-:mod:`dispatcher.led_pop`). Both take the screen's own token as ``Authorization: Bearer``.
+:mod:`dispatcher.venues.led_proof`). Both take the screen's own token as ``Authorization: Bearer``.
 The screen is named in the URL, so its token is checked before the body is read: an
 unauthenticated body is never parsed; an authenticated one is capped at
 :data:`MAX_POP_BODY` bytes (413) and must be UTF-8 JSON (400), naming the same screen.
@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 
 from channels.base import Channel, ConfigError, Screen, SignageChannel
 from channels.delivery_ids import shown
+from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.errors import NotFoundError
-from dispatcher.led_feeds import acknowledge, build_playlist, token_version
-from dispatcher.led_pop import BadBatch, ingest
-from dispatcher.run_context import RunPlacements
-from dispatcher.screens import as_screen, get_screen
+from dispatcher.venues.led_feeds import acknowledge, build_playlist, token_version
+from dispatcher.venues.led_proof import BadBatch, ingest
+from dispatcher.venues.screens import as_screen, get_screen
 from dispatcher.web import urls
 from dispatcher.web.bodies import parse_json, read_capped
 

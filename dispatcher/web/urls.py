@@ -15,7 +15,7 @@ POP_PATH = HOOKS_PREFIX + "/{channel}/pop"  # proof of play from screens
 PLAYLOG_PATH = HOOKS_PREFIX + "/{channel}/playlog"  # play logs from cinemas
 HEALTH_PATH = "/healthz"
 # The status callback URL carries the delivery id in this query parameter, so a receipt
-# finds its row even before the send's provider ref was recorded (channels.sms reads it).
+# finds its row even before the send's provider ref was recorded (channels.sms.channel reads it).
 DELIVERY_PARAM = "d"
 
 

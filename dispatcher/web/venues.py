@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from channels.base import Channel, VenueChannel
-from dispatcher.cinema_logs import BadLog, ingest
-from dispatcher.cinemas import token_version
+from dispatcher.venues.cinema_logs import BadLog, ingest
+from dispatcher.venues.cinemas import token_version
 from dispatcher.web import urls
 from dispatcher.web.bodies import parse_json, read_capped
 

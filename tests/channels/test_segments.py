@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.segments import GSM_BASIC, GSM_EXTENSION, SegmentCount, count_segments
+from channels.sms.segments import GSM_BASIC, GSM_EXTENSION, SegmentCount, count_segments
 
 PINGAN_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 EMOJI = "😀"  # outside the BMP: a surrogate pair, two UTF-16 units

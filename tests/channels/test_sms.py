@@ -21,8 +21,8 @@ from channels.base import (
     ValidationContext,
     type_name,
 )
-from channels.sms import SmsChannel
-from channels.sms_settings import SmsSettings
+from channels.sms.channel import SmsChannel
+from channels.sms.settings import SmsSettings
 
 PINGAN_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 KNOWN = ValidationContext(known_lists=frozenset({"residents", "workers"}))

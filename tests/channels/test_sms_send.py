@@ -15,8 +15,8 @@ import requests
 from twilio.http.response import Response
 
 from channels.base import ConfigError, Message, Placement, Sender
-from channels.sms import SmsChannel
-from channels.twilio_client import _retry_after_of as _retry_after
+from channels.sms.channel import SmsChannel
+from channels.sms.twilio_client import _retry_after_of as _retry_after
 from dispatcher.sandbox import TwilioOptions, TwilioSandbox
 from dispatcher.serving import free_port
 

@@ -32,8 +32,8 @@ from channels.base import (
     SignatureError,
     ValidationContext,
 )
-from channels.webhook import WebhookChannel
-from channels.webhook_rate import EndpointBucket
+from channels.webhook.channel import WebhookChannel
+from channels.webhook.rate import EndpointBucket
 from dispatcher import registry
 from dispatcher.config import parse_config
 

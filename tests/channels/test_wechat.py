@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from wechatpy.crypto import WeChatCrypto
 
-from channels import wechat_placement as wp
 from channels.base import (
     CallbackRequest,
     ConfigError,
@@ -21,10 +20,11 @@ from channels.base import (
     SignatureError,
     ValidationContext,
 )
-from channels.wechat import WeChatChannel
-from channels.wechat_events import MASS_SUCCESS, events_from
-from channels.wechat_push import echo, event_xml
-from channels.wechat_settings import parse_settings
+from channels.wechat import placement as wp
+from channels.wechat.channel import WeChatChannel
+from channels.wechat.events import MASS_SUCCESS, events_from
+from channels.wechat.push import echo, event_xml
+from channels.wechat.settings import parse_settings
 from dispatcher.config import Secret
 
 TZ = ZoneInfo("Asia/Shanghai")

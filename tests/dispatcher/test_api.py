@@ -12,13 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from dispatcher import lifecycle, registry
+from dispatcher import registry
+from dispatcher.accounts.users import add_user, create_token, disable_user, revoke_tokens
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.tables import deliveries
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.review import lifecycle
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user, create_token, disable_user, revoke_tokens
 from dispatcher.web import create_app
 
 CAMPAIGN = sms_campaign_text(title="Drive <script>alert(1)</script>",

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from dispatcher import lifecycle, manual_reach, runs
-from dispatcher.audit_text import detail_text
-from dispatcher.contacts import import_contacts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.i18n import use_locale
+from dispatcher.planning import runs
+from dispatcher.reach import manual as manual_reach
+from dispatcher.review import lifecycle
+from dispatcher.review.audit_text import detail_text
 from dispatcher.testing import DRIVE_START, unconfigured_channel
 from tests.dispatcher.test_review_stages import CONTACTS, store
 

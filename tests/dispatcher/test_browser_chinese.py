@@ -27,20 +27,21 @@ from playwright.sync_api import Browser, Page, Route
 from sqlalchemy import Engine, select
 
 from channels.base import ValidationContext
-from dispatcher import lifecycle, registry
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign, load_stored
-from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher import registry
+from dispatcher.accounts.users import add_user
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.model import parse_campaign
+from dispatcher.campaigns.store import apply_campaign, load_stored
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine
-from dispatcher.planner import plan_run
-from dispatcher.screens import add_group, import_screens
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.planning.planner import plan_run
+from dispatcher.review import lifecycle
 from dispatcher.serving import BackgroundServer
-from dispatcher.tables import deliveries
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user
+from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.venues.screens import add_group, import_screens
 from dispatcher.web import create_app
 from tests.dispatcher import test_browser
 from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir

@@ -13,7 +13,7 @@ import pytest
 
 from channels.base import ValidationContext
 from dispatcher import registry
-from dispatcher.campaign import load_campaign
+from dispatcher.campaigns.model import load_campaign
 
 CORPUS = Path(__file__).with_name("campaign_corpus")
 KNOWN_LISTS = frozenset({"residents", "workers"})

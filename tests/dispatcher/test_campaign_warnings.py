@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from dispatcher.cli import main
-from dispatcher.db import make_engine
-from dispatcher.tables import runs
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import runs
 
 PAST = 'start = 2019-06-03T09:00:00\nend = 2019-06-30T21:00:00\ncron = "0 9 * * 1"'
 FUTURE = 'start = 2099-06-03T09:00:00\nend = 2099-06-30T21:00:00\ncron = "0 9 * * 1"'

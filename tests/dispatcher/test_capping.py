@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from dispatcher import runs
-from dispatcher.campaign_store import load_stored
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.store import load_stored
 from dispatcher.config import FrequencyCap, parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.errors import ConfigError
-from dispatcher.planner import plan_run
-from dispatcher.reach import campaign_reach
-from dispatcher.tables import deliveries
+from dispatcher.planning import runs
+from dispatcher.planning.planner import plan_run
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import store_campaign, unconfigured_channel
 
 DAY = datetime(2019, 6, 3, 1, tzinfo=UTC)

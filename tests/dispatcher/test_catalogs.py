@@ -12,7 +12,8 @@ import re
 import pytest
 from babel.messages.catalog import Catalog, Message
 
-from dispatcher import catalogs, i18n
+from dispatcher import i18n
+from dispatcher.i18n import catalogs
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w*\}")
 

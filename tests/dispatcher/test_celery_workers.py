@@ -26,14 +26,14 @@ from kombu import Connection
 from sqlalchemy import Engine, func, select
 
 from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.worker import feed_workers
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.db import make_engine
-from dispatcher.feeder import FeederOptions
+from dispatcher.delivery.celery.feeder import FeederOptions
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import free_port
-from dispatcher.tables import deliveries, delivery_events, send_tasks
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries, delivery_events, send_tasks
 from dispatcher.testing import (
     plan_campaign,
     sandbox_config_text,

@@ -19,24 +19,24 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from channels.base import ValidationContext
-from channels.cinema import CinemaChannel
+from channels.cinema.channel import CinemaChannel
 from dispatcher import registry
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign, channel_lookup, load_stored
-from dispatcher.cinemas import (
+from dispatcher.campaigns.model import parse_campaign
+from dispatcher.campaigns.store import apply_campaign, channel_lookup, load_stored
+from dispatcher.config import Config, parse_config
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.review.lifecycle import approve
+from dispatcher.serving import BackgroundServer, free_port
+from dispatcher.storage.tables import deliveries
+from dispatcher.venues.cinemas import (
     import_auditoriums,
     import_cinemas,
     import_showtimes,
     scheduled_screenings,
 )
-from dispatcher.config import Config, parse_config
-from dispatcher.engine import DeliveryEngine
-from dispatcher.lifecycle import approve
-from dispatcher.policy import EngineOptions
-from dispatcher.reach import campaign_reach
-from dispatcher.runs import plan_firing
-from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries
 from dispatcher.web import create_app, urls
 
 SECRET = "CINEMA_TEST_SECRET"

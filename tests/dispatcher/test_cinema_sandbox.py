@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.cinema_samples import (
+from dispatcher.cli.sandbox import sandbox as sandbox_group
+from dispatcher.demo.cinema_samples import (
     AUDITORIUM_COLUMNS,
     CINEMA_COLUMNS,
     RATINGS,
@@ -33,7 +34,6 @@ from dispatcher.cinema_samples import (
     sample_showtimes,
     write_csv,
 )
-from dispatcher.cli.sandbox import sandbox as sandbox_group
 from dispatcher.sandbox import (
     CinemaOptions,
     CinemaSystem,

@@ -23,18 +23,16 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
-from channels.cinema import CinemaChannel
+from channels.cinema.channel import CinemaChannel
 from dispatcher import registry
-from dispatcher.campaign_store import channel_lookup, load_stored
-from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.campaigns.store import channel_lookup, load_stored
 from dispatcher.cli.cinemas import cinemas as cinemas_cli
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
-from dispatcher.reach import campaign_reach
-from dispatcher.refused_reports import recent_refusals
+from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import CinemaOptions, CinemaSystem
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import (
+from dispatcher.storage.tables import (
     auditoriums,
     cinemas,
     deliveries,
@@ -43,6 +41,8 @@ from dispatcher.tables import (
     refused_reports,
     screenings,
 )
+from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.venues.refused_reports import recent_refusals
 from dispatcher.web import create_app, urls
 from tests.dispatcher.test_cinema import (
     AUDITORIUMS,

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from dispatcher.accounts.users import add_user, create_token, disable_user
 from dispatcher.cli import main
-from dispatcher.db import make_engine
-from dispatcher.tables import (
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import (
     api_tokens,
     campaign_versions,
     campaigns,
@@ -26,7 +27,6 @@ from dispatcher.tables import (
     refused_reports,
     users,
 )
-from dispatcher.users import add_user, create_token, disable_user
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVE = REPO / "campaigns" / "pingan-ding.toml"  # timezone = "Asia/Shanghai"

@@ -9,24 +9,19 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
+from dispatcher.audience.contacts import ListSize, import_contacts, list_names, list_sizes
+from dispatcher.audience.phones import normalize
 from dispatcher.cli.contacts import contacts as contacts_command
-from dispatcher.contacts import (
-    ListSize,
-    import_contacts,
-    list_names,
-    list_sizes,
-)
 from dispatcher.context import AppContext
-from dispatcher.csvfile import (
+from dispatcher.demo.contact_samples import SampleMix, sample_contacts, write_csv
+from dispatcher.files.csvfile import (
     MAX_INVALID_DETAILS,
     MAX_LINE_CHARS,
     UNCLOSED_QUOTE,
     ImportFileError,
     InvalidRow,
 )
-from dispatcher.phones import normalize
-from dispatcher.samples import SampleMix, sample_contacts, write_csv
-from dispatcher.tables import contact_lists, contacts, list_members
+from dispatcher.storage.tables import contact_lists, contacts, list_members
 
 AREA_REASON = "is not one of residential, work, activity, street (or empty)"
 

@@ -22,33 +22,36 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from channels.base import Audience, Booking, ContentDescriber, ContentFact, Screen, Screening
-from channels.cinema_placement import content_facts as cinema_facts
-from channels.led_placement import content_facts as led_facts
-from channels.led_placement import daypart_minutes
-from channels.segments import count_segments
-from channels.sms_content import content_facts, signature
-from channels.wechat_placement import content_facts as wechat_facts
-from dispatcher import content_review, lifecycle, optouts, registry
-from dispatcher.audience_counts import count_audience
-from dispatcher.campaign_diff import side_by_side, version_diff
-from dispatcher.campaign_store import load_stored
-from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from channels.cinema.placement import content_facts as cinema_facts
+from channels.led.placement import content_facts as led_facts
+from channels.led.placement import daypart_minutes
+from channels.sms.content import content_facts, signature
+from channels.sms.segments import count_segments
+from channels.wechat.placement import content_facts as wechat_facts
+from dispatcher import registry
+from dispatcher.accounts.users import add_user
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.audience.counts import count_audience
+from dispatcher.campaigns.store import load_stored
 from dispatcher.config import Config, FrequencyCap, parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.content_review import show
-from dispatcher.db import make_engine
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.error_codes import explain
-from dispatcher.planner import plan_run
-from dispatcher.screens import import_screens
-from dispatcher.tables import deliveries
+from dispatcher.planning.planner import plan_run
+from dispatcher.review import content as content_review
+from dispatcher.review import lifecycle
+from dispatcher.review.content import show
+from dispatcher.review.diff import side_by_side, version_diff
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import (
     plan_campaign,
     sms_campaign_text,
     store_campaign,
     unconfigured_channel,
 )
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user
+from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.venues.screens import import_screens
 from dispatcher.web import create_app
 
 PASSWORD = "correct horse battery"

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dispatcher import campaign_store
-from dispatcher.reach import campaign_reach
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import TwilioOptions
-from dispatcher.tables import deliveries
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import sandbox_config_text
 from tests.dispatcher.test_send_sms import stack
 

@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 
-from dispatcher import db
-from dispatcher.tables import metadata
+from dispatcher.storage import db
+from dispatcher.storage.tables import metadata
 
 
 def test_migrations_create_exactly_the_tables_module(engine: Engine) -> None:

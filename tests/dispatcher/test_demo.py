@@ -14,15 +14,22 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dispatcher.amounts import approximate
-from dispatcher.campaign_store import channel_lookup, load_stored
+from dispatcher.campaigns.store import channel_lookup, load_stored
 from dispatcher.config import parse_config
-from dispatcher.db import make_engine
-from dispatcher.demo import DemoSettings, drive_file, run_demo
+from dispatcher.demo.drive import DemoSettings, drive_file, run_demo
 from dispatcher.i18n import use_locale
-from dispatcher.reach import campaign_reach
-from dispatcher.report import write_report
-from dispatcher.tables import audit_log, deliveries, delivery_events, plays, screenings, screens
+from dispatcher.i18n.amounts import approximate
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.reports.writer import write_report
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import (
+    audit_log,
+    deliveries,
+    delivery_events,
+    plays,
+    screenings,
+    screens,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -197,6 +204,6 @@ def test_the_wheel_ships_the_drive_and_compiled_catalogs(tmp_path: Path) -> None
                     "--wheel-dir", str(tmp_path), str(source)], check=True)
     [wheel] = tmp_path.glob("publicity_dispatcher-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "dispatcher/demo_campaigns/pingan-ding.toml" in names
-    assert {f"dispatcher/locale/{locale}/LC_MESSAGES/messages.mo"
+    assert "dispatcher/demo/campaigns/pingan-ding.toml" in names
+    assert {f"dispatcher/i18n/locale/{locale}/LC_MESSAGES/messages.mo"
             for locale in ("zh_CN", "zh_TW", "en")} <= names

@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from dispatcher import registry
 from dispatcher.cli import main
 from dispatcher.config import parse_config
-from dispatcher.db import make_engine
 from dispatcher.serving import free_port
+from dispatcher.storage.db import make_engine
 from dispatcher.web import create_app
 from dispatcher.web.not_found import prefers_html
 

@@ -26,13 +26,15 @@ from channels.base import (
     Placement,
     SendResult,
 )
-from dispatcher import claims, optouts, runs
-from dispatcher.contacts import import_contacts
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.delivery import claims
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.planning import runs
+from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
-from dispatcher.transitions import Transition, advance
 
 FAST = EngineOptions(lease_seconds=0.5, backoff_base=0.01, backoff_max=0.05,
                      unknown_grace_seconds=0.0, idle_poll_seconds=0.01,

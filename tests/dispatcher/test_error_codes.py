@@ -23,17 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from channels import twilio_client, wechat_client
+from channels.sms import twilio_client
+from channels.wechat import client as wechat_client
 from dispatcher.error_codes import entry, explain, explain_skip, tables
 from dispatcher.i18n import use_locale
-from dispatcher.sandbox import twilio_options, twilio_wire, wechat_wire
+from dispatcher.sandbox.twilio import options as twilio_options
+from dispatcher.sandbox.twilio import wire as twilio_wire
+from dispatcher.sandbox.wechat import wire as wechat_wire
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = ("sms", "wechat", "webhook", "cinema", "led")
 # Module name prefixes -> the channel whose rows they write; anything else is the engine's.
-OWNERS = {"channels.sms": "sms", "channels.twilio": "sms", "channels.wechat": "wechat",
-          "channels.webhook": "webhook", "channels.cinema": "cinema",
-          "dispatcher.cinema": "cinema", "channels.led": "led", "dispatcher.led": "led"}
+OWNERS = {"channels.sms": "sms", "channels.wechat": "wechat", "channels.webhook": "webhook",
+          "channels.cinema": "cinema", "dispatcher.venues.cinema": "cinema",
+          "dispatcher.demo.cinema": "cinema", "channels.led": "led",
+          "dispatcher.venues.led": "led"}
 # What WeChat documents for its job events (FACTS.md, WeChat's event reference).
 WECHAT_STATUSES = ("send fail", *(f"err({n})" for n in (
     10001, 20001, 20002, 20004, 20006, 20008, 20013, 21000, 22000, 30001, 30002, 30003,
@@ -42,8 +46,9 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _modules(folder: str) -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted((ROOT / folder).glob("*.py")):
-        yield f"{folder}.{path.stem}", ast.parse(path.read_text(encoding="utf-8"))
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        yield module, ast.parse(path.read_text(encoding="utf-8"))
 
 
 def _owner(module: str) -> tuple[str, ...]:
@@ -93,7 +98,7 @@ def literal_codes() -> set[tuple[str, str]]:
 
 
 def cinema_log_codes() -> set[tuple[str, str]]:
-    from dispatcher import cinema_logs
+    from dispatcher.venues import cinema_logs
 
     return {("cinema", code) for _state, code, _detail in cinema_logs.STATES.values() if code}
 
@@ -143,13 +148,13 @@ def emitted() -> set[tuple[str, str]]:
     codes |= {("wechat", str(code)) for code in wechat if code != 0}
     codes |= {("wechat", status) for status in WECHAT_STATUSES}
     codes |= {("webhook", status) for status in
-              sandbox_statuses(("partner", "partner_options"), ("Outcome",))}
+              sandbox_statuses(("partner/server", "partner/options"), ("Outcome",))}
     codes |= {("cinema", status) for status in
-              sandbox_statuses(("cinema_bookings",), ("_refuse", "_gone", "Answer"))}
+              sandbox_statuses(("cinema/bookings",), ("_refuse", "_gone", "Answer"))}
     codes |= {("cinema", reason) for reason in
-              refusal_reasons("dispatcher/cinema_logs.py", "refuse")}
+              refusal_reasons("dispatcher/venues/cinema_logs.py", "refuse")}
     codes |= {("led", reason) for reason in
-              refusal_reasons("dispatcher/led_plausibility.py", "Verdict")}
+              refusal_reasons("dispatcher/venues/led_plausibility.py", "Verdict")}
     return codes
 
 

@@ -24,18 +24,19 @@ from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 from sqlalchemy import Engine, select
 
-from dispatcher import manual_reach, registry
+from dispatcher import registry
+from dispatcher.accounts.users import add_user
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli import main
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.csvfile import FORMULA_STARTS, spreadsheet_safe
-from dispatcher.db import make_engine
-from dispatcher.delivery_log import COLUMNS
-from dispatcher.report import markdown_text, write_report
-from dispatcher.tables import deliveries
+from dispatcher.delivery.log import COLUMNS
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.files.csvfile import FORMULA_STARTS, spreadsheet_safe
+from dispatcher.reach import manual as manual_reach
+from dispatcher.reports.writer import markdown_text, write_report
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user
 from dispatcher.web import create_app
 
 PHONE = "+8613800138000"

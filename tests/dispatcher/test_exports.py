@@ -1,6 +1,6 @@
 """Spreadsheets for people open cleanly in Excel and WPS (issue 16 §3).
 
-The writers (``dispatcher.exports``) are read back as a spreadsheet reads them: the
+The writers (``dispatcher.files.exports``) are read back as a spreadsheet reads them: the
 .xlsx with openpyxl (cell types, number formats, dates, sheets), the CSV as bytes (BOM,
 CRLF). The delivery log's downloads are fetched through the dashboard (``/logs.xlsx``,
 ``/logs.csv``) and written by ``dispatcher logs --output``, from a campaign whose time
@@ -27,11 +27,12 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, select
 
 from dispatcher import registry
+from dispatcher.accounts.users import add_user
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli import main
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import as_utc, make_engine
-from dispatcher.exports import (
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.files.exports import (
     CSV_BOM,
     Column,
     display_width,
@@ -40,10 +41,9 @@ from dispatcher.exports import (
     write_xlsx,
     xlsx_chunks,
 )
-from dispatcher.tables import deliveries
+from dispatcher.storage.db import as_utc, make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user
 from dispatcher.web import create_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from dispatcher import runs
-from dispatcher.contacts import import_contacts
-from dispatcher.db import as_utc
-from dispatcher.schedule import Schedule
-from dispatcher.tables import audit_log
-from dispatcher.tables import runs as runs_table
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.schedule import Schedule
+from dispatcher.planning import runs
+from dispatcher.storage.db import as_utc
+from dispatcher.storage.tables import audit_log
+from dispatcher.storage.tables import runs as runs_table
 from dispatcher.testing import SHANGHAI, sms_campaign_text, store_campaign, unconfigured_channel
 
 # Fires daily at 09:00 Shanghai from 1 to 10 March 2030.

@@ -34,18 +34,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from twilio.request_validator import RequestValidator
 
-from channels.webhook_wire import signed_headers
+from channels.webhook.wire import signed_headers
 from dispatcher import registry
-from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
-from dispatcher.cinemas import token_version as cinema_token_version
+from dispatcher.accounts.users import add_user, create_token
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine
-from dispatcher.led_feeds import token_version as led_token_version
-from dispatcher.screens import import_screens
-from dispatcher.tables import deliveries, metadata
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries, metadata
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.users import add_user, create_token
+from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.venues.cinemas import token_version as cinema_token_version
+from dispatcher.venues.led_feeds import token_version as led_token_version
+from dispatcher.venues.screens import import_screens
 from dispatcher.web import create_app, urls
 
 PUBLIC = "http://testserver"

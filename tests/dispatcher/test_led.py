@@ -21,22 +21,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from channels.base import ValidationContext
-from channels.led import LedChannel
+from channels.led.channel import LedChannel
 from dispatcher import registry
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from dispatcher.campaigns.model import parse_campaign
+from dispatcher.campaigns.store import apply_campaign
 from dispatcher.config import Config, parse_config
-from dispatcher.csvfile import ImportFileError
-from dispatcher.engine import DeliveryEngine
-from dispatcher.led_feeds import push_playlists
-from dispatcher.led_pop import rollup
-from dispatcher.lifecycle import approve
-from dispatcher.policy import EngineOptions
-from dispatcher.reach import campaign_reach
-from dispatcher.runs import plan_firing
-from dispatcher.screens import add_group, all_screens, groups, import_screens
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.files.csvfile import ImportFileError
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.review.lifecycle import approve
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries
+from dispatcher.storage.tables import deliveries
+from dispatcher.venues.led_feeds import push_playlists
+from dispatcher.venues.led_proof import rollup
+from dispatcher.venues.screens import add_group, all_screens, groups, import_screens
 from dispatcher.web import create_app, urls
 
 SECRET = "LED_TEST_SECRET"
@@ -294,7 +294,7 @@ def test_proof_of_play_counts_once_and_sums_impressions(stack: Stack) -> None:
         == 401
     assert stack.pop("B-001", "x" * 65, []).status_code == 400
 
-    from dispatcher.campaign_store import channel_lookup, load_stored
+    from dispatcher.campaigns.store import channel_lookup, load_stored
 
     campaign, _ = load_stored(stack.engine, "signs")
     led = campaign_reach(stack.engine, campaign, channel_lookup(stack.config))["channels"]["led"]

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from dispatcher.cli.sandbox import sandbox as sandbox_group
 from dispatcher.sandbox import LedFleet, LedOptions, ScreenSpec, read_screens
-from dispatcher.sandbox.led_playlist import PlaylistError, parse_playlist
+from dispatcher.sandbox.led.playlist import PlaylistError, parse_playlist
 from dispatcher.serving import BackgroundServer
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai

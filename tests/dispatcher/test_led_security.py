@@ -23,20 +23,20 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
 from channels.base import Audience
-from channels.led import LedChannel
+from channels.led.channel import LedChannel
 from dispatcher import registry
-from dispatcher.campaign_store import channel_lookup, load_stored
+from dispatcher.accounts.users import ROLES, add_user
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.store import channel_lookup, load_stored
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.db import utcnow
-from dispatcher.inventory import DatabaseInventory
-from dispatcher.reach import campaign_reach
-from dispatcher.refused_reports import Refusal, recent_refusals, record_refusals
+from dispatcher.planning.inventory import DatabaseInventory
+from dispatcher.reach.figures import campaign_reach
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries, plays, refused_reports
-from dispatcher.tables import screens as screens_table
-from dispatcher.users import ROLES, add_user
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, plays, refused_reports
+from dispatcher.storage.tables import screens as screens_table
+from dispatcher.venues.refused_reports import Refusal, recent_refusals, record_refusals
 from dispatcher.web import create_app, urls
 from tests.dispatcher.test_led import (
     NOW,

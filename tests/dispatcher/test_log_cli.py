@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli import main
 from dispatcher.cli.failure_codes import failures
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.db import make_engine
-from dispatcher.tables import deliveries
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
 
 CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
 

@@ -22,15 +22,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from dispatcher import delivery_log, optouts, registry
+from dispatcher import registry
+from dispatcher.accounts.users import ROLES, add_user
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine
-from dispatcher.delivery_log import LogFilter, all_rows, count
-from dispatcher.tables import audit_log, deliveries, delivery_events
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery.log import LogFilter, all_rows, count
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import audit_log, deliveries, delivery_events
 from dispatcher.testing import plan_campaign, store_campaign
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import ROLES, add_user
 from dispatcher.web import create_app
 
 PASSWORD = "correct horse battery"

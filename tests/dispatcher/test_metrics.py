@@ -12,16 +12,18 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, select, update
 
-from channels.sms import SmsChannel
-from dispatcher import optouts, send_tasks, transitions
+from channels.sms.channel import SmsChannel
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import Config, parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import utcnow
-from dispatcher.runs import pause
-from dispatcher.tables import deliveries, runs
-from dispatcher.tables import send_tasks as blocks
+from dispatcher.delivery import transitions
+from dispatcher.delivery.celery import send_tasks
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.planning.runs import pause
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, runs
+from dispatcher.storage.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
 from dispatcher.web import create_app
 from dispatcher.web import metrics as web_metrics
 

@@ -13,11 +13,11 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine
 
 from dispatcher import registry
+from dispatcher.accounts.users import add_user, create_token
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine
+from dispatcher.storage.db import make_engine
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.users import add_user, create_token
 from dispatcher.web import create_app
 
 CAMPAIGN = sms_campaign_text()

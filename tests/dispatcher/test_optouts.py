@@ -8,12 +8,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from dispatcher import optouts, registry
+from dispatcher import registry
+from dispatcher.audience import optouts
+from dispatcher.audience.phones import InvalidPhone
 from dispatcher.cli.optout import optout as optout_command
 from dispatcher.context import AppContext
-from dispatcher.csvfile import ImportFileError, InvalidRow
 from dispatcher.errors import DispatcherError
-from dispatcher.phones import InvalidPhone
+from dispatcher.files.csvfile import ImportFileError, InvalidRow
 
 
 def _all(engine: Engine, channel: str | None = None) -> list[tuple[str, str, str, str | None]]:

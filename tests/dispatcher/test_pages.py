@@ -19,21 +19,29 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from dispatcher import lifecycle, registry
-from dispatcher.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher import registry
+from dispatcher.accounts.users import ROLES, User, add_user
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.csvfile import spreadsheet_safe
-from dispatcher.db import make_engine
-from dispatcher.refused_reports import Refusal, record_refusals
-from dispatcher.screens import add_group, import_screens
-from dispatcher.tables import audit_log, campaign_versions, deliveries, refused_reports, runs
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.files.csvfile import spreadsheet_safe
+from dispatcher.review import lifecycle
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import (
+    audit_log,
+    campaign_versions,
+    deliveries,
+    refused_reports,
+    runs,
+)
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import ROLES, User, add_user
-from dispatcher.web import create_app, pages_logs
-from dispatcher.web.pages import shown_target
-from dispatcher.web.pages_common import safe_next
+from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
+from dispatcher.venues.refused_reports import Refusal, record_refusals
+from dispatcher.venues.screens import add_group, import_screens
+from dispatcher.web import create_app
+from dispatcher.web.pages import logs as pages_logs
+from dispatcher.web.pages.common import safe_next
+from dispatcher.web.pages.router import shown_target
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from dispatcher.phones import InvalidPhone, Normalized, _normalize_slow, mask, normalize
+from dispatcher.audience.phones import InvalidPhone, Normalized, _normalize_slow, mask, normalize
 
 
 @pytest.mark.parametrize("raw", [

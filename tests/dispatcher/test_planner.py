@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from channels.base import Inventory, Placement, Target
-from dispatcher import optouts
-from dispatcher.campaign import Campaign
-from dispatcher.contacts import import_contacts
-from dispatcher.planner import plan_run
-from dispatcher.reach import campaign_reach
-from dispatcher.tables import deliveries, runs
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.model import Campaign
+from dispatcher.planning.planner import plan_run
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.storage.tables import deliveries, runs
 from dispatcher.testing import FIRE_TIME, store_campaign, unconfigured_channel
 
 FIRE = FIRE_TIME
@@ -118,7 +118,7 @@ class Crashing:
 
 def test_interrupted_planning_resumes_without_duplicates(audience: Engine,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import dispatcher.planner as planner
+    import dispatcher.planning.planner as planner
 
     monkeypatch.setattr(planner, "BATCH_SIZE", 1)  # every row is committed on its own
     with pytest.raises(RuntimeError, match="killed"):

@@ -24,17 +24,18 @@ from rich.progress import Progress
 from sqlalchemy import func, select
 
 from channels.base import Channel
-from dispatcher import registry, samples
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.contacts import contacts as contacts_command
 from dispatcher.cli.demo import Phases
 from dispatcher.cli.output import progress_bar
 from dispatcher.cli.run import run as run_command
 from dispatcher.config import parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.runs import plan_firing
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.demo import contact_samples as samples
+from dispatcher.planning.runs import plan_firing
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AUTH_TOKEN,
@@ -44,8 +45,8 @@ from dispatcher.sandbox import (
     TwilioOptions,
     TwilioSandbox,
 )
-from dispatcher.sandbox.partner_options import NOTICES_PATH
-from dispatcher.tables import deliveries
+from dispatcher.sandbox.partner.options import NOTICES_PATH
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import DRIVE_START, sms_campaign_text, store_campaign
 
 WIDTH = {"COLUMNS": "140"}

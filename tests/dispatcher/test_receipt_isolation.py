@@ -29,15 +29,16 @@ from sqlalchemy import Engine, func, select, text
 from twilio.request_validator import RequestValidator
 
 from channels.base import MalformedRequest, Receipt
-from channels.sms import inbound_from, receipts_from
-from dispatcher import optouts, registry
+from channels.sms.channel import inbound_from, receipts_from
+from dispatcher import registry
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import Config, parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.receipts import ReceiptBatcher, check_receipts
+from dispatcher.delivery.receipts import ReceiptBatcher, check_receipts
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
 from dispatcher.web import create_app, urls
 
 PUBLIC = "https://hooks.example.org/dispatcher"  # as behind a proxy: signatures use it

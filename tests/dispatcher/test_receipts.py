@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from channels.base import InboundMessage, Receipt
-from dispatcher import optouts
-from dispatcher.contacts import import_contacts
-from dispatcher.receipts import ReceiptReport, apply_receipts, record_inbound
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.delivery.receipts import ReceiptReport, apply_receipts, record_inbound
+from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
-from dispatcher.transitions import Transition, advance
 
 CAMPAIGN = '''
 id = "drive"
@@ -115,7 +115,7 @@ def test_repeated_receipt_changes_nothing_and_logs_no_event(sent: tuple[Engine, 
 def test_unknown_receipts_are_counted_and_logged_not_errors(
         sent: tuple[Engine, int], caplog: pytest.LogCaptureFixture) -> None:
     engine, first = sent
-    caplog.set_level(logging.INFO, logger="dispatcher.receipts")
+    caplog.set_level(logging.INFO, logger="dispatcher.delivery.receipts")
     report = apply_receipts(engine, [Receipt("SM-unknown", "delivered"),
                                      Receipt("SM2", "delivered", delivery_id=first + 1000),
                                      Receipt("SM1", "delivered")])
@@ -156,7 +156,7 @@ def test_opt_out_from_an_unusable_address_is_logged_not_raised(
 def test_concurrent_callbacks_share_commits_and_each_is_applied(engine: Engine) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from dispatcher.receipts import ReceiptBatcher
+    from dispatcher.delivery.receipts import ReceiptBatcher
 
     ids = plan_deliveries(engine)
     for n, delivery_id in enumerate(ids):
@@ -182,7 +182,7 @@ def test_an_opt_out_error_in_a_receipt_opts_the_recipient_out(engine: Engine) ->
 
 
 def test_twilio_error_codes_that_mean_opted_out() -> None:
-    from channels.sms import receipts_from
+    from channels.sms.channel import receipts_from
 
     url = "https://x/hooks/sms/status?d=7"
     blocked = receipts_from({"MessageSid": "SM1", "MessageStatus": "undelivered",

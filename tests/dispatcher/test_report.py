@@ -18,18 +18,19 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
 from channels.base import Placement
-from dispatcher import manual_reach, registry
-from dispatcher.amounts import approximate
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli import main
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.error_codes import explain
 from dispatcher.i18n import use_locale
-from dispatcher.report import reach_chart
-from dispatcher.report_text import summary, translate_method
-from dispatcher.tables import deliveries
+from dispatcher.i18n.amounts import approximate
+from dispatcher.reach import manual as manual_reach
+from dispatcher.reports.text import summary, translate_method
+from dispatcher.reports.writer import reach_chart
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.transitions import Transition, advance
 
 SVG = "{http://www.w3.org/2000/svg}"
 TRADITIONAL_ONLY = set("萬餘億條區廣電傳報場觀眾閱讀張塊冊講計數應進運們說這資訊為與實際體驗網絡來")

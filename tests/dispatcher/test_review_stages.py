@@ -20,19 +20,22 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.base import ValidationContext
-from dispatcher import lifecycle, registry, review, runs
-from dispatcher.campaign import parse_campaign
-from dispatcher.campaign_store import apply_campaign
+from dispatcher import registry
+from dispatcher.accounts.users import add_user, create_token
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns.model import parse_campaign
+from dispatcher.campaigns.store import apply_campaign
 from dispatcher.cli import main
 from dispatcher.config import ReviewConfig, parse_config
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine, utcnow
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.errors import ConfigError, DispatcherError
-from dispatcher.tables import audit_log, deliveries, review_approvals
-from dispatcher.tables import runs as runs_table
+from dispatcher.planning import runs
+from dispatcher.review import lifecycle
+from dispatcher.review import stages as review
+from dispatcher.storage.db import make_engine, utcnow
+from dispatcher.storage.tables import audit_log, deliveries, review_approvals
+from dispatcher.storage.tables import runs as runs_table
 from dispatcher.testing import DRIVE_START, sms_campaign_text, unconfigured_channel
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user, create_token
 from dispatcher.web import create_app
 
 STAGES = ("初审", "复审")

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dispatcher.contacts import import_contacts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import free_port
-from dispatcher.tables import audit_log, deliveries, runs
+from dispatcher.storage.tables import audit_log, deliveries, runs
 from dispatcher.testing import sandbox_config_text, sms_campaign_text, store_campaign
 
 TOKEN_VARIABLE = "DISPATCHER_TEST_TWILIO_TOKEN"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.contacts import AREAS
-from dispatcher.phones import InvalidPhone, normalize
-from dispatcher.samples import (
+from dispatcher.audience.contacts import AREAS
+from dispatcher.audience.phones import InvalidPhone, normalize
+from dispatcher.demo.contact_samples import (
     COLUMNS,
     DISTRICTS,
     MOBILE_PREFIXES,

@@ -24,7 +24,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from channels.twilio_client import RoutedHttpClient
+from channels.sms.twilio_client import RoutedHttpClient
 from dispatcher.cli.sandbox import sandbox as sandbox_group
 from dispatcher.sandbox import TwilioOptions, TwilioSandbox, create_twilio_app
 from dispatcher.serving import BackgroundServer, free_port
@@ -408,7 +408,7 @@ def test_serve_help_and_token_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 
 def test_date_helpers_used_by_the_filters() -> None:
-    from dispatcher.sandbox.twilio_wire import date_bound
+    from dispatcher.sandbox.twilio.wire import date_bound
 
     assert date_bound("2024-05-01", upper=False) == datetime(2024, 5, 1, tzinfo=UTC)
     assert date_bound("2024-05-01", upper=True) == datetime(2024, 5, 1, 23, 59, 59, tzinfo=UTC)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatcher.schedule import Schedule, check, cron_trigger
+from dispatcher.campaigns.schedule import Schedule, check, cron_trigger
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -23,14 +23,14 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
 from channels.base import ReachReport, SentRow
-from dispatcher import scheduler
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.schedule import schedule as schedule_command
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.firings import coming_firings
-from dispatcher.leader import LeaderLock
-from dispatcher.scheduler import SchedulerService, fire, sync_jobs
-from dispatcher.tables import audit_log, runs
+from dispatcher.planning.firings import coming_firings
+from dispatcher.scheduling import scheduler
+from dispatcher.scheduling.leader import LeaderLock
+from dispatcher.scheduling.scheduler import SchedulerService, fire, sync_jobs
+from dispatcher.storage.tables import audit_log, runs
 from dispatcher.testing import SHANGHAI, sms_campaign_text, store_campaign
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def test_leader_lock_is_exclusive_until_released(engine: Engine) -> None:
 
 
 def test_sqlite_lock_file_sits_next_to_the_database(sqlite_url: str) -> None:
-    from dispatcher.db import make_engine
+    from dispatcher.storage.db import make_engine
 
     eng = make_engine(sqlite_url)
     lock = LeaderLock(eng)
@@ -106,8 +106,8 @@ def test_sqlite_lock_file_sits_next_to_the_database(sqlite_url: str) -> None:
 
 LEADER_SNIPPET = """
 import sys, time
-from dispatcher.db import make_engine
-from dispatcher.leader import LeaderLock
+from dispatcher.storage.db import make_engine
+from dispatcher.scheduling.leader import LeaderLock
 lock = LeaderLock(make_engine(sys.argv[1]))
 print("locked" if lock.try_acquire() else "busy", flush=True)
 time.sleep(120)
@@ -208,7 +208,7 @@ def test_jobs_follow_the_approved_campaigns(engine: Engine,
 
     assert sync_jobs(paused, engine) == {"weekdays": "added", "once": "added"}
     weekdays = paused.get_job("weekdays")
-    assert weekdays.func_ref == "dispatcher.scheduler:fire"
+    assert weekdays.func_ref == "dispatcher.scheduling.scheduler:fire"
     assert weekdays.args == ("weekdays", "")
     assert isinstance(weekdays.trigger, CronTrigger)
     assert weekdays.trigger.timezone == SHANGHAI
@@ -436,7 +436,7 @@ class SilentPoller:
 
 def test_the_leader_polls_reach_on_its_schedule(residents: Engine, db_url: str,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="dispatcher.scheduler")
+    caplog.set_level(logging.INFO, logger="dispatcher.scheduling.scheduler")
     service = SchedulerService(residents, db_url, sync_seconds=0.05,
                                reach_channels={"wechat": SilentPoller()},  # type: ignore[dict-item]
                                reach_poll_seconds=0.3)

@@ -17,17 +17,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dispatcher import campaign_store, lifecycle, registry, samples
-from dispatcher.contacts import import_contacts
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.context import AppContext
-from dispatcher.demo import TOKEN_VARIABLE, demo_config
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.reach import campaign_reach
-from dispatcher.runs import plan_firing
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.demo import contact_samples as samples
+from dispatcher.demo.drive import TOKEN_VARIABLE, demo_config
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.review import lifecycle
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries
+from dispatcher.storage.tables import deliveries
 from dispatcher.web import create_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select, text, update
 
-from dispatcher import claims, send_tasks
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine, utcnow
-from dispatcher.planner import ANALYZE_AFTER_ROWS
-from dispatcher.tables import deliveries
-from dispatcher.tables import send_tasks as blocks
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.delivery import claims
+from dispatcher.delivery.celery import send_tasks
+from dispatcher.planning.planner import ANALYZE_AFTER_ROWS
+from dispatcher.storage.db import make_engine, utcnow
+from dispatcher.storage.tables import deliveries
+from dispatcher.storage.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
 
 

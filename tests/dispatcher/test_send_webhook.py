@@ -28,17 +28,19 @@ import click
 import requests
 from sqlalchemy import func, select
 
-from dispatcher import campaign_store, registry, samples
+from dispatcher import registry
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.config import Config, parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.reach import campaign_reach
-from dispatcher.runs import plan_firing
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.demo import contact_samples as samples
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import PartnerOptions, PartnerSandbox
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import FIRE_TIME, store_campaign
 from dispatcher.web import create_app
 

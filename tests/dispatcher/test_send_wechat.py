@@ -24,16 +24,18 @@ import requests
 from sqlalchemy import func, select
 
 from channels.base import ValidationContext
-from dispatcher import campaign_store, lifecycle, registry
-from dispatcher.campaign import parse_campaign
+from dispatcher import registry
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import parse_campaign
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.previews import send_previews
-from dispatcher.reach import campaign_reach
-from dispatcher.reach_polling import poll_reach
-from dispatcher.runs import plan_firing
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.planning.previews import send_previews
+from dispatcher.planning.runs import plan_firing
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.reach.polling import poll_reach
+from dispatcher.review import lifecycle
 from dispatcher.sandbox import (
     SANDBOX_AES_KEY,
     SANDBOX_APPID,
@@ -43,7 +45,7 @@ from dispatcher.sandbox import (
     WeChatSandbox,
 )
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import audit_log, deliveries, provider_reports
+from dispatcher.storage.tables import audit_log, deliveries, provider_reports
 from dispatcher.web import create_app, urls
 
 SECRETS = {"TEST_WECHAT_SECRET": SANDBOX_APPSECRET, "TEST_WECHAT_TOKEN": SANDBOX_TOKEN,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from dispatcher.send_window import is_open, next_opening
+from dispatcher.campaigns.send_window import is_open, next_opening
 
 DAY = (time(8, 0), time(21, 0))
 NIGHT = (time(20, 0), time(2, 0))

@@ -24,12 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from dispatcher import registry
-from dispatcher.cli import main
-from dispatcher.config import parse_config
-from dispatcher.db import make_engine
-from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.tables import api_tokens
-from dispatcher.users import (
+from dispatcher.accounts.users import (
     add_user,
     create_token,
     disable_user,
@@ -39,6 +34,11 @@ from dispatcher.users import (
     revoke_tokens,
     set_role,
 )
+from dispatcher.cli import main
+from dispatcher.config import parse_config
+from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import api_tokens
 from dispatcher.web import create_app
 from dispatcher.web.auth import LoginLimiter
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 import redis
 
-from dispatcher.shared_limits import (
+from dispatcher.delivery.shared_limits import (
     RedisLimiters,
     SharedBucket,
     SharedLimitsError,

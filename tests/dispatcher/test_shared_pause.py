@@ -20,13 +20,13 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from dispatcher import registry
-from dispatcher.claims import Scope
 from dispatcher.config import parse_config
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
+from dispatcher.delivery.claims import Scope
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.delivery.shared_limits import RedisLimiters
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
-from dispatcher.sandbox.twilio_wire import Outcome
-from dispatcher.shared_limits import RedisLimiters
+from dispatcher.sandbox.twilio.wire import Outcome
 from dispatcher.testing import sandbox_config_text
 from tests.dispatcher.test_celery_workers import TOKEN_VARIABLE, plan_sms
 

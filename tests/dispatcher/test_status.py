@@ -18,14 +18,14 @@ from click.testing import CliRunner, Result
 from kombu import Connection
 from sqlalchemy import Engine, func, select, update
 
-from dispatcher import send_tasks
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli import main
 from dispatcher.cli.status import BrokerView, problems
-from dispatcher.contacts import import_contacts
-from dispatcher.db import make_engine, utcnow
-from dispatcher.executor_status import ExecutorStatus, RunningBlock, RunRows, read_status
-from dispatcher.tables import deliveries, runs
-from dispatcher.tables import send_tasks as blocks
+from dispatcher.delivery.celery import send_tasks
+from dispatcher.delivery.status import ExecutorStatus, RunningBlock, RunRows, read_status
+from dispatcher.storage.db import make_engine, utcnow
+from dispatcher.storage.tables import deliveries, runs
+from dispatcher.storage.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
 from tests.dispatcher.test_celery_workers import BROKER_VARIABLE, Deployment, plan_sms, wait_for
 

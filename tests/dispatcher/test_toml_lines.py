@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dispatcher.toml_lines import key_lines, line_of
+from dispatcher.campaigns.toml_lines import key_lines, line_of
 
 DOC = '''id = "x"  # comment with = sign
 [schedule]

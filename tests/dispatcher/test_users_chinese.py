@@ -21,11 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from dispatcher import registry
-from dispatcher.cli import main
-from dispatcher.config import parse_config
-from dispatcher.errors import DispatcherError
-from dispatcher.tables import users
-from dispatcher.users import (
+from dispatcher.accounts.users import (
     add_user,
     authenticate,
     create_token,
@@ -35,6 +31,10 @@ from dispatcher.users import (
     set_profile,
     token_user,
 )
+from dispatcher.cli import main
+from dispatcher.config import parse_config
+from dispatcher.errors import DispatcherError
+from dispatcher.storage.tables import users
 from dispatcher.web import create_app
 
 PASSWORD = "correct horse battery"

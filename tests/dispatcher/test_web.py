@@ -21,17 +21,17 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, select
 from twilio.request_validator import RequestValidator
 
-from channels.sms import SmsChannel
-from dispatcher import optouts
+from channels.sms.channel import SmsChannel
+from dispatcher.accounts.users import add_user
+from dispatcher.audience import optouts
+from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.serve import parse_listen, serve
 from dispatcher.config import Config, Secret, parse_config
-from dispatcher.contacts import import_contacts
 from dispatcher.context import AppContext
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
-from dispatcher.tables import deliveries, delivery_events
+from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
-from dispatcher.transitions import Transition, advance
-from dispatcher.users import add_user
 from dispatcher.web import create_app, urls
 
 TOKEN = "test-auth-token-0123456789abcdef"

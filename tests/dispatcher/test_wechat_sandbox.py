@@ -29,7 +29,7 @@ from wechatpy.exceptions import (
 )
 from wechatpy.utils import check_signature
 
-from channels.wechat_transport import RewriteAdapter, route_client
+from channels.wechat.transport import RewriteAdapter, route_client
 from dispatcher.cli.sandbox import sandbox as sandbox_group
 from dispatcher.sandbox import (
     SANDBOX_AES_KEY,

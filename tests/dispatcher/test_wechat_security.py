@@ -20,12 +20,12 @@ import requests
 from sqlalchemy import insert, select, text
 
 from dispatcher.context import AppContext
-from dispatcher.db import make_engine, utcnow
 from dispatcher.registry import build_channels
 from dispatcher.sandbox import SANDBOX_APPID, SANDBOX_TOKEN, WeChatOptions
-from dispatcher.sandbox.wechat_events import Signer, event_xml
+from dispatcher.sandbox.wechat.events import Signer, event_xml
 from dispatcher.serving import BackgroundServer, free_port
-from dispatcher.tables import deliveries, provider_reports, seen_nonces
+from dispatcher.storage.db import make_engine, utcnow
+from dispatcher.storage.tables import deliveries, provider_reports, seen_nonces
 from dispatcher.web import create_app, urls
 from tests.dispatcher.test_send_wechat import (
     Stack,

@@ -1,10 +1,11 @@
 """The Celery executor: the app, the send task and what each worker process holds.
 
-``dispatcher run`` (the feeder, :mod:`dispatcher.feeder`) sends one small task per block
-of a run's rows: ``(block, run, channel, first id, last id)``, never a phone number. A
-worker (``dispatcher worker``) sends that block with the same :class:`DeliveryEngine`
-as the local executor, scoped to the block, claiming rows with ``FOR UPDATE SKIP
-LOCKED`` and spending each provider's rate limit from Redis, shared by all workers.
+``dispatcher run`` (the feeder, :mod:`dispatcher.delivery.celery.feeder`) sends one
+small task per block of a run's rows: ``(block, run, channel, first id, last id)``,
+never a phone number. A worker (``dispatcher worker``) sends that block with the same
+:class:`DeliveryEngine` as the local executor, scoped to the block, claiming rows with
+``FOR UPDATE SKIP LOCKED`` and spending each provider's rate limit from Redis, shared by
+all workers.
 
 Tasks are acknowledged after they run (``acks_late``) and given back to the queue when
 their worker dies, so a killed worker's block goes to another worker; a task that runs
@@ -27,13 +28,14 @@ from celery.exceptions import Reject
 from sqlalchemy import Engine
 
 from channels.base import Channel
-from dispatcher import claims, send_tasks
-from dispatcher.claims import Scope
 from dispatcher.config import Config
-from dispatcher.engine import DeliveryEngine
-from dispatcher.policy import EngineOptions
-from dispatcher.ratelimit import RateLimiters
-from dispatcher.send_tasks import Block
+from dispatcher.delivery import claims
+from dispatcher.delivery.celery import send_tasks
+from dispatcher.delivery.celery.send_tasks import Block
+from dispatcher.delivery.claims import Scope
+from dispatcher.delivery.engine import DeliveryEngine
+from dispatcher.delivery.policy import EngineOptions
+from dispatcher.delivery.ratelimit import RateLimiters
 
 log = logging.getLogger(__name__)
 

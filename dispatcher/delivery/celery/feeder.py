@@ -19,16 +19,17 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from channels.base import Sender
-from dispatcher import claims, send_tasks
-from dispatcher.db import utcnow
-from dispatcher.run_context import RunPlacements
-from dispatcher.send_tasks import Block
+from dispatcher.delivery import claims
+from dispatcher.delivery.celery import send_tasks
+from dispatcher.delivery.celery.send_tasks import Block
+from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.storage.db import utcnow
 
 log = logging.getLogger(__name__)
 
 
 class TaskQueue(Protocol):
-    """Where tasks go: the broker's queue (see :mod:`dispatcher.celery_app`)."""
+    """Where tasks go: the broker's queue (see :mod:`dispatcher.delivery.celery.app`)."""
 
     def send(self, block: Block) -> None: ...
 

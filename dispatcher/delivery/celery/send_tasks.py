@@ -15,9 +15,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from dispatcher.claims import SENDABLE_RUN, Scope, pick_locked
-from dispatcher.db import utcnow
-from dispatcher.tables import deliveries, runs, send_tasks
+from dispatcher.delivery.claims import SENDABLE_RUN, Scope, pick_locked
+from dispatcher.storage.db import utcnow
+from dispatcher.storage.tables import deliveries, runs, send_tasks
 
 
 class Block(NamedTuple):

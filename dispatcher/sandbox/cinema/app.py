@@ -1,7 +1,7 @@
 """The cinema system's HTTP face: the booking API and the ``/_sandbox/`` routes.
 
 ``POST /bookings`` and ``DELETE /bookings/{booking}`` (``Authorization: Bearer {token of
-the cinema}``; answers in :mod:`~dispatcher.sandbox.cinema_bookings`) do their work at
+the cinema}``; answers in :mod:`~dispatcher.sandbox.cinema.bookings`) do their work at
 once and only then wait ``latency_ms``. ``GET /_sandbox/stats``, ``GET /_sandbox/bookings``
 (``?cinema=&screening=&state=``), ``POST /_sandbox/reset``, ``POST
 /_sandbox/screenings/{screening}/cancel`` (a cancellation by hand) and ``PUT
@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.cinema_bookings import Answer
+from dispatcher.sandbox.cinema.bookings import Answer
 
 if TYPE_CHECKING:
-    from dispatcher.sandbox.cinema import CinemaSystem
+    from dispatcher.sandbox.cinema.server import CinemaSystem
 
 MAX_BODY = 64 * 1024
 

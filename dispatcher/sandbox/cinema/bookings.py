@@ -33,11 +33,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dispatcher.sandbox.cinema_faults import fate
-from dispatcher.sandbox.cinema_options import CinemaOptions
-from dispatcher.sandbox.cinema_program import CinemaProgram, Screening
-from dispatcher.sandbox.cinema_stats import Counts
-from dispatcher.sandbox.led_schedule import iso_z
+from dispatcher.sandbox.cinema.faults import fate
+from dispatcher.sandbox.cinema.options import CinemaOptions
+from dispatcher.sandbox.cinema.program import CinemaProgram, Screening
+from dispatcher.sandbox.cinema.stats import Counts
+from dispatcher.sandbox.led.schedule import iso_z
 
 MAX_ID = 200
 

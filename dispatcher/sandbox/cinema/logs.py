@@ -16,11 +16,11 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from dispatcher.sandbox.cinema_faults import replays
-from dispatcher.sandbox.cinema_options import CinemaOptions
-from dispatcher.sandbox.cinema_stats import Counts
-from dispatcher.sandbox.led_http import HttpClient, Unreachable
-from dispatcher.sandbox.led_schedule import iso_z
+from dispatcher.sandbox.cinema.faults import replays
+from dispatcher.sandbox.cinema.options import CinemaOptions
+from dispatcher.sandbox.cinema.stats import Counts
+from dispatcher.sandbox.led.http_client import HttpClient, Unreachable
+from dispatcher.sandbox.led.schedule import iso_z
 
 PLAYLOG_PATH = "/hooks/cinema/playlog"
 

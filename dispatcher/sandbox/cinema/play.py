@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dispatcher.sandbox.cinema_bookings import BookingDesk, Show
-from dispatcher.sandbox.cinema_faults import admissions, cancelled, dropped
-from dispatcher.sandbox.cinema_logs import Entry, LogQueue
-from dispatcher.sandbox.cinema_options import CANCEL_NOTICE_S
-from dispatcher.sandbox.led_schedule import US
+from dispatcher.sandbox.cinema.bookings import BookingDesk, Show
+from dispatcher.sandbox.cinema.faults import admissions, cancelled, dropped
+from dispatcher.sandbox.cinema.logs import Entry, LogQueue
+from dispatcher.sandbox.cinema.options import CANCEL_NOTICE_S
+from dispatcher.sandbox.led.schedule import US
 
 CANCEL, SHOW = 0, 1  # a cancellation sorts before a show at the same moment
 

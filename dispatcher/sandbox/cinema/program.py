@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from dispatcher.sandbox.led_schedule import to_us
+from dispatcher.sandbox.led.schedule import to_us
 
 STATUSES = ("scheduled", "cancelled")
 
@@ -84,7 +84,7 @@ def build_program(cinemas: Iterable[Mapping[str, str]],
 
 def read_program(cinemas: str | Path, auditoriums: str | Path,
                  showtimes: str | Path) -> CinemaProgram:
-    """The program from the three CSV files (sample formats in dispatcher.cinema_samples)."""
+    """The program from the three CSV files (sample formats in dispatcher.demo.cinema_samples)."""
     return build_program(_rows(cinemas), _rows(auditoriums), _rows(showtimes))
 
 

@@ -2,10 +2,10 @@
 
 Given the cinemas' data (pre-show blocks, auditorium seats), the screenings it runs and
 each cinema's bearer token, it takes spot bookings into pre-show blocks (``POST
-/bookings``, ``DELETE /bookings/{booking}``: :mod:`~dispatcher.sandbox.cinema_bookings`),
-runs the screenings on a fast play clock (:mod:`~dispatcher.sandbox.cinema_play`) and
+/bookings``, ``DELETE /bookings/{booking}``: :mod:`~dispatcher.sandbox.cinema.bookings`),
+runs the screenings on a fast play clock (:mod:`~dispatcher.sandbox.cinema.play`) and
 posts each cinema's play log to ``POST {dispatcher}/hooks/cinema/playlog?cinema={id}``
-in batches that keep their id until acknowledged (:mod:`~dispatcher.sandbox.cinema_logs`),
+in batches that keep their id until acknowledged (:mod:`~dispatcher.sandbox.cinema.logs`),
 signed with the cinema's token of the moment (:meth:`CinemaSystem.install_token` takes a
 rotated one).
 
@@ -28,15 +28,15 @@ from typing import Any
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
-from dispatcher.sandbox.cinema_app import build_app
-from dispatcher.sandbox.cinema_bookings import BookingDesk
-from dispatcher.sandbox.cinema_faults import stagger
-from dispatcher.sandbox.cinema_logs import LogQueue, Reporter
-from dispatcher.sandbox.cinema_options import CinemaOptions
-from dispatcher.sandbox.cinema_play import Player
-from dispatcher.sandbox.cinema_program import CinemaProgram, build_program
-from dispatcher.sandbox.cinema_stats import Counts, render
-from dispatcher.sandbox.led_schedule import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.cinema.app import build_app
+from dispatcher.sandbox.cinema.bookings import BookingDesk
+from dispatcher.sandbox.cinema.faults import stagger
+from dispatcher.sandbox.cinema.logs import LogQueue, Reporter
+from dispatcher.sandbox.cinema.options import CinemaOptions
+from dispatcher.sandbox.cinema.play import Player
+from dispatcher.sandbox.cinema.program import CinemaProgram, build_program
+from dispatcher.sandbox.cinema.stats import Counts, render
+from dispatcher.sandbox.led.schedule import SimClock, from_us, iso_z, to_us
 from dispatcher.serving import BackgroundServer
 
 TICK_MAX_S = 0.2  # real seconds between event checks at most

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from dispatcher.sandbox.led import LedFleet
+    from dispatcher.sandbox.led.fleet import LedFleet
 
 MAX_BODY = 16 * 1024 * 1024
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from dispatcher.sandbox.led_faults import OfflinePlan, replays
-from dispatcher.sandbox.led_http import HttpClient, Unreachable
-from dispatcher.sandbox.led_options import LedOptions, ScreenSpec
-from dispatcher.sandbox.led_playlist import EMPTY, Playlist, PlaylistError, parse_playlist
-from dispatcher.sandbox.led_reports import Batch, Play, PopQueue
-from dispatcher.sandbox.led_schedule import ItemPlan, SimClock
-from dispatcher.sandbox.led_stats import Tally
+from dispatcher.sandbox.led.faults import OfflinePlan, replays
+from dispatcher.sandbox.led.http_client import HttpClient, Unreachable
+from dispatcher.sandbox.led.options import LedOptions, ScreenSpec
+from dispatcher.sandbox.led.playlist import EMPTY, Playlist, PlaylistError, parse_playlist
+from dispatcher.sandbox.led.reports import Batch, Play, PopQueue
+from dispatcher.sandbox.led.schedule import ItemPlan, SimClock
+from dispatcher.sandbox.led.stats import Tally
 
 Job = Callable[[], None]
 

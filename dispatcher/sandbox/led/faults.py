@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from dispatcher.sandbox.led_options import LedOptions
+from dispatcher.sandbox.led.options import LedOptions
 
 
 class OfflinePlan:

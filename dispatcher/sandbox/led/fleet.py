@@ -6,9 +6,9 @@ take ``POST /controllers/{id}/playlist`` on the fleet's own loopback app
 (:meth:`LedFleet.push_url`); all play their playlist on a fast simulated clock and post
 proof of play to ``POST /hooks/led/pop?screen={id}`` (the screen named in the URL, so
 the dispatcher checks its token before reading the body) in batches that keep their id
-until acknowledged. See :mod:`~dispatcher.sandbox.led_playlist` for the playlist checks,
-:mod:`~dispatcher.sandbox.led_schedule` for the play arithmetic and
-:mod:`~dispatcher.sandbox.led_reports` for the batches.
+until acknowledged. See :mod:`~dispatcher.sandbox.led.playlist` for the playlist checks,
+:mod:`~dispatcher.sandbox.led.schedule` for the play arithmetic and
+:mod:`~dispatcher.sandbox.led.reports` for the batches.
 
 Hundreds of controllers share ``workers`` threads and one timer heap
 (:class:`~dispatcher.sandbox.callbacks.Scheduler`): each controller is two recurring
@@ -33,13 +33,13 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
-from dispatcher.sandbox.led_app import build_app
-from dispatcher.sandbox.led_controller import Controller, FleetContext, Job
-from dispatcher.sandbox.led_faults import OfflinePlan, stagger
-from dispatcher.sandbox.led_http import HttpClient
-from dispatcher.sandbox.led_options import LedOptions, ScreenSpec
-from dispatcher.sandbox.led_schedule import SimClock, from_us, iso_z, to_us
-from dispatcher.sandbox.led_stats import Tally, fleet_stats
+from dispatcher.sandbox.led.app import build_app
+from dispatcher.sandbox.led.controller import Controller, FleetContext, Job
+from dispatcher.sandbox.led.faults import OfflinePlan, stagger
+from dispatcher.sandbox.led.http_client import HttpClient
+from dispatcher.sandbox.led.options import LedOptions, ScreenSpec
+from dispatcher.sandbox.led.schedule import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.led.stats import Tally, fleet_stats
 from dispatcher.serving import BackgroundServer
 
 

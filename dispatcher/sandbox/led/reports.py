@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from dispatcher.sandbox.led_schedule import iso_z
+from dispatcher.sandbox.led.schedule import iso_z
 
 Play = tuple[int, str, int]  # (start µs, item id, duration µs), simulated UTC
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from dispatcher.sandbox.led_playlist import Item
+from dispatcher.sandbox.led.playlist import Item
 
 US = 1_000_000
 HOUR_US = 3600 * US

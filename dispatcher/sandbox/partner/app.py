@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.partner_options import NOTICES_PATH
+from dispatcher.sandbox.partner.options import NOTICES_PATH
 
 if TYPE_CHECKING:
-    from dispatcher.sandbox.partner import PartnerSandbox
+    from dispatcher.sandbox.partner.server import PartnerSandbox
 
 
 def build_app(sandbox: PartnerSandbox) -> Starlette:

@@ -30,10 +30,10 @@ from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.sandbox.faults import RateLimit
-from dispatcher.sandbox.partner_acks import Ack, AckPoster, sign
-from dispatcher.sandbox.partner_app import build_app
-from dispatcher.sandbox.partner_options import PartnerOptions, fails, fate, refuses
-from dispatcher.sandbox.partner_stats import Outcome, stats_of
+from dispatcher.sandbox.partner.acks import Ack, AckPoster, sign
+from dispatcher.sandbox.partner.app import build_app
+from dispatcher.sandbox.partner.options import PartnerOptions, fails, fate, refuses
+from dispatcher.sandbox.partner.stats import Outcome, stats_of
 from dispatcher.serving import BackgroundServer
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")

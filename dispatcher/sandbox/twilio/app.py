@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.twilio_store import Query
-from dispatcher.sandbox.twilio_wire import (
+from dispatcher.sandbox.twilio.store import Query
+from dispatcher.sandbox.twilio.wire import (
     API_VERSION,
     Outcome,
     date_bound,
@@ -34,7 +34,7 @@ from dispatcher.sandbox.twilio_wire import (
 )
 
 if TYPE_CHECKING:
-    from dispatcher.sandbox.twilio import TwilioSandbox
+    from dispatcher.sandbox.twilio.server import TwilioSandbox
 
 MAX_PAGE_SIZE = 1000
 PAGING_PARAMS = ("Page", "PageSize", "PageToken")

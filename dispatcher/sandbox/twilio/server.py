@@ -29,17 +29,13 @@ from typing import IO, Any
 
 from starlette.applications import Starlette
 
-from channels.segments import count_segments
+from channels.sms.segments import count_segments
 from dispatcher.sandbox.callbacks import Scheduler, Webhook, WebhookPoster
 from dispatcher.sandbox.faults import Fate, FaultPlan, RateLimit
-from dispatcher.sandbox.twilio_app import build_app
-from dispatcher.sandbox.twilio_options import (
-    MAGIC_TO_NUMBERS,
-    SANDBOX_POOL_NUMBER,
-    TwilioOptions,
-)
-from dispatcher.sandbox.twilio_store import MessageStore, StoredMessage
-from dispatcher.sandbox.twilio_wire import (
+from dispatcher.sandbox.twilio.app import build_app
+from dispatcher.sandbox.twilio.options import MAGIC_TO_NUMBERS, SANDBOX_POOL_NUMBER, TwilioOptions
+from dispatcher.sandbox.twilio.store import MessageStore, StoredMessage
+from dispatcher.sandbox.twilio.wire import (
     API_VERSION,
     CreateRequest,
     Outcome,

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from dispatcher.sandbox.twilio_store import StoredMessage
+from dispatcher.sandbox.twilio.store import StoredMessage
 
 API_VERSION = "2010-04-01"
 MAX_BODY = 1600

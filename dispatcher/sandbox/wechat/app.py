@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.wechat_stats import MAX_SPAN
-from dispatcher.sandbox.wechat_wire import Refused
+from dispatcher.sandbox.wechat.stats import MAX_SPAN
+from dispatcher.sandbox.wechat.wire import Refused
 
 if TYPE_CHECKING:
-    from dispatcher.sandbox.wechat import WeChatSandbox
+    from dispatcher.sandbox.wechat.server import WeChatSandbox
 
 PAGE_SIZE = 10_000  # openids per page of user/get and user/tag/get, as WeChat pages them
 Handler = Callable[[Request], Awaitable[Response]]

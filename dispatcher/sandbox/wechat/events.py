@@ -26,7 +26,7 @@ import requests
 from wechatpy.crypto import WeChatCrypto
 
 from dispatcher.sandbox.callbacks import Scheduler
-from dispatcher.sandbox.wechat_options import WeChatOptions
+from dispatcher.sandbox.wechat.options import WeChatOptions
 
 log = logging.getLogger(__name__)
 

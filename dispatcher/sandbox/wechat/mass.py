@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from dispatcher.sandbox.wechat_events import COPYRIGHT_CHECKED, Event, event_xml
-from dispatcher.sandbox.wechat_options import WeChatOptions
-from dispatcher.sandbox.wechat_store import Followers, Job, WeChatStore
-from dispatcher.sandbox.wechat_wire import Content, Refused
+from dispatcher.sandbox.wechat.events import COPYRIGHT_CHECKED, Event, event_xml
+from dispatcher.sandbox.wechat.options import WeChatOptions
+from dispatcher.sandbox.wechat.store import Followers, Job, WeChatStore
+from dispatcher.sandbox.wechat.wire import Content, Refused
 
 MASS_HELPER = "mphelper"  # FromUserName of MASSSENDJOBFINISH: the account's mass-send helper
 

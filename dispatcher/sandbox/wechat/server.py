@@ -28,13 +28,13 @@ from typing import Any
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
-from dispatcher.sandbox.wechat_app import build_app
-from dispatcher.sandbox.wechat_events import Event, EventPoster, event_xml
-from dispatcher.sandbox.wechat_mass import MassJobs
-from dispatcher.sandbox.wechat_options import WeChatOptions
-from dispatcher.sandbox.wechat_stats import ReadModel, date_range, report
-from dispatcher.sandbox.wechat_store import DayClock, Fate, Followers, Job, TokenBook, WeChatStore
-from dispatcher.sandbox.wechat_wire import (
+from dispatcher.sandbox.wechat.app import build_app
+from dispatcher.sandbox.wechat.events import Event, EventPoster, event_xml
+from dispatcher.sandbox.wechat.mass import MassJobs
+from dispatcher.sandbox.wechat.options import WeChatOptions
+from dispatcher.sandbox.wechat.stats import ReadModel, date_range, report
+from dispatcher.sandbox.wechat.store import DayClock, Fate, Followers, Job, TokenBook, WeChatStore
+from dispatcher.sandbox.wechat.wire import (
     Refused,
     clientmsgid,
     content,

@@ -24,9 +24,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from dispatcher.sandbox.wechat_options import WeChatOptions
-from dispatcher.sandbox.wechat_store import Job
-from dispatcher.sandbox.wechat_wire import Refused
+from dispatcher.sandbox.wechat.options import WeChatOptions
+from dispatcher.sandbox.wechat.store import Job
+from dispatcher.sandbox.wechat.wire import Refused
 
 READ_DAYS = 7
 MAX_SPAN = {"getarticlesummary": 1, "getarticletotal": 1, "getuserread": 3,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dispatcher.sandbox.wechat_options import WeChatOptions
+from dispatcher.sandbox.wechat.options import WeChatOptions
 
 DAY_S = 86_400
 

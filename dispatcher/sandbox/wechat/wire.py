@@ -11,7 +11,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dispatcher.sandbox.wechat_options import WeChatOptions
+from dispatcher.sandbox.wechat.options import WeChatOptions
 
 MASS_MSGTYPES = ("text", "mpnews", "image")
 MIN_OPENIDS, MAX_OPENIDS = 2, 10_000

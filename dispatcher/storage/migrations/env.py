@@ -1,10 +1,10 @@
-"""Alembic environment: the engine comes from dispatcher.db, never from an ini file."""
+"""Alembic environment: the engine comes from dispatcher.storage.db, never from an ini file."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from dispatcher.tables import metadata
+from dispatcher.storage.tables import metadata
 
 engine = context.config.attributes["engine"]
 

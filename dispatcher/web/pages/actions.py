@@ -26,20 +26,23 @@ from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection, Engine, exists, func, select
 
-from dispatcher import campaign_store, lifecycle, review, runs
-from dispatcher.bounds import MAX_DB_INT
+from dispatcher.accounts.users import APPROVE, OPERATE, User
+from dispatcher.campaigns import store as campaign_store
 from dispatcher.config import Config
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import N_, _, pgettext
-from dispatcher.tables import campaigns, deliveries, optouts
-from dispatcher.tables import runs as runs_table
-from dispatcher.users import APPROVE, OPERATE, User
+from dispatcher.planning import runs
+from dispatcher.review import lifecycle
+from dispatcher.review import stages as review
+from dispatcher.storage.bounds import MAX_DB_INT
+from dispatcher.storage.tables import campaigns, deliveries, optouts
+from dispatcher.storage.tables import runs as runs_table
 from dispatcher.web.auth import check_csrf, engine_of
-from dispatcher.web.pages import FLASH, Reader, config_of, require
-from dispatcher.web.pages_common import render
+from dispatcher.web.pages.common import render
+from dispatcher.web.pages.router import FLASH, Reader, config_of, require
 
 MAX_REASON = 500  # characters of a cancellation reason kept in the audit log
-# Run states each operator action acts on (as dispatcher.runs does).
+# Run states each operator action acts on (as dispatcher.planning.runs does).
 PAUSABLE = ("planned",)
 CANCELLABLE = ("planned", "paused", "planning")
 RETRYABLE = ("planned", "paused", "completed")
@@ -77,7 +80,7 @@ def campaign_action(request: Request, campaign_id: str, action: str, user: Reade
     except NotFoundError:
         raise
     except DispatcherError as exc:
-        from dispatcher.web.pages_campaigns import campaign_view  # it imports this module
+        from dispatcher.web.pages.campaigns import campaign_view  # it imports this module
 
         return campaign_view(request, user, campaign_id, error=str(exc), status_code=409)
     request.session[FLASH] = message

@@ -14,22 +14,24 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS
-from dispatcher import campaign_store, content_review, lifecycle
-from dispatcher.audit_text import detail_text
-from dispatcher.campaign import Campaign
-from dispatcher.campaign_diff import version_diff
-from dispatcher.delivery_history import actor_label
+from dispatcher.accounts.users import User
+from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.model import Campaign
+from dispatcher.delivery.history import actor_label
 from dispatcher.error_codes import explain
-from dispatcher.labels import label
-from dispatcher.reach import campaign_reach
-from dispatcher.report_text import method_text, source_label
-from dispatcher.tables import campaign_versions, deliveries
-from dispatcher.tables import runs as runs_table
-from dispatcher.users import User
+from dispatcher.i18n.labels import label
+from dispatcher.reach.figures import campaign_reach
+from dispatcher.reports.text import method_text, source_label
+from dispatcher.review import content as content_review
+from dispatcher.review import lifecycle
+from dispatcher.review.audit_text import detail_text
+from dispatcher.review.diff import version_diff
+from dispatcher.storage.tables import campaign_versions, deliveries
+from dispatcher.storage.tables import runs as runs_table
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages import FLASH, Reader, channels_of, config_of
-from dispatcher.web.pages_actions import action_context, campaign_action
-from dispatcher.web.pages_common import render
+from dispatcher.web.pages.actions import action_context, campaign_action
+from dispatcher.web.pages.common import render
+from dispatcher.web.pages.router import FLASH, Reader, channels_of, config_of
 
 
 def add_routes(router: APIRouter) -> None:

@@ -15,11 +15,11 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from dispatcher import i18n
-from dispatcher.labels import label
-from dispatcher.users import User
+from dispatcher.accounts.users import User
+from dispatcher.i18n.labels import label
 from dispatcher.web.auth import csrf_token
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 # Jinja2Templates escapes HTML by default (autoescape for .html): user text never runs.
 # {{ _("...") }}, {% trans %} and label(kind, name) speak the request's language.
 TEMPLATES.env.add_extension("jinja2.ext.i18n")

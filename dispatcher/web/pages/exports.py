@@ -1,7 +1,7 @@
 """``/logs.csv`` and ``/logs.xlsx``: the delivery log downloaded with the page's filters.
 
 The rows are the ones ``/logs`` shows (same filters, numbers masked unless the reader's
-role may unmask them), as ``dispatcher.log_export`` writes them for people: headers,
+role may unmask them), as ``dispatcher.delivery.log_export`` writes them for people: headers,
 states and channels in the request's language, error codes explained, names, districts
 and campaign titles, times as real dates. CSV has a UTF-8 BOM; the workbook is written
 to a temporary file and streamed from it. A wrong filter is a 400 before any byte.
@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
-from dispatcher import log_export
-from dispatcher.delivery_log import LogFilter
+from dispatcher.accounts.users import UNMASK, User
+from dispatcher.delivery import log_export
+from dispatcher.delivery.log import LogFilter
 from dispatcher.errors import DispatcherError
-from dispatcher.exports import csv_chunks, xlsx_chunks
+from dispatcher.files.exports import csv_chunks, xlsx_chunks
 from dispatcher.i18n import current_locale
-from dispatcher.users import UNMASK, User
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages import Reader, config_of
-from dispatcher.web.pages_logs import Filters, LogQuery
+from dispatcher.web.pages.logs import Filters, LogQuery
+from dispatcher.web.pages.router import Reader, config_of
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

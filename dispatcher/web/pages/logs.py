@@ -4,8 +4,8 @@ Filters are read exactly as the CLI reads them (local times, any phone format, s
 with ``skipped:REASON``), plus a contact's name; pages are keyset pages whose "Next
 page" link carries the CLI's cursor, under the count of every matching row. Each row's
 error code is explained (``dispatcher.error_codes``), and ``/logs/{id}`` tells the row's
-story (``dispatcher.delivery_history``). A search for a number or a name that finds no
-row says why when it can (``dispatcher.untargeted``). Operators retry a failed row, or
+story (``dispatcher.delivery.history``). A search for a number or a name that finds no
+row says why when it can (``dispatcher.delivery.untargeted``). Operators retry a failed row, or
 the campaign's failed rows, from here. Downloads (``/logs.csv``, ``/logs.xlsx``) live
 in ``pages_exports``.
 """
@@ -21,20 +21,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from channels.base import SKIP_REASONS, STATES
-from dispatcher import delivery_log, runs
-from dispatcher.bounds import MAX_DB_INT
+from dispatcher.accounts.users import OPERATE, UNMASK, User
 from dispatcher.config import Config
-from dispatcher.delivery_history import actor_label, event_label, history, source_label
-from dispatcher.delivery_log import Cursor, LogFilter, normalise_target, parse_moment
+from dispatcher.delivery import log as delivery_log
+from dispatcher.delivery.history import actor_label, event_label, history, source_label
+from dispatcher.delivery.log import Cursor, LogFilter, normalise_target, parse_moment
+from dispatcher.delivery.row_retry import retry_row
+from dispatcher.delivery.untargeted import Untargeted, explain_missing
 from dispatcher.error_codes import explain_row
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import N_, _, ngettext
-from dispatcher.labels import label
-from dispatcher.row_retry import retry_row
-from dispatcher.untargeted import Untargeted, explain_missing
-from dispatcher.users import OPERATE, UNMASK, User
+from dispatcher.i18n.labels import label
+from dispatcher.planning import runs
+from dispatcher.storage.bounds import MAX_DB_INT
 from dispatcher.web.auth import check_csrf, engine_of
-from dispatcher.web.pages import (
+from dispatcher.web.pages.common import render
+from dispatcher.web.pages.router import (
     FLASH,
     Reader,
     channels_of,
@@ -43,7 +45,6 @@ from dispatcher.web.pages import (
     shown_target,
     shown_text,
 )
-from dispatcher.web.pages_common import render
 
 PAGE_SIZE = 50
 STATUS_CHOICES = (*STATES, *(f"skipped:{reason}" for reason in SKIP_REASONS))

@@ -21,14 +21,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from channels.base import Channel, is_group_address
+from dispatcher.accounts.users import PERMISSIONS, READ, UNMASK, User
+from dispatcher.audience.phones import mask
 from dispatcher.config import Config
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import N_, _
-from dispatcher.labels import label
-from dispatcher.phones import mask
-from dispatcher.users import PERMISSIONS, READ, UNMASK, User
+from dispatcher.i18n.labels import label
 from dispatcher.web.auth import LoginRequired, page_user
-from dispatcher.web.pages_common import render
+from dispatcher.web.pages.common import render
 
 FLASH = "flash"  # the session key of the message shown once after an action
 _PHONE_IN_TEXT = re.compile(r"\+\d{7,15}")
@@ -39,10 +39,10 @@ def pages_router() -> APIRouter:
     """``/``, ``/campaigns``, ``/campaigns/{id}`` and its actions, ``/logs``,
     ``/logs.csv``, ``/screens``, ``/cinemas``."""
     # Imported here: those modules import this one's helpers.
-    from dispatcher.web.pages_campaigns import add_routes as campaign_routes
-    from dispatcher.web.pages_exports import add_routes as export_routes
-    from dispatcher.web.pages_logs import add_routes as log_routes
-    from dispatcher.web.pages_venues import add_routes as venue_routes
+    from dispatcher.web.pages.campaigns import add_routes as campaign_routes
+    from dispatcher.web.pages.exports import add_routes as export_routes
+    from dispatcher.web.pages.logs import add_routes as log_routes
+    from dispatcher.web.pages.venues import add_routes as venue_routes
 
     router = APIRouter(include_in_schema=False, route_class=PageRoute)
 

@@ -1,6 +1,6 @@
 """``/screens`` (the LED registry and its groups) and ``/cinemas`` (cinemas with their
 auditoriums, seats and scheduled screenings); each with the newest reports of its channel
-refused as implausible (:mod:`dispatcher.refused_reports`), for every signed-in role."""
+refused as implausible (:mod:`dispatcher.venues.refused_reports`), for every signed-in role."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
-from dispatcher.cinemas import cinema_summaries
 from dispatcher.i18n import pgettext
-from dispatcher.labels import L_
-from dispatcher.refused_reports import RefusedReport, recent_refusals
-from dispatcher.screens import all_screens, group_rules, groups
+from dispatcher.i18n.labels import L_
+from dispatcher.venues.cinemas import cinema_summaries
+from dispatcher.venues.refused_reports import RefusedReport, recent_refusals
+from dispatcher.venues.screens import all_screens, group_rules, groups
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages import Reader
-from dispatcher.web.pages_common import render
+from dispatcher.web.pages.common import render
+from dispatcher.web.pages.router import Reader
 
 REFUSALS_SHOWN = 50
-# The machine names these pages show that dispatcher.labels does not know (yet): a
+# The machine names these pages show that dispatcher.i18n.labels does not know (yet): a
 # screen's kind, controller and formats, a refusal's reason. Known pairs are translated;
 # anything else (a format a registry made up) is shown as it is.
 VENUE_WORDS = frozenset({

@@ -9,8 +9,8 @@ from channels.base import CallbackReceiver, EventReceiver, SignageChannel, Venue
 from dispatcher import registry
 from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.errors import ConfigError
-from dispatcher.web import urls
 from dispatcher.web.app import create_app
 from dispatcher.web.docs import DOCS_PATH
 

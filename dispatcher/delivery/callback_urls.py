@@ -1,7 +1,8 @@
-"""The URLs providers call, shared by the web app (routes) and the engine (callback URLs).
+"""The URLs providers and venues call, shared by the web app (its routes) and the engine
+(the callback URL each message carries).
 
-No FastAPI import here: the engine imports this module to tell a provider where to post
-a message's receipts, and the engine never imports the web app itself.
+It lives with delivery, not with the web app, because the engine needs it and the engine
+never imports the web app (an import-linter contract in pyproject.toml).
 """
 
 from __future__ import annotations

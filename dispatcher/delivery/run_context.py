@@ -11,10 +11,10 @@ from sqlalchemy import Engine, exists, select, update
 from channels.base import Message, Placement, Sender
 from dispatcher.campaigns.model import Campaign
 from dispatcher.campaigns.send_window import is_open, next_opening
+from dispatcher.delivery.callback_urls import status_callback_url
 from dispatcher.delivery.claims import SENDABLE_RUN, ClaimedRow
 from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import campaign_versions, deliveries, runs
-from dispatcher.web.urls import status_callback_url
 
 
 class RunPlacements:

@@ -204,7 +204,7 @@ def _poll_reads(app: AppContext, wechat: WeChatSandbox, say: Step) -> None:
 
 
 def _wechat_options(settings: DemoSettings, port: int) -> WeChatOptions:
-    from dispatcher.web import urls
+    from dispatcher.delivery import callback_urls as urls
 
     return WeChatOptions(seed=settings.seed, followers=settings.wechat_followers,
                          token_expiry_every=2, event_delay_s=0.5, encrypt=True,

@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from channels.base import Channel
 from dispatcher.config import Config
-from dispatcher.web import urls
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.web.api import api_router
 from dispatcher.web.auth import LoginRequired
 from dispatcher.web.body_limit import BodyLimit

@@ -30,11 +30,11 @@ from channels.base import (
     SignatureError,
 )
 from dispatcher.config import Config
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery import seen_nonces
 from dispatcher.delivery.receipts import Origin, ReceiptBatcher, record_inbound
 from dispatcher.errors import ConfigError
 from dispatcher.reach.provider_reports import apply_reports
-from dispatcher.web import urls
 
 log = logging.getLogger(__name__)
 Receiver = TypeVar("Receiver", CallbackReceiver, EventReceiver)

@@ -16,8 +16,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from dispatcher import i18n
+from dispatcher.delivery.callback_urls import HOOKS_PREFIX
 from dispatcher.web.pages.common import TEMPLATES
-from dispatcher.web.urls import HOOKS_PREFIX
 
 MACHINE_PREFIXES = ("/api", HOOKS_PREFIX)
 HTML_TYPES = {"text/html", "application/xhtml+xml"}

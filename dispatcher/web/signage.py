@@ -22,12 +22,12 @@ from sqlalchemy import Engine
 
 from channels.base import Channel, ConfigError, Screen, SignageChannel
 from channels.delivery_ids import shown
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.errors import NotFoundError
 from dispatcher.venues.led_feeds import acknowledge, build_playlist, token_version
 from dispatcher.venues.led_proof import BadBatch, ingest
 from dispatcher.venues.screens import as_screen, get_screen
-from dispatcher.web import urls
 from dispatcher.web.bodies import parse_json, read_capped
 
 log = logging.getLogger(__name__)

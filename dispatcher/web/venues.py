@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from channels.base import Channel, VenueChannel
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.venues.cinema_logs import BadLog, ingest
 from dispatcher.venues.cinemas import token_version
-from dispatcher.web import urls
 from dispatcher.web.bodies import parse_json, read_capped
 
 log = logging.getLogger(__name__)

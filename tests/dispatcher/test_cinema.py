@@ -24,6 +24,7 @@ from dispatcher import registry
 from dispatcher.campaigns.model import parse_campaign
 from dispatcher.campaigns.store import apply_campaign, channel_lookup, load_stored
 from dispatcher.config import Config, parse_config
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.planning.runs import plan_firing
@@ -37,7 +38,7 @@ from dispatcher.venues.cinemas import (
     import_showtimes,
     scheduled_screenings,
 )
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 
 SECRET = "CINEMA_TEST_SECRET"
 CINEMAS = ("id,name,district,system,preshow\n"

@@ -29,6 +29,7 @@ from dispatcher.campaigns.store import channel_lookup, load_stored
 from dispatcher.cli.cinemas import cinemas as cinemas_cli
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import CinemaOptions, CinemaSystem
 from dispatcher.serving import BackgroundServer, free_port
@@ -43,7 +44,7 @@ from dispatcher.storage.tables import (
 )
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.refused_reports import recent_refusals
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 from tests.dispatcher.test_cinema import (
     AUDITORIUMS,
     CINEMAS,

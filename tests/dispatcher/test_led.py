@@ -26,6 +26,7 @@ from dispatcher import registry
 from dispatcher.campaigns.model import parse_campaign
 from dispatcher.campaigns.store import apply_campaign
 from dispatcher.config import Config, parse_config
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.files.csvfile import ImportFileError
@@ -37,7 +38,7 @@ from dispatcher.storage.tables import deliveries
 from dispatcher.venues.led_feeds import push_playlists
 from dispatcher.venues.led_proof import rollup
 from dispatcher.venues.screens import add_group, all_screens, groups, import_screens
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 
 SECRET = "LED_TEST_SECRET"
 HEADER = ("id,name,kind,district,area,resolution,audience_per_play,audience_source,"

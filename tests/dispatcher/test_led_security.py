@@ -30,6 +30,7 @@ from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.store import channel_lookup, load_stored
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.planning.inventory import DatabaseInventory
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.serving import BackgroundServer, free_port
@@ -37,7 +38,7 @@ from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, plays, refused_reports
 from dispatcher.storage.tables import screens as screens_table
 from dispatcher.venues.refused_reports import Refusal, recent_refusals, record_refusals
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 from tests.dispatcher.test_led import (
     NOW,
     SECRET,

@@ -34,12 +34,13 @@ from dispatcher import registry
 from dispatcher.audience import optouts
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import Config, parse_config
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.receipts import ReceiptBatcher, check_receipts
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 
 PUBLIC = "https://hooks.example.org/dispatcher"  # as behind a proxy: signatures use it
 TWILIO_TOKEN = "isolation-auth-token-0123456789"

@@ -29,6 +29,7 @@ from dispatcher.campaigns import store as campaign_store
 from dispatcher.campaigns.model import parse_campaign
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.planning.previews import send_previews
@@ -46,7 +47,7 @@ from dispatcher.sandbox import (
 )
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import audit_log, deliveries, provider_reports
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 
 SECRETS = {"TEST_WECHAT_SECRET": SANDBOX_APPSECRET, "TEST_WECHAT_TOKEN": SANDBOX_TOKEN,
            "TEST_WECHAT_AES_KEY": SANDBOX_AES_KEY}

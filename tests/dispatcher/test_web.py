@@ -28,11 +28,12 @@ from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.serve import parse_listen, serve
 from dispatcher.config import Config, Secret, parse_config
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 
 TOKEN = "test-auth-token-0123456789abcdef"
 TOKEN_ENV = "TEST_WEB_TWILIO_AUTH_TOKEN"

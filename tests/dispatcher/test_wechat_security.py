@@ -20,13 +20,14 @@ import requests
 from sqlalchemy import insert, select, text
 
 from dispatcher.context import AppContext
+from dispatcher.delivery import callback_urls as urls
 from dispatcher.registry import build_channels
 from dispatcher.sandbox import SANDBOX_APPID, SANDBOX_TOKEN, WeChatOptions
 from dispatcher.sandbox.wechat.events import Signer, event_xml
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import deliveries, provider_reports, seen_nonces
-from dispatcher.web import create_app, urls
+from dispatcher.web import create_app
 from tests.dispatcher.test_send_wechat import (
     Stack,
     campaign_text,

@@ -254,7 +254,7 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
 def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
              rate: float, cinema_url: str, partner_url: str) -> Iterator[AppContext]:
     from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
-    from dispatcher.web import create_app
+    from dispatcher.web.app import create_app
 
     os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
     os.environ.update(WECHAT_SECRETS)

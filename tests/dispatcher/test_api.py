@@ -20,7 +20,7 @@ from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.review import lifecycle
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 CAMPAIGN = sms_campaign_text(title="Drive <script>alert(1)</script>",
                              body="Report crime: call 110.")

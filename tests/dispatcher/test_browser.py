@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from dispatcher import registry
 from dispatcher.config import parse_config
 from dispatcher.serving import BackgroundServer
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.conftest import services_required
 from tests.dispatcher.test_pages import PASSWORD, make_app_engine
 

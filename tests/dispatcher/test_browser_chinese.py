@@ -42,7 +42,7 @@ from dispatcher.storage.tables import deliveries
 from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.screens import add_group, import_screens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.dispatcher import test_browser
 from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir
 

@@ -39,7 +39,7 @@ from dispatcher.serving import BackgroundServer
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.dispatcher import test_browser
 from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir
 

@@ -38,7 +38,7 @@ from dispatcher.venues.cinemas import (
     import_showtimes,
     scheduled_screenings,
 )
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 SECRET = "CINEMA_TEST_SECRET"
 CINEMAS = ("id,name,district,system,preshow\n"

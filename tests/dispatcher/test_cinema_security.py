@@ -44,7 +44,7 @@ from dispatcher.storage.tables import (
 )
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.refused_reports import recent_refusals
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.dispatcher.test_cinema import (
     AUDITORIUMS,
     CINEMAS,

@@ -52,7 +52,7 @@ from dispatcher.testing import (
 )
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.screens import import_screens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PASSWORD = "correct horse battery"
 BODY_70 = "【平安高新】" + "扫" * 64  # 70 UCS-2 units: one segment

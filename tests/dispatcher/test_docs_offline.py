@@ -25,7 +25,7 @@ from dispatcher.cli import main
 from dispatcher.config import parse_config
 from dispatcher.serving import free_port
 from dispatcher.storage.db import make_engine
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from dispatcher.web.not_found import prefers_html
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"

@@ -37,7 +37,7 @@ from dispatcher.reports.writer import markdown_text, write_report
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PHONE = "+8613800138000"
 # (cell as stored, cell as a CSV export writes it)

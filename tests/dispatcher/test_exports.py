@@ -44,7 +44,7 @@ from dispatcher.files.exports import (
 from dispatcher.storage.db import as_utc, make_engine
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZONE = ZoneInfo("Asia/Urumqi")  # the campaign's: UTC+6, two hours behind the config's

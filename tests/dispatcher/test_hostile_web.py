@@ -47,7 +47,7 @@ from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import
 from dispatcher.venues.cinemas import token_version as cinema_token_version
 from dispatcher.venues.led_feeds import token_version as led_token_version
 from dispatcher.venues.screens import import_screens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PUBLIC = "http://testserver"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -38,7 +38,7 @@ from dispatcher.storage.tables import deliveries
 from dispatcher.venues.led_feeds import push_playlists
 from dispatcher.venues.led_proof import rollup
 from dispatcher.venues.screens import add_group, all_screens, groups, import_screens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 SECRET = "LED_TEST_SECRET"
 HEADER = ("id,name,kind,district,area,resolution,audience_per_play,audience_source,"

@@ -38,7 +38,7 @@ from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, plays, refused_reports
 from dispatcher.storage.tables import screens as screens_table
 from dispatcher.venues.refused_reports import Refusal, recent_refusals, record_refusals
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.dispatcher.test_led import (
     NOW,
     SECRET,

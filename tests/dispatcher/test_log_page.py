@@ -33,7 +33,7 @@ from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import audit_log, deliveries, delivery_events
 from dispatcher.testing import plan_campaign, store_campaign
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PASSWORD = "correct horse battery"
 ENGLISH = {"Accept-Language": "en"}

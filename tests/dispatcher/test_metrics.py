@@ -24,8 +24,8 @@ from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, runs
 from dispatcher.storage.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app
 from dispatcher.web import metrics as web_metrics
+from dispatcher.web.app import create_app
 
 CONTACTS = "phone,area,district\n" + "".join(f"1380000000{i},,\n" for i in range(1, 7))
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)

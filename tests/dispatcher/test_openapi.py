@@ -18,7 +18,7 @@ from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
 from dispatcher.storage.db import make_engine
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 CAMPAIGN = sms_campaign_text()
 

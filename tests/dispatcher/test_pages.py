@@ -38,10 +38,9 @@ from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.refused_reports import Refusal, record_refusals
 from dispatcher.venues.screens import add_group, import_screens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from dispatcher.web.pages import logs as pages_logs
-from dispatcher.web.pages.common import safe_next
-from dispatcher.web.pages.router import shown_target
+from dispatcher.web.pages.common import safe_next, shown_target
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

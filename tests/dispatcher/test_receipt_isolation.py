@@ -40,7 +40,7 @@ from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PUBLIC = "https://hooks.example.org/dispatcher"  # as behind a proxy: signatures use it
 TWILIO_TOKEN = "isolation-auth-token-0123456789"

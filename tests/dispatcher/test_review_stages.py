@@ -36,7 +36,7 @@ from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import audit_log, deliveries, review_approvals
 from dispatcher.storage.tables import runs as runs_table
 from dispatcher.testing import DRIVE_START, sms_campaign_text, unconfigured_channel
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 STAGES = ("初审", "复审")
 PASSWORD = "correct horse battery"

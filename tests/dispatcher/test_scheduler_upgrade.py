@@ -21,6 +21,7 @@ from dispatcher.scheduling.scheduler import JOB_TABLE, fire, new_scheduler, sync
 from dispatcher.storage.db import current_revision, make_engine, upgrade
 
 DUMP = Path(__file__).parents[1] / "data" / "db_before_regroup.sql"
+NEW_REF = "dispatcher.scheduling.scheduler:fire"
 JOB_ROW = re.compile(r"INSERT INTO apscheduler_jobs VALUES\('(\w+)',([\d.]+),X'([0-9a-f]+)'\);")
 
 
@@ -44,8 +45,7 @@ def test_jobs_stored_by_the_old_layout_load_on_sqlite(tmp_path: Path) -> None:
         conn.executescript(DUMP.read_text(encoding="utf-8"))
     engine = make_engine(f"sqlite:///{database}")  # upgrades 0016 -> head
     assert current_revision(engine) != "0016"
-    assert stored_jobs(engine) == {"once": "dispatcher.scheduling.scheduler:fire",
-                                   "weekdays": "dispatcher.scheduling.scheduler:fire"}
+    assert stored_jobs(engine) == {"once": NEW_REF, "weekdays": NEW_REF}
 
 
 @pytest.mark.postgres
@@ -63,5 +63,4 @@ def test_jobs_stored_by_the_old_layout_load_on_postgresql(postgres_url: str) -> 
             {"id": job_id, "next_run_time": float(when), "job_state": bytes.fromhex(state)}
             for job_id, when, state in rows])
     upgrade(engine)
-    assert stored_jobs(engine, campaigns_stored=False) == {"once": "dispatcher.scheduling.scheduler:fire",
-                                   "weekdays": "dispatcher.scheduling.scheduler:fire"}
+    assert stored_jobs(engine, campaigns_stored=False) == {"once": NEW_REF, "weekdays": NEW_REF}

@@ -31,7 +31,7 @@ from dispatcher.review import lifecycle
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVE = REPO / "campaigns" / "pingan-ding.toml"

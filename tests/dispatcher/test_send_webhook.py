@@ -42,7 +42,7 @@ from dispatcher.sandbox import PartnerOptions, PartnerSandbox
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import FIRE_TIME, store_campaign
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 SECRETS = {"TEST_PARCEL_SECRET": "parcel-sandbox-secret",
            "TEST_LOCKER_SECRET": "locker-sandbox-secret"}

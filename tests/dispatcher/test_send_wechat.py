@@ -47,7 +47,7 @@ from dispatcher.sandbox import (
 )
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import audit_log, deliveries, provider_reports
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 SECRETS = {"TEST_WECHAT_SECRET": SANDBOX_APPSECRET, "TEST_WECHAT_TOKEN": SANDBOX_TOKEN,
            "TEST_WECHAT_AES_KEY": SANDBOX_AES_KEY}

@@ -39,7 +39,7 @@ from dispatcher.config import parse_config
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import api_tokens
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from dispatcher.web.auth import LoginLimiter
 
 SECRET = "session-secret-for-tests-0123456789"

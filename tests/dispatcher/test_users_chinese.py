@@ -35,7 +35,7 @@ from dispatcher.cli import main
 from dispatcher.config import parse_config
 from dispatcher.errors import DispatcherError
 from dispatcher.storage.tables import users
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 PASSWORD = "correct horse battery"
 SECRET_ENV = "TEST_USERS_CHINESE_SECRET"

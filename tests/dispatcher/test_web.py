@@ -33,7 +33,7 @@ from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 
 TOKEN = "test-auth-token-0123456789abcdef"
 TOKEN_ENV = "TEST_WEB_TWILIO_AUTH_TOKEN"

@@ -27,7 +27,7 @@ from dispatcher.sandbox.wechat.events import Signer, event_xml
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import deliveries, provider_reports, seen_nonces
-from dispatcher.web import create_app
+from dispatcher.web.app import create_app
 from tests.dispatcher.test_send_wechat import (
     Stack,
     campaign_text,

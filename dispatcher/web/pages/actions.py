@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Any
 
-from fastapi import Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, exists, func, select
 
 from dispatcher.accounts.users import APPROVE, OPERATE, User
@@ -37,9 +36,8 @@ from dispatcher.review import stages as review
 from dispatcher.storage.bounds import MAX_DB_INT
 from dispatcher.storage.tables import campaigns, deliveries, optouts
 from dispatcher.storage.tables import runs as runs_table
-from dispatcher.web.auth import check_csrf, engine_of
+from dispatcher.web.auth import engine_of
 from dispatcher.web.pages.common import render
-from dispatcher.web.pages.router import FLASH, Reader, config_of, require
 
 MAX_REASON = 500  # characters of a cancellation reason kept in the audit log
 # Run states each operator action acts on (as dispatcher.planning.runs does).
@@ -56,39 +54,6 @@ class Submitted:
     stage: str = ""  # approve: the stage the button named
     reason: str = ""  # cancel: why, for the audit log
     confirm: bool = False  # cancel: the confirmation page was answered
-
-
-def campaign_action(request: Request, campaign_id: str, action: str, user: Reader,
-                    csrf: Annotated[str, Form()] = "",
-                    version: Annotated[str, Form()] = "",
-                    stage: Annotated[str, Form()] = "",
-                    reason: Annotated[str, Form()] = "",
-                    confirm: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf)
-    found = ACTIONS.get(action)
-    if found is None:
-        raise HTTPException(404, _("No action {action}; the actions are {names}").format(
-            action=repr(action[:40]), names=", ".join(ACTIONS)))
-    require(user, found.permission, _(found.doing))
-    form = Submitted(version, stage, reason.strip(), confirm == "1")
-    try:
-        if action == "cancel" and not (form.confirm and form.reason
-                                       and len(form.reason) <= MAX_REASON):
-            return cancel_confirmation(request, user, campaign_id, form)
-        message = found.act(engine_of(request), config_of(request), campaign_id, user.name,
-                            form)
-    except NotFoundError:
-        raise
-    except DispatcherError as exc:
-        from dispatcher.web.pages.campaigns import campaign_view  # it imports this module
-
-        return campaign_view(request, user, campaign_id, error=str(exc), status_code=409)
-    request.session[FLASH] = message
-    return RedirectResponse(_page(campaign_id), status_code=303)
-
-
-def _page(campaign_id: str) -> str:
-    return f"/campaigns/{quote(campaign_id, safe='')}"
 
 
 # What the page may offer --------------------------------------------------------------

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS
@@ -19,6 +19,8 @@ from dispatcher.campaigns import store as campaign_store
 from dispatcher.campaigns.model import Campaign
 from dispatcher.delivery.history import actor_label
 from dispatcher.error_codes import explain
+from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.i18n import _
 from dispatcher.i18n.labels import label
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.reports.text import method_text, source_label
@@ -28,10 +30,15 @@ from dispatcher.review.audit_text import detail_text
 from dispatcher.review.diff import version_diff
 from dispatcher.storage.tables import campaign_versions, deliveries
 from dispatcher.storage.tables import runs as runs_table
-from dispatcher.web.auth import engine_of
-from dispatcher.web.pages.actions import action_context, campaign_action
-from dispatcher.web.pages.common import render
-from dispatcher.web.pages.router import FLASH, Reader, channels_of, config_of
+from dispatcher.web.auth import check_csrf, engine_of
+from dispatcher.web.pages.actions import (
+    ACTIONS,
+    MAX_REASON,
+    Submitted,
+    action_context,
+    cancel_confirmation,
+)
+from dispatcher.web.pages.common import FLASH, Reader, channels_of, config_of, render, require
 
 
 def add_routes(router: APIRouter) -> None:
@@ -184,3 +191,37 @@ def channel_view(name: str, reach: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "targets": reach["targets"],
             "states": bar_chart(states, words=lambda state: label("state", state)),
             "panels": panels}
+
+
+# The actions' route: the action's own code is in actions.py -------------------------
+
+
+def campaign_action(request: Request, campaign_id: str, action: str, user: Reader,
+                    csrf: Annotated[str, Form()] = "",
+                    version: Annotated[str, Form()] = "",
+                    stage: Annotated[str, Form()] = "",
+                    reason: Annotated[str, Form()] = "",
+                    confirm: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    found = ACTIONS.get(action)
+    if found is None:
+        raise HTTPException(404, _("No action {action}; the actions are {names}").format(
+            action=repr(action[:40]), names=", ".join(ACTIONS)))
+    require(user, found.permission, _(found.doing))
+    form = Submitted(version, stage, reason.strip(), confirm == "1")
+    try:
+        if action == "cancel" and not (form.confirm and form.reason
+                                       and len(form.reason) <= MAX_REASON):
+            return cancel_confirmation(request, user, campaign_id, form)
+        message = found.act(engine_of(request), config_of(request), campaign_id, user.name,
+                            form)
+    except NotFoundError:
+        raise
+    except DispatcherError as exc:
+        return campaign_view(request, user, campaign_id, error=str(exc), status_code=409)
+    request.session[FLASH] = message
+    return RedirectResponse(_page(campaign_id), status_code=303)
+
+
+def _page(campaign_id: str) -> str:
+    return f"/campaigns/{quote(campaign_id, safe='')}"

@@ -23,8 +23,8 @@ from dispatcher.errors import DispatcherError
 from dispatcher.files.exports import csv_chunks, xlsx_chunks
 from dispatcher.i18n import current_locale
 from dispatcher.web.auth import engine_of
+from dispatcher.web.pages.common import Reader, config_of
 from dispatcher.web.pages.logs import Filters, LogQuery
-from dispatcher.web.pages.router import Reader, config_of
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -35,12 +35,12 @@ from dispatcher.i18n.labels import label
 from dispatcher.planning import runs
 from dispatcher.storage.bounds import MAX_DB_INT
 from dispatcher.web.auth import check_csrf, engine_of
-from dispatcher.web.pages.common import render
-from dispatcher.web.pages.router import (
+from dispatcher.web.pages.common import (
     FLASH,
     Reader,
     channels_of,
     config_of,
+    render,
     require,
     shown_target,
     shown_text,

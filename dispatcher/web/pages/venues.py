@@ -14,8 +14,7 @@ from dispatcher.venues.cinemas import cinema_summaries
 from dispatcher.venues.refused_reports import RefusedReport, recent_refusals
 from dispatcher.venues.screens import all_screens, group_rules, groups
 from dispatcher.web.auth import engine_of
-from dispatcher.web.pages.common import render
-from dispatcher.web.pages.router import Reader
+from dispatcher.web.pages.common import Reader, render
 
 REFUSALS_SHOWN = 50
 # The machine names these pages show that dispatcher.i18n.labels does not know (yet): a

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select, tuple_
 
 from dispatcher import registry
 from dispatcher.audience.contacts import BATCH_SIZE
-from dispatcher.audience.phones import InvalidPhone, normalize
-from dispatcher.errors import DispatcherError
+from dispatcher.audience.phones import normalize
+from dispatcher.errors import DispatcherError, InvalidPhone
 from dispatcher.files.csvfile import (
     CsvRows,
     ProgressCallback,

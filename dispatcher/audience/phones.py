@@ -20,21 +20,14 @@ from typing import Any, NamedTuple
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
-__all__ = ["InvalidPhone", "Normalized", "line_type_name", "mask", "normalize"]
+from dispatcher.errors import InvalidPhone
+
+__all__ = ["Normalized", "line_type_name", "mask", "normalize"]
 
 
 class Normalized(NamedTuple):
     e164: str  # "+8613812345678"
     line_type: str  # "mobile", "fixed_line", "fixed_line_or_mobile", "voip", ...
-
-
-class InvalidPhone(ValueError):
-    """The input is not a valid phone number; ``reason`` says why, in a few words."""
-
-    def __init__(self, raw: str, reason: str) -> None:
-        self.raw = raw
-        self.reason = reason
-        super().__init__(reason)
 
 
 _TYPE_NAMES: dict[int, str] = {

@@ -9,7 +9,7 @@ from itertools import islice
 import click
 
 from dispatcher.audience import optouts
-from dispatcher.audience.phones import InvalidPhone, mask
+from dispatcher.audience.phones import mask
 from dispatcher.cli.contacts import (
     SHOW_INVALID,
     bytes_progress,
@@ -19,7 +19,7 @@ from dispatcher.cli.contacts import (
 )
 from dispatcher.cli.output import local_time, print_json, time_header
 from dispatcher.context import AppContext
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, InvalidPhone
 
 CHANNEL_HELP = 'A channel name such as sms, or "*" for every channel.'
 

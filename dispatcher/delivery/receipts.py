@@ -27,10 +27,10 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from channels.base import InboundMessage, MalformedRequest, Placement, Receipt
 from channels.delivery_ids import MAX_DELIVERY_ID, shown
 from dispatcher.audience import optouts
-from dispatcher.audience.phones import InvalidPhone, mask
+from dispatcher.audience.phones import mask
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.delivery.transitions import Transition, advance
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, InvalidPhone
 from dispatcher.storage.db import insert_ignoring_conflicts, utcnow
 from dispatcher.storage.tables import deliveries
 from dispatcher.storage.tables import optouts as optouts_table

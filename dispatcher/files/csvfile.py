@@ -19,8 +19,7 @@ from itertools import islice
 from types import TracebackType
 from typing import IO, Any, cast
 
-from dispatcher.audience.phones import InvalidPhone
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, InvalidPhone
 
 MAX_INVALID_DETAILS = 1_000
 # A longer line is skipped without being held in memory whole. A field is limited to

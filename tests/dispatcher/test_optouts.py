@@ -10,10 +10,9 @@ from sqlalchemy import Engine
 
 from dispatcher import registry
 from dispatcher.audience import optouts
-from dispatcher.audience.phones import InvalidPhone
 from dispatcher.cli.optout import optout as optout_command
 from dispatcher.context import AppContext
-from dispatcher.errors import DispatcherError
+from dispatcher.errors import DispatcherError, InvalidPhone
 from dispatcher.files.csvfile import ImportFileError, InvalidRow
 
 

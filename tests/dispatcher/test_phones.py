@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from dispatcher.audience.phones import InvalidPhone, Normalized, _normalize_slow, mask, normalize
+from dispatcher.audience.phones import Normalized, _normalize_slow, mask, normalize
+from dispatcher.errors import InvalidPhone
 
 
 @pytest.mark.parametrize("raw", [

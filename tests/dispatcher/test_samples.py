@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dispatcher.audience.contacts import AREAS
-from dispatcher.audience.phones import InvalidPhone, normalize
+from dispatcher.audience.phones import normalize
 from dispatcher.demo.contact_samples import (
     COLUMNS,
     DISTRICTS,
@@ -21,6 +21,7 @@ from dispatcher.demo.contact_samples import (
     sample_contacts,
     write_csv,
 )
+from dispatcher.errors import InvalidPhone
 
 NO_NOISE = SampleMix(invalid_rate=0, landline_rate=0, repeat_rate=0)
 

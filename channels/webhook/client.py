@@ -22,7 +22,7 @@ import requests
 from channels.base import Message, SendResult
 from channels.http_outcomes import retry_after
 from channels.http_pool import pooled_session
-from channels.webhook.rate import EndpointBucket
+from channels.webhook.rate import endpoint_bucket
 from channels.webhook.settings import Endpoint, WebhookSettings
 from channels.webhook.wire import notice_body, provider_ref, signed_headers
 
@@ -37,7 +37,7 @@ class PartnerClient:
         self.settings = settings
         self.clock = clock
         self.session = pooled_session(settings.concurrency, hosts=len(settings.endpoints))
-        self.buckets = {name: EndpointBucket(e.rate) for name, e in settings.endpoints.items()}
+        self.buckets = {name: endpoint_bucket(e.rate) for name, e in settings.endpoints.items()}
         self._secrets: dict[str, str] = {}
         self._lock = threading.Lock()
 

@@ -61,7 +61,7 @@ def window_for(rate: float) -> RateLimitItem:
     seconds (1 to 3600) over which ``floor(rate * seconds)`` is at least 1 and within 1 %
     below ``rate * seconds``: 100/s -> 100 per 1 s, 2.5/s -> 5 per 2 s, 0.5/s -> 1 per 2 s,
     0.1/s -> 1 per 10 s. The window never allows more than ``rate`` and at most 1 % less,
-    and the burst (``amount``) stays small, like :class:`~dispatcher.ratelimit.TokenBucket`.
+    and the burst (``amount``) stays small, like :class:`~channels.token_bucket.TokenBucket`.
     """
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")

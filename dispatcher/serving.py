@@ -1,7 +1,8 @@
-"""Serving an ASGI app on loopback from a background thread (demo, tests, benchmarks).
+"""Serving an ASGI app on loopback from a background thread (demo, tests, benchmarks,
+sandboxes) or in the foreground (``dispatcher sandbox ...``).
 
-``dispatcher serve`` and ``dispatcher sandbox serve`` run uvicorn in the foreground;
-this runs the same app inside another program and stops it cleanly.
+``dispatcher serve`` runs uvicorn in the foreground with its own settings;
+:class:`BackgroundServer` runs an app inside another program and stops it cleanly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+
+# uvicorn settings of every server started here: no access log, no lifespan events.
+QUIET: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,8 +31,7 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(app, host=host, port=self.port, **QUIET)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"http-{self.port}",
                                         daemon=True)
@@ -56,3 +59,9 @@ class BackgroundServer:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def run_foreground(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` until Ctrl-C; a request still held back (a simulated timeout) delays
+    the exit by one second at most."""
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=1, **QUIET)

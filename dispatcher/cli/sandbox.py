@@ -1,4 +1,7 @@
-"""``dispatcher sandbox``: provider simulators on loopback, for the demo and offline tests."""
+"""``dispatcher sandbox``: provider simulators on loopback, for the demo and offline tests.
+
+The options several commands share are declared once, in :mod:`dispatcher.cli.sandbox_options`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 
+from dispatcher.cli import sandbox_options as opt
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AES_KEY,
@@ -32,8 +35,9 @@ from dispatcher.sandbox import (
     read_screens,
     read_tokens,
 )
+from dispatcher.sandbox.serving import serve_in_foreground
 
-RATE = click.FloatRange(0, 1)
+SAME_RUN = "Seed of every random fault: the same seed gives the same run."
 
 
 @click.group()
@@ -42,32 +46,17 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
-              help="Port to listen on; set [channels.sms] api_base to http://HOST:PORT.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Keep loopback: the sandbox has no real security.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of every random fault: the same seed gives the same run.")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Delay every API response by this many milliseconds.")
-@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of creates answered 500 or 503; half of them create the "
-                   "message first (a lost response).")
-@click.option("--timeout-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of creates that create the message but answer only after "
-                   "--timeout-delay seconds.")
-@click.option("--timeout-delay", type=click.FloatRange(min=0), default=30.0,
-              show_default=True, help="Seconds a --timeout-rate response is held back.")
-@click.option("--throttle-every", type=click.IntRange(min=0), default=0, show_default=True,
-              help="After every N create requests, answer the next --throttle-burst ones "
-                   "429 (code 20429, Retry-After: 1) without creating them. 0: never.")
-@click.option("--throttle-burst", type=click.IntRange(min=0), default=0, show_default=True,
-              help="How many create requests each throttle burst refuses.")
-@click.option("--undelivered-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of messages that end undelivered (30003/30005/30006/30008) "
-                   "instead of delivered.")
-@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Accept at most this many messages per second; more get 429.")
+@opt.listen(8765, "Port to listen on; set [channels.sms] api_base to http://HOST:PORT.")
+@opt.seed(SAME_RUN)
+@opt.latency("API response")
+@opt.rate("--error-rate", "Fraction of creates answered 500 or 503; half of them create the "
+                      "message first (a lost response).")
+@opt.timeouts("Fraction of creates that create the message but answer only after "
+          "--timeout-delay seconds.", "response")
+@opt.throttle("create requests", "429 (code 20429, Retry-After: 1)", "creating them")
+@opt.rate("--undelivered-rate", "Fraction of messages that end undelivered "
+                            "(30003/30005/30006/30008) instead of delivered.")
+@opt.max_rate("Accept at most this many messages per second; more get 429.")
 @click.option("--account-sid", envvar="TWILIO_ACCOUNT_SID", default=SANDBOX_ACCOUNT_SID,
               show_default=True, help="Account SID clients must use (env TWILIO_ACCOUNT_SID).")
 @click.option("--auth-token-env", default="TWILIO_AUTH_TOKEN", show_default=True,
@@ -90,39 +79,25 @@ def serve(port: int, host: str, seed: int, latency_ms: float, error_rate: float,
     Inspect it at /_sandbox/messages and /_sandbox/stats; simulate a reply with
     POST /_sandbox/inbound (From, Body); start over with POST /_sandbox/reset.
     """
-    token = os.environ.get(auth_token_env, "")
-    if not token:
-        raise click.UsageError(f"set the environment variable {auth_token_env} to the auth "
-                               "token clients will use (or name another with --auth-token-env)")
-    if (throttle_every > 0) != (throttle_burst > 0):
-        raise click.UsageError("give --throttle-every and --throttle-burst together")
-    try:
+    token = opt.secret_from(auth_token_env, "the auth token clients will use", "--auth-token-env")
+    opt.check_throttle(throttle_every, throttle_burst)
+    with opt.usage_errors():
         options = TwilioOptions(
             account_sid=account_sid, auth_token=token, seed=seed, latency_ms=latency_ms,
             error_rate=error_rate, timeout_rate=timeout_rate, timeout_delay_s=timeout_delay,
             throttle_every=throttle_every, throttle_burst=throttle_burst,
             undelivered_rate=undelivered_rate, max_rate=max_rate, inbound_url=inbound_url,
             log_path=log_path, unsubscribed=frozenset(unsubscribed))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     box = TwilioSandbox(options)
     click.echo(f"Twilio sandbox on http://{host}:{port} (account {account_sid}, seed {seed}); "
                f"set [channels.sms] api_base to this URL. Ctrl-C stops it.", err=True)
-    try:
-        uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
-                    lifespan="off", timeout_graceful_shutdown=1)
-    finally:
-        box.close()
+    serve_in_foreground(box, host, port)
 
 
 @sandbox.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=8766, show_default=True,
-              help="Port to listen on; set [channels.wechat] api_base to http://HOST:PORT.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Keep loopback: the sandbox has no real security.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the followers' openids, tags, faults and reads: the same seed "
-                   "gives the same run.")
+@opt.listen(8766, "Port to listen on; set [channels.wechat] api_base to http://HOST:PORT.")
+@opt.seed("Seed of the followers' openids, tags, faults and reads: the same seed gives "
+          "the same run.")
 @click.option("--followers", type=click.IntRange(0, 1_000_000), default=10_000,
               show_default=True, help="How many followers the account has.")
 @click.option("--wxname", "wxnames", multiple=True, metavar="WXID",
@@ -139,19 +114,18 @@ def serve(port: int, host: str, seed: int, latency_ms: float, error_rate: float,
                    "encrypt_type=aes and msg_signature in the query.")
 @click.option("--event-delay", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="Seconds from a send to its event.")
-@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of each job's recipients it fails to reach (its ErrorCount).")
-@click.option("--throttle-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of mass-send and template requests answered 45009.")
-@click.option("--system-error-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of those requests answered -1 (system error); half of the "
-                   "mass sends among them create the job first (a lost response).")
-@click.option("--duplicate-event-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of events posted twice, as WeChat repeats events.")
-@click.option("--template-block-rate", type=RATE, default=0.0, show_default=True,
-              help='Fraction of template messages whose event says "failed:user block".')
-@click.option("--template-fail-rate", type=RATE, default=0.0, show_default=True,
-              help='Fraction of template messages whose event says "failed: system failed".')
+@opt.rate("--error-rate", "Fraction of each job's recipients it fails to reach (its "
+                          "ErrorCount).")
+@opt.rate("--throttle-rate", "Fraction of mass-send and template requests answered 45009.")
+@opt.rate("--system-error-rate", "Fraction of those requests answered -1 (system error); "
+                                 "half of the mass sends among them create the job first "
+                                 "(a lost response).")
+@opt.rate("--duplicate-event-rate", "Fraction of events posted twice, as WeChat repeats "
+                                    "events.")
+@opt.rate("--template-block-rate", 'Fraction of template messages whose event says '
+                                   '"failed:user block".')
+@opt.rate("--template-fail-rate", 'Fraction of template messages whose event says '
+                                  '"failed: system failed".')
 @click.option("--token-expiry-every", type=click.IntRange(min=0), default=0,
               show_default=True, help="Expire the access token used for every N-th call "
                                       "(clients must fetch a new one: 42001). 0: never.")
@@ -185,12 +159,9 @@ def wechat(port: int, host: str, seed: int, followers: int, wxnames: tuple[str, 
     /_sandbox/stats and /_sandbox/jobs; move its day with POST /_sandbox/advance_days
     {"days": n}; start over with POST /_sandbox/reset.
     """
-    secret = os.environ.get(appsecret_env, "")
-    if not secret:
-        raise click.UsageError(f"set the environment variable {appsecret_env} to the "
-                               "AppSecret clients will use (or name another with "
-                               "--appsecret-env)")
-    try:
+    secret = opt.secret_from(appsecret_env, "the AppSecret clients will use",
+                             "--appsecret-env")
+    with opt.usage_errors():
         options = WeChatOptions(
             appid=appid, appsecret=secret, token=os.environ.get(token_env) or SANDBOX_TOKEN,
             aes_key=os.environ.get(aes_key_env) or SANDBOX_AES_KEY, seed=seed,
@@ -203,8 +174,6 @@ def wechat(port: int, host: str, seed: int, followers: int, wxnames: tuple[str, 
             mass_per_minute=mass_per_minute,
             start_date=start_date.date() if start_date else None,
             wxnames=wxnames or WeChatOptions.wxnames)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     _run_wechat(WeChatSandbox(options), host, port)
 
 
@@ -215,23 +184,7 @@ def _run_wechat(box: WeChatSandbox, host: str, port: int) -> None:
                f"{opts.account_type} account, {opts.followers} followers, seed {opts.seed}, "
                f"today {today}); set [channels.wechat] api_base to this URL. "
                "Ctrl-C stops it.", err=True)
-    try:
-        uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
-                    lifespan="off", timeout_graceful_shutdown=1)
-    finally:
-        box.close()
-
-
-def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
-    """An ISO 8601 date-time option (``Z`` or an offset; UTC when it has none)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date-time, e.g. "
-                                 "2026-03-02T02:00:00Z") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    serve_in_foreground(box, host, port)
 
 
 @sandbox.command()
@@ -239,43 +192,27 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
               type=click.Path(exists=True, dir_okay=False),
               help="CSV file of the dispatcher's screens with columns id,token,controller "
                    "(controller: pull or push).")
-@click.option("--dispatcher", "dispatcher_url", required=True, metavar="URL",
-              help="The dispatcher's base URL: feeds, media and proof of play go there.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8767, show_default=True,
-              help="Port of the push controllers' endpoints (0: a free port).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind the push endpoints. Keep loopback.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of play phases, offline screens and replays.")
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=3600.0,
-              show_default=True, help="Simulated seconds per real second.")
-@click.option("--start", callback=_moment, metavar="DATETIME",
-              help="Simulated time at the start, ISO 8601 (default: now, UTC).")
-@click.option("--until", callback=_moment, metavar="DATETIME",
-              help="Simulated time at which the clock stands still (default: never).")
+@opt.dispatcher_url("The dispatcher's base URL: feeds, media and proof of play go there.")
+@opt.listen(8767, "Port of the push controllers' endpoints (0: a free port).",
+            "Address to bind the push endpoints. Keep loopback.", opt.PORT_OR_FREE)
+@opt.seed("Seed of play phases, offline screens and replays.")
+@opt.sim_clock("Simulated time at the start, ISO 8601 (default: now, UTC).")
 @click.option("--poll-every", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Real seconds between a pull controller's polls.")
-@click.option("--report-every", type=click.FloatRange(min=0, min_open=True), default=0.5,
-              show_default=True, help="Real seconds between proof-of-play reports.")
-@click.option("--offline-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of screens that go offline once (no polls or reports, pushes "
-                   "refused 503; they keep playing and send the backlog when back).")
+@opt.report_every(0.5, "Real seconds between proof-of-play reports.")
+@opt.rate("--offline-rate", "Fraction of screens that go offline once (no polls or "
+                            "reports, pushes refused 503; they keep playing and send the "
+                            "backlog when back).")
 @click.option("--offline-seconds", type=click.FloatRange(min=0), default=3.0,
               show_default=True, help="Real seconds an offline period lasts.")
 @click.option("--offline-within", type=click.FloatRange(min=0), default=2.0,
               show_default=True, help="Offline periods begin at a seeded moment within this "
                                       "many real seconds of the start.")
-@click.option("--replay-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of acknowledged PoP batches posted once more (the dispatcher "
-                   "must count them once).")
-@click.option("--max-batch", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Most play records in one PoP batch.")
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Worker threads shared by all controllers.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after this many real seconds (default: run until Ctrl-C).")
-@click.option("--stats-every", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Print the stats as a JSON line on stderr every so many seconds (0: never).")
+@opt.rate("--replay-rate", "Fraction of acknowledged PoP batches posted once more (the "
+                           "dispatcher must count them once).")
+@opt.max_batch("Most play records in one PoP batch.")
+@opt.workers(8, "Worker threads shared by all controllers.")
+@opt.run_for()
 def led(screens_file: str, dispatcher_url: str, port: int, host: str, seed: int,
         time_scale: float, start: datetime | None, until: datetime | None, poll_every: float,
         report_every: float, offline_rate: float, offline_seconds: float,
@@ -287,15 +224,13 @@ def led(screens_file: str, dispatcher_url: str, port: int, host: str, seed: int,
     /controllers/{id}/playlist here; all post proof of play to POST /hooks/led/pop. The
     final stats are printed on stdout as JSON.
     """
-    try:
+    with opt.usage_errors():
         screens = read_screens(screens_file)
         options = LedOptions(
             seed=seed, time_scale=time_scale, start=start, until=until,
             poll_every_s=poll_every, report_every_s=report_every, offline_rate=offline_rate,
             offline_s=offline_seconds, offline_within_s=offline_within,
             replay_rate=replay_rate, max_batch=max_batch, workers=workers)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     fleet = LedFleet(screens, dispatcher_url, options)
     with fleet.run(host, port or None):
         pushes = sum(1 for spec in screens if spec.controller == "push")
@@ -337,44 +272,25 @@ def _run_for(stats: Callable[[], dict[str, Any]], duration: float | None,
               type=click.Path(exists=True, dir_okay=False),
               help="The auditoriums CSV, for the seats that cap admissions "
                    "(default: auditoriums.csv beside the showtimes).")
-@click.option("--dispatcher", "dispatcher_url", required=True, metavar="URL",
-              help="The dispatcher's base URL: play logs go to URL/hooks/cinema/playlog.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8768, show_default=True,
-              help="Port of the booking API (0: a free port).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind the booking API. Keep loopback.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of lost answers, drops, cancellations, admissions and replays.")
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=3600.0,
-              show_default=True, help="Simulated seconds per real second.")
-@click.option("--start", callback=_moment, metavar="DATETIME",
-              help="Simulated time at the start, ISO 8601 (default: 00:00 local time of "
-                   "the first screening's day).")
-@click.option("--until", callback=_moment, metavar="DATETIME",
-              help="Simulated time at which the clock stands still (default: never).")
-@click.option("--report-every", type=click.FloatRange(min=0, min_open=True), default=0.5,
-              show_default=True, help="Real seconds between a cinema's play-log posts.")
-@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of new bookings answered 503; half of them are booked first "
-                   "(a lost answer: a retry with the same booking id gets 200).")
-@click.option("--drop-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of bookings not played when their screening starts (dropped).")
-@click.option("--cancel-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of screenings cancelled an hour (simulated) before they start; "
-                   "their bookings are reported cancelled.")
-@click.option("--replay-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of acknowledged play-log batches posted once more (the "
-                   "dispatcher must count them once).")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Delay every booking API answer by this many milliseconds.")
-@click.option("--max-batch", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Most entries in one play-log post.")
-@click.option("--workers", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Worker threads shared by all cinemas.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after this many real seconds (default: run until Ctrl-C).")
-@click.option("--stats-every", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Print the stats as a JSON line on stderr every so many seconds (0: never).")
+@opt.dispatcher_url("The dispatcher's base URL: play logs go to URL/hooks/cinema/playlog.")
+@opt.listen(8768, "Port of the booking API (0: a free port).",
+            "Address to bind the booking API. Keep loopback.", opt.PORT_OR_FREE)
+@opt.seed("Seed of lost answers, drops, cancellations, admissions and replays.")
+@opt.sim_clock("Simulated time at the start, ISO 8601 (default: 00:00 local time of the "
+               "first screening's day).")
+@opt.report_every(0.5, "Real seconds between a cinema's play-log posts.")
+@opt.rate("--error-rate", "Fraction of new bookings answered 503; half of them are booked "
+                          "first (a lost answer: a retry with the same booking id gets 200).")
+@opt.rate("--drop-rate", "Fraction of bookings not played when their screening starts "
+                         "(dropped).")
+@opt.rate("--cancel-rate", "Fraction of screenings cancelled an hour (simulated) before "
+                           "they start; their bookings are reported cancelled.")
+@opt.rate("--replay-rate", "Fraction of acknowledged play-log batches posted once more (the "
+                           "dispatcher must count them once).")
+@opt.latency("booking API answer")
+@opt.max_batch("Most entries in one play-log post.")
+@opt.workers(4, "Worker threads shared by all cinemas.")
+@opt.run_for()
 def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
            auditoriums_file: str | None, dispatcher_url: str, port: int, host: str,
            seed: int, time_scale: float, start: datetime | None, until: datetime | None,
@@ -389,7 +305,7 @@ def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
     final stats are printed on stdout as JSON.
     """
     beside = Path(showtimes_file).parent
-    try:
+    with opt.usage_errors((OSError, ValueError)):
         program = read_program(cinemas_file or beside / "cinemas.csv",
                                auditoriums_file or beside / "auditoriums.csv", showtimes_file)
         options = CinemaOptions(
@@ -398,8 +314,6 @@ def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
             cancel_rate=cancel_rate, replay_rate=replay_rate, latency_ms=latency_ms,
             max_batch=max_batch, workers=workers)
         system = CinemaSystem(program, read_tokens(tokens_file), dispatcher_url, options)
-    except (OSError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
     with system.serve(host, port or None) as url:
         begin = system.now().strftime("%Y-%m-%d %H:%M")
         click.echo(f"Cinema system on {url}: {len(system.program.cinemas)} cinemas, "
@@ -411,11 +325,8 @@ def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
 
 
 @sandbox.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=8769, show_default=True,
-              help="Port to listen on; set the endpoint's url in [channels.webhook] "
-                   "endpoints to http://HOST:PORT/notices.")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Keep loopback: the sandbox has no real security.")
+@opt.listen(8769, "Port to listen on; set the endpoint's url in [channels.webhook] "
+                  "endpoints to http://HOST:PORT/notices.")
 @click.option("--secret-env", default="PARCEL_SECRET", show_default=True,
               help="Environment variable holding the endpoint's shared secret (the one "
                    "its secret = \"env:...\" names): it checks notices and signs "
@@ -423,31 +334,19 @@ def cinema(tokens_file: str, showtimes_file: str, cinemas_file: str | None,
 @click.option("--endpoint", "endpoint_name", metavar="NAME",
               help="Endpoint name to put in each acknowledgement's \"endpoint\" field "
                    "(default: none; the dispatcher then tries each endpoint's secret).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of every random fault: the same seed gives the same run.")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Delay every answer by this many milliseconds.")
-@click.option("--error-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of notices answered 500 or 503; half of them are accepted "
-                   "first (a lost answer: the repeat is answered as a duplicate).")
-@click.option("--timeout-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of notices accepted but answered only after --timeout-delay "
-                   "seconds.")
-@click.option("--timeout-delay", type=click.FloatRange(min=0), default=30.0,
-              show_default=True, help="Seconds a --timeout-rate answer is held back.")
-@click.option("--throttle-every", type=click.IntRange(min=0), default=0, show_default=True,
-              help="After every N notice requests, answer the next --throttle-burst ones "
-                   "429 (Retry-After: 1) without taking them. 0: never.")
-@click.option("--throttle-burst", type=click.IntRange(min=0), default=0, show_default=True,
-              help="How many notice requests each throttle burst refuses.")
-@click.option("--reject-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of recipients refused with 400 (not a user of the app); the "
-                   "same recipients every time for a seed.")
-@click.option("--fail-rate", type=RATE, default=0.0, show_default=True,
-              help="Fraction of accepted notices acknowledged \"failed\" instead of "
-                   "\"delivered\".")
-@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Take at most this many notices per second; more get 429.")
+@opt.seed(SAME_RUN)
+@opt.latency("answer")
+@opt.rate("--error-rate", "Fraction of notices answered 500 or 503; half of them are "
+                          "accepted first (a lost answer: the repeat is answered as a "
+                          "duplicate).")
+@opt.timeouts("Fraction of notices accepted but answered only after --timeout-delay "
+              "seconds.", "answer")
+@opt.throttle("notice requests", "429 (Retry-After: 1)", "taking them")
+@opt.rate("--reject-rate", "Fraction of recipients refused with 400 (not a user of the "
+                           "app); the same recipients every time for a seed.")
+@opt.rate("--fail-rate", "Fraction of accepted notices acknowledged \"failed\" instead of "
+                         "\"delivered\".")
+@opt.max_rate("Take at most this many notices per second; more get 429.")
 @click.option("--ack-delay", type=click.FloatRange(min=0), default=0.05, show_default=True,
               help="Seconds from accepting a notice to posting its acknowledgement.")
 def partner(port: int, host: str, secret_env: str, endpoint_name: str | None, seed: int,
@@ -460,29 +359,19 @@ def partner(port: int, host: str, secret_env: str, endpoint_name: str | None, se
     acknowledgement to each notice's callback_url. Inspect it at /_sandbox/stats and
     /_sandbox/notices; start over with POST /_sandbox/reset.
     """
-    secret = os.environ.get(secret_env, "")
-    if not secret:
-        raise click.UsageError(f"set the environment variable {secret_env} to the endpoint's "
-                               "secret (or name another with --secret-env)")
-    if (throttle_every > 0) != (throttle_burst > 0):
-        raise click.UsageError("give --throttle-every and --throttle-burst together")
-    try:
+    secret = opt.secret_from(secret_env, "the endpoint's secret", "--secret-env")
+    opt.check_throttle(throttle_every, throttle_burst)
+    with opt.usage_errors():
         options = PartnerOptions(
             secret=secret, seed=seed, latency_ms=latency_ms, error_rate=error_rate,
             timeout_rate=timeout_rate, timeout_delay_s=timeout_delay,
             throttle_every=throttle_every, throttle_burst=throttle_burst,
             reject_rate=reject_rate, fail_rate=fail_rate, max_rate=max_rate,
             endpoint=endpoint_name, ack_delay_s=ack_delay)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     box = PartnerSandbox(options)
     click.echo(f"Partner app sandbox on http://{host}:{port}/notices (seed {seed}); set the "
                "endpoint's url in [channels.webhook] to this URL. Ctrl-C stops it.", err=True)
-    try:
-        uvicorn.run(box.app, host=host, port=port, log_level="warning", access_log=False,
-                    lifespan="off", timeout_graceful_shutdown=1)
-    finally:
-        box.close()
+    serve_in_foreground(box, host, port)
 
 
 COMMANDS = [sandbox]

@@ -37,7 +37,7 @@ from dispatcher.sandbox.cinema.faults import fate
 from dispatcher.sandbox.cinema.options import CinemaOptions
 from dispatcher.sandbox.cinema.program import CinemaProgram, Screening
 from dispatcher.sandbox.cinema.stats import Counts
-from dispatcher.sandbox.led.schedule import iso_z
+from dispatcher.sandbox.clock import iso_z
 
 MAX_ID = 200
 

@@ -17,7 +17,7 @@ from dispatcher.sandbox.cinema.bookings import BookingDesk, Show
 from dispatcher.sandbox.cinema.faults import admissions, cancelled, dropped
 from dispatcher.sandbox.cinema.logs import Entry, LogQueue
 from dispatcher.sandbox.cinema.options import CANCEL_NOTICE_S
-from dispatcher.sandbox.led.schedule import US
+from dispatcher.sandbox.clock import US
 
 CANCEL, SHOW = 0, 1  # a cancellation sorts before a show at the same moment
 

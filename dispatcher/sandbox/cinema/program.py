@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from dispatcher.sandbox.led.schedule import to_us
+from dispatcher.sandbox.clock import to_us
 
 STATUSES = ("scheduled", "cancelled")
 

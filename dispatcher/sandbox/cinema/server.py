@@ -18,7 +18,6 @@ out (their bookings answer 404).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,12 +30,13 @@ from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.sandbox.cinema.app import build_app
 from dispatcher.sandbox.cinema.bookings import BookingDesk
 from dispatcher.sandbox.cinema.faults import stagger
-from dispatcher.sandbox.cinema.logs import LogQueue, Reporter
+from dispatcher.sandbox.cinema.logs import LogQueue, Reporter, log_queue
 from dispatcher.sandbox.cinema.options import CinemaOptions
 from dispatcher.sandbox.cinema.play import Player
 from dispatcher.sandbox.cinema.program import CinemaProgram, build_program
 from dispatcher.sandbox.cinema.stats import Counts, render
-from dispatcher.sandbox.led.schedule import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.clock import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.recurring import every, wait_until
 from dispatcher.serving import BackgroundServer
 
 TICK_MAX_S = 0.2  # real seconds between event checks at most
@@ -139,7 +139,7 @@ class CinemaSystem:
 
     def _new_queues(self) -> dict[str, LogQueue]:
         run = uuid.uuid4().hex[:10]
-        return {cinema: LogQueue(cinema, run) for cinema in self.program.cinemas}
+        return {cinema: log_queue(cinema, run) for cinema in self.program.cinemas}
 
     def _begin(self) -> None:
         epoch, opts = self._epoch, self.options
@@ -148,8 +148,9 @@ class CinemaSystem:
         if self.reporter is None:
             return
         for cinema, queue in self.queues.items():
-            self._every(epoch, opts.report_every_s, stagger(opts.seed, cinema)
-                        * opts.report_every_s, _flusher(self.reporter, queue, self.tokens))
+            every(self.scheduler, opts.report_every_s,
+                  stagger(opts.seed, cinema) * opts.report_every_s,
+                  _flusher(self.reporter, queue, self.tokens), lambda: self._epoch == epoch)
 
     def _tick(self, epoch: int) -> None:
         """Handle the events due, then come back when the next is due (or soon)."""
@@ -161,21 +162,6 @@ class CinemaSystem:
             TICK_MAX_S, max(TICK_MIN_S, self.clock.real_seconds_until(due)))
         if self._epoch == epoch:
             self.scheduler.at(delay, lambda: self._tick(epoch))
-
-    def _every(self, epoch: int, interval: float, first: float, action: Job) -> None:
-        """Run ``action`` after ``first`` seconds, then ``interval`` after each run ends,
-        until the epoch changes."""
-
-        def job() -> None:
-            if self._epoch != epoch:
-                return
-            try:
-                action()
-            finally:
-                if self._epoch == epoch:
-                    self.scheduler.at(interval, job)
-
-        self.scheduler.at(first, job)
 
     # Hand controls and inspection ----------------------------------------------------
 
@@ -227,35 +213,18 @@ class CinemaSystem:
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
                  interval: float = 0.02) -> bool:
         """Wait until ``predicate(self.stats())``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self.stats()):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(interval)
-        return True
+        return wait_until(lambda: predicate(self.stats()), timeout, interval)
 
     def wait_for_clock(self, moment: datetime, timeout: float = 10.0) -> bool:
         """Wait until the simulated clock reaches ``moment``; False on timeout (or when
         ``until`` is earlier)."""
-        target = to_us(moment)
-        deadline = time.monotonic() + timeout
-        while self.clock.now_us() < target:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(left, max(0.005, self.clock.real_seconds_until(target))))
-        return True
+        return self.clock.wait_until(to_us(moment), timeout)
 
     def wait_for_logs(self, timeout: float = 10.0) -> bool:
         """Wait until every event up to the simulated time of the call is handled, its
         entries acknowledged and no replay queued; False on timeout."""
         target = self.clock.now_us()
-        deadline = time.monotonic() + timeout
-        while not self._settled(target):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until(lambda: self._settled(target), timeout)
 
     def _settled(self, target_us: int) -> bool:
         due = self.player.next_us()
@@ -266,7 +235,7 @@ class CinemaSystem:
 
 def _flusher(reporter: Reporter, queue: LogQueue, tokens: Mapping[str, str]) -> Job:
     """Each report signs with the cinema's token of the moment (it may be rotated)."""
-    return lambda: reporter.flush(queue, tokens[queue.cinema])
+    return lambda: reporter.flush(queue, tokens[queue.owner])
 
 
 def _restricted(program: CinemaProgram, tokens: Mapping[str, str]) -> CinemaProgram:

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin
 
+from dispatcher.sandbox.batches import Batch, flush
+from dispatcher.sandbox.clock import SimClock
+from dispatcher.sandbox.http_client import HttpClient, Unreachable
 from dispatcher.sandbox.led.faults import OfflinePlan, replays
-from dispatcher.sandbox.led.http_client import HttpClient, Unreachable
 from dispatcher.sandbox.led.options import LedOptions, ScreenSpec
 from dispatcher.sandbox.led.playlist import EMPTY, Playlist, PlaylistError, parse_playlist
-from dispatcher.sandbox.led.reports import Batch, Play, PopQueue
-from dispatcher.sandbox.led.schedule import ItemPlan, SimClock
+from dispatcher.sandbox.led.reports import TALLY_NAMES, Play, pop_queue
+from dispatcher.sandbox.led.schedule import ItemPlan
 from dispatcher.sandbox.led.stats import Tally
 
 Job = Callable[[], None]
@@ -68,7 +70,7 @@ class Controller:
             self._bad: dict[tuple[str, int], str] = {}  # -> the version it failed in
             self._cursor = self.fleet.clock.now_us()
             self._plays: Counter[str] = Counter()
-            self.pop = PopQueue(self.spec.id, run_token)
+            self.pop = pop_queue(self.spec.id, run_token)
 
     # Read from the fleet -------------------------------------------------------------
 
@@ -246,27 +248,10 @@ class Controller:
 
     def _flush(self) -> None:
         """Post batches oldest first until one fails, then any replays."""
-        options, tally, pop = self.fleet.options, self.fleet.tally, self.pop
-        while (turn := pop.next_batch(options.max_batch)) is not None:
-            batch, new = turn
-            if new:
-                tally.add("records.reported", batch.size)
-            tally.add("batches.posted")
-            status = self._post(batch)
-            if status is None or not 200 <= status < 300:
-                tally.add("batches.failed")
-                return
-            tally.add("batches.acknowledged")
-            tally.add("records.acknowledged", batch.size)
-            pop.acknowledged(batch, replays(options.seed, self.spec.id, batch.number,
-                                            options.replay_rate))
-        while (replay := pop.next_replay()) is not None:
-            status = self._post(replay)
-            if status is None:
-                return  # unreachable: try again at the next report
-            pop.replay_done(replay)
-            if 200 <= status < 300:
-                tally.add("batches.replayed")
+        options, tally, screen = self.fleet.options, self.fleet.tally, self.spec.id
+        flush(self.pop, options.max_batch, self._post,
+              lambda number: replays(options.seed, screen, number, options.replay_rate),
+              lambda event, amount: tally.add(TALLY_NAMES[event], amount))
 
     def _post(self, batch: Batch) -> int | None:
         """The answer's status (errors counted under ``report_errors``), None if none."""

@@ -8,7 +8,7 @@ proof of play to ``POST /hooks/led/pop?screen={id}`` (the screen named in the UR
 the dispatcher checks its token before reading the body) in batches that keep their id
 until acknowledged. See :mod:`~dispatcher.sandbox.led.playlist` for the playlist checks,
 :mod:`~dispatcher.sandbox.led.schedule` for the play arithmetic and
-:mod:`~dispatcher.sandbox.led.reports` for the batches.
+:mod:`~dispatcher.sandbox.batches` for the batches.
 
 Hundreds of controllers share ``workers`` threads and one timer heap
 (:class:`~dispatcher.sandbox.callbacks.Scheduler`): each controller is two recurring
@@ -33,13 +33,14 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
+from dispatcher.sandbox.clock import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.http_client import HttpClient
 from dispatcher.sandbox.led.app import build_app
 from dispatcher.sandbox.led.controller import Controller, FleetContext, Job
 from dispatcher.sandbox.led.faults import OfflinePlan, stagger
-from dispatcher.sandbox.led.http_client import HttpClient
 from dispatcher.sandbox.led.options import LedOptions, ScreenSpec
-from dispatcher.sandbox.led.schedule import SimClock, from_us, iso_z, to_us
 from dispatcher.sandbox.led.stats import Tally, fleet_stats
+from dispatcher.sandbox.recurring import every, wait_until
 from dispatcher.serving import BackgroundServer
 
 
@@ -139,29 +140,18 @@ class LedFleet:
             if not booted.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 break
         self.context.clock.run()
+
+        def current() -> bool:
+            return self._epoch == epoch
+
         for screen, controller in self.controllers.items():
             if controller.spec.controller == "pull":
-                self._every(epoch, opts.poll_every_s,
-                            stagger(opts.seed, screen, "poll") * opts.poll_every_s,
-                            controller.poll)
-            self._every(epoch, opts.report_every_s,
-                        stagger(opts.seed, screen, "report") * opts.report_every_s,
-                        controller.report)
-
-    def _every(self, epoch: int, interval: float, first: float, action: Job) -> None:
-        """Run ``action`` after ``first`` seconds, then ``interval`` after each run ends
-        (a busy fleet slows down rather than piling up jobs), until the epoch changes."""
-
-        def job() -> None:
-            if self._epoch != epoch:
-                return
-            try:
-                action()
-            finally:
-                if self._epoch == epoch:
-                    self.scheduler.at(interval, job)
-
-        self.scheduler.at(first, job)
+                every(self.scheduler, opts.poll_every_s,
+                      stagger(opts.seed, screen, "poll") * opts.poll_every_s,
+                      controller.poll, current)
+            every(self.scheduler, opts.report_every_s,
+                  stagger(opts.seed, screen, "report") * opts.report_every_s,
+                  controller.report, current)
 
     # Push ----------------------------------------------------------------------------
 
@@ -222,35 +212,19 @@ class LedFleet:
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
                  interval: float = 0.02) -> bool:
         """Wait until ``predicate(self.stats())``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self.stats()):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(interval)
-        return True
+        return wait_until(lambda: predicate(self.stats()), timeout, interval)
 
     def wait_for_clock(self, moment: datetime, timeout: float = 10.0) -> bool:
         """Wait until the simulated clock reaches ``moment``; False on timeout (or when
         ``until`` is earlier)."""
-        clock, target = self.context.clock, to_us(moment)
-        deadline = time.monotonic() + timeout
-        while clock.now_us() < target:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(left, max(0.005, clock.real_seconds_until(target))))
-        return True
+        return self.context.clock.wait_until(to_us(moment), timeout)
 
     def wait_for_reports(self, timeout: float = 10.0) -> bool:
         """Wait until every play up to the simulated time of the call is acknowledged
         and no replay is queued (offline controllers included: they report when back)."""
         target = self.context.clock.now_us()
-        deadline = time.monotonic() + timeout
-        while not all(c.settled(target) for c in self.controllers.values()):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        return wait_until(lambda: all(c.settled(target) for c in self.controllers.values()),
+                          timeout)
 
 
 def _then(first: Job, second: Job) -> Job:

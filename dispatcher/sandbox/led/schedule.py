@@ -1,4 +1,4 @@
-"""The fast clock and when each playlist item plays on it, in whole microseconds.
+"""When each playlist item plays on the fast clock, in whole microseconds.
 
 An item with ``plays_per_hour = n`` has a slot every ``3600 / n`` simulated seconds at a
 seeded phase (whole seconds, from ``(seed, screen, item)``), counted from the Unix epoch:
@@ -11,61 +11,14 @@ slot lies in ``[start, end)``. Integer arithmetic keeps the windows exact: the s
 from __future__ import annotations
 
 import random
-import threading
-import time as _time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import time
 
+from dispatcher.sandbox.clock import US, from_us, to_us
 from dispatcher.sandbox.led.playlist import Item
 
-US = 1_000_000
 HOUR_US = 3600 * US
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_us(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
-
-
-def iso_z(us: int) -> str:
-    """UTC ISO 8601 with ``Z``: whole seconds, or milliseconds when there is a fraction."""
-    moment = from_us(us)
-    spec = "seconds" if moment.microsecond == 0 else "milliseconds"
-    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
-class SimClock:
-    """``time_scale`` simulated seconds per real second from ``start``, standing still
-    before :meth:`run` and at ``until``."""
-
-    def __init__(self, start: datetime, time_scale: float, until: datetime | None) -> None:
-        self.start_us = to_us(start)
-        self.until_us = None if until is None else to_us(until)
-        self.scale = time_scale
-        self._lock = threading.Lock()
-        self._began: float | None = None  # monotonic seconds when run() was called
-
-    def run(self) -> None:
-        with self._lock:
-            self._began = _time.monotonic()
-
-    def elapsed(self) -> float:
-        """Real seconds since :meth:`run` (0 before)."""
-        with self._lock:
-            began = self._began
-        return 0.0 if began is None else _time.monotonic() - began
-
-    def now_us(self) -> int:
-        now = self.start_us + int(self.elapsed() * self.scale * US)
-        return now if self.until_us is None else min(now, self.until_us)
-
-    def real_seconds_until(self, target_us: int) -> float:
-        return max(0.0, (target_us - self.now_us()) / US / self.scale)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
@@ -34,7 +34,7 @@ from dispatcher.sandbox.partner.acks import Ack, AckPoster, sign
 from dispatcher.sandbox.partner.app import build_app
 from dispatcher.sandbox.partner.options import PartnerOptions, fails, fate, refuses
 from dispatcher.sandbox.partner.stats import Outcome, stats_of
-from dispatcher.serving import BackgroundServer
+from dispatcher.sandbox.serving import serve_in_background
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 FAILED_TEXT = "the app could not show the notice (simulated)"
@@ -99,17 +99,10 @@ class PartnerSandbox:
         """Wait until every acknowledgement has been posted or given up; False on timeout."""
         return self.scheduler.wait_idle(timeout)
 
-    @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    def serve(self, host: str = "127.0.0.1", port: int | None = None
+              ) -> AbstractContextManager[str]:
         """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
-        server = BackgroundServer(self.app, host=host, port=port).start()
-        self.url = server.url
-        try:
-            yield server.url
-        finally:
-            self.closing.set()
-            server.stop()
-            self.close()
+        return serve_in_background(self, host, port, before_stop=self.closing.set)
 
     def close(self) -> None:
         self.closing.set()

@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -32,6 +32,7 @@ from starlette.applications import Starlette
 from channels.sms.segments import count_segments
 from dispatcher.sandbox.callbacks import Scheduler, Webhook, WebhookPoster
 from dispatcher.sandbox.faults import Fate, FaultPlan, RateLimit
+from dispatcher.sandbox.serving import serve_in_background
 from dispatcher.sandbox.twilio.app import build_app
 from dispatcher.sandbox.twilio.options import MAGIC_TO_NUMBERS, SANDBOX_POOL_NUMBER, TwilioOptions
 from dispatcher.sandbox.twilio.store import MessageStore, StoredMessage
@@ -44,7 +45,6 @@ from dispatcher.sandbox.twilio.wire import (
     message_json,
     throttled,
 )
-from dispatcher.serving import BackgroundServer
 
 # Twilio's default opt-out and opt-in keywords (a reply that is exactly one of them).
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -131,17 +131,10 @@ class TwilioSandbox:
         """Wait until every status change and webhook has run; False on timeout."""
         return self.scheduler.wait_idle(timeout)
 
-    @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    def serve(self, host: str = "127.0.0.1", port: int | None = None
+              ) -> AbstractContextManager[str]:
         """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
-        server = BackgroundServer(self.app, host=host, port=port).start()
-        self.url = server.url
-        try:
-            yield server.url
-        finally:
-            self.closing.set()
-            server.stop()
-            self.close()
+        return serve_in_background(self, host, port, before_stop=self.closing.set)
 
     def close(self) -> None:
         """Stop the webhook threads and close the log; the state stays readable."""

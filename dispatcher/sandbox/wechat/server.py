@@ -20,14 +20,15 @@ goes to ``callback_url`` after ``event_delay_s``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
+from dispatcher.sandbox.serving import serve_in_background
 from dispatcher.sandbox.wechat.app import build_app
 from dispatcher.sandbox.wechat.events import Event, EventPoster, event_xml
 from dispatcher.sandbox.wechat.mass import MassJobs
@@ -42,7 +43,6 @@ from dispatcher.sandbox.wechat.wire import (
     tag_filter,
     template_request,
 )
-from dispatcher.serving import BackgroundServer
 
 TEMPLATE_STATUSES = ("success", "failed:user block", "failed: system failed")
 
@@ -131,16 +131,10 @@ class WeChatSandbox:
         """Wait until every scheduled event push has run; False on timeout."""
         return self.scheduler.wait_idle(timeout)
 
-    @contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    def serve(self, host: str = "127.0.0.1", port: int | None = None
+              ) -> AbstractContextManager[str]:
         """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
-        server = BackgroundServer(self.app, host=host, port=port).start()
-        self.url = server.url
-        try:
-            yield server.url
-        finally:
-            server.stop()
-            self.close()
+        return serve_in_background(self, host, port)
 
     def close(self) -> None:
         """Stop the event threads; the state stays readable."""

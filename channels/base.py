@@ -5,17 +5,33 @@ point group. Plugins import this module and their provider library, never the co
 core hands them what they need (their config table, a placement, an inventory) as
 arguments, so a third-party package can add a channel without touching this repository.
 
-Planning uses :class:`Channel`. Sending, receipts and provider reach are separate
-protocols (added with the engine) so that a channel implements only what it can do.
+Every plugin is a :class:`Channel` (validate, plan, count reach). What only some can do
+is a small protocol each: :class:`Sender`, :class:`CallbackReceiver`,
+:class:`ContentDescriber`, :class:`CampaignCheck`. Protocols that one channel implements
+live beside the core code that calls them (``dispatcher.venues.protocols``,
+``dispatcher.planning.previews``, ``dispatcher.reach.polling``, ``dispatcher.web.hooks``).
+:class:`ChannelBase` holds the defaults the plugins share.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self, runtime_checkable
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    NamedTuple,
+    Protocol,
+    Self,
+    TypeVar,
+    runtime_checkable,
+)
+
+from channels.venues import Screen, Screening
 
 # Delivery states and skip reasons (DESIGN.md "Delivery states"): the user contract.
 STATES = ("planned", "sending", "sent", "delivered", "undelivered", "failed", "skipped")
@@ -49,65 +65,15 @@ class Problem:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a channel can do, as class attributes the core reads before calling it.
+    """What the core reads of a channel before planning and sending its rows.
 
     ``person_addressed``: each row is one person's address (the frequency cap counts
-    them). ``send_window``: rows wait for the campaign's send window; by default the
-    same as ``person_addressed`` (a WeChat broadcast reaches people but its row is a job).
+    them). ``waits_for_send_window``: rows wait for the campaign's send window (a WeChat
+    broadcast reaches people but its row is a job: not person-addressed, yet it waits).
     """
 
-    max_batch: int
-    rate_unit: Literal["messages", "segments"]
-    receipts: Literal["push", "poll", "none"]
-    reach_metrics: tuple[str, ...]
     person_addressed: bool
-    send_window: bool | None = None
-
-    @property
-    def waits_for_send_window(self) -> bool:
-        return self.person_addressed if self.send_window is None else self.send_window
-
-
-class Screen(NamedTuple):
-    """One screen of the registry, as the core hands it to the LED channel."""
-
-    id: str
-    name: str
-    kind: str  # building, outdoor, facade, shopfront
-    district: str | None
-    area: str | None  # one of AREA_TYPES
-    width: int
-    height: int
-    formats: tuple[str, ...]  # media formats it plays: mp4, jpg, png ...; "text" for text
-    timezone: str
-    audience_per_play: int
-    controller: str  # "pull" (fetches its feed) or "push" (takes pushed playlists)
-    endpoint: str | None  # the push URL of a push controller
-    tags: tuple[str, ...] = ()
-
-
-class Booking(NamedTuple):
-    """Seconds of a screening's preshow block already booked, and by which campaign."""
-
-    position: str
-    campaign: str
-    seconds: int
-
-
-class Screening(NamedTuple):
-    """One scheduled screening of a cinema, with its preshow blocks and their bookings."""
-
-    id: str
-    cinema: str
-    system: str  # the cinema's booking system (a [channels.cinema] systems entry)
-    district: str | None
-    film: str
-    rating: str
-    starts_at: datetime  # aware, in the cinema's time zone
-    seats: int
-    expected_seats: int
-    blocks: tuple[tuple[str, int], ...]  # preshow block name, length in seconds
-    booked: tuple[Booking, ...] = ()
+    waits_for_send_window: bool
 
 
 @dataclass(frozen=True)
@@ -227,24 +193,34 @@ class Channel(Protocol):
         """Stream the placement's targets lazily, in ascending address order."""
         ...
 
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+        """Figures for one placement, from its row counts by state ("sent", "delivered"...)
+        or from its provider's reports (each metric's latest value per row, summed)."""
+        ...
+
+
+ReachSource = Literal["provider", "computed", "manual"]
+
 
 @dataclass(frozen=True)
 class ReachFigure:
     """One reach number and how it was counted (DESIGN.md "Reach")."""
 
     value: int
-    source: Literal["provider", "computed", "manual"]
+    source: ReachSource
     method: str
 
 
-@runtime_checkable
-class ComputedReach(Protocol):
-    """A channel whose reach figures follow from its delivery rows' states."""
+def reported(reports: Mapping[str, int], metric: str, method: str,
+             source: ReachSource = "provider") -> ReachFigure:
+    """A figure from the provider's reports: 0 until the first report."""
+    return ReachFigure(reports.get(metric, 0), source, method)
 
-    def computed_reach(self, placement: Placement,
-                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
-        """Figures for one placement from its row counts by state ("sent", "delivered"...)."""
-        ...
+
+def rows_in(states: Mapping[str, int], names: Iterable[str]) -> int:
+    """How many rows are in any of the states ``names``."""
+    return sum(states.get(name, 0) for name in names)
 
 
 # Sending (DESIGN.md "Delivery states" and the reliability policy) -------------------------
@@ -338,6 +314,15 @@ class MalformedRequest(ValueError):
     request's signature or token was checked, where the provider signs the body."""
 
 
+class SendLimits(NamedTuple):
+    """How fast a channel may send: ``rate`` units (see ``message_cost``) per second
+    shared by every send of the account ``key``, and at most ``concurrency`` sends at once."""
+
+    key: str
+    rate: float
+    concurrency: int
+
+
 @runtime_checkable
 class Sender(Protocol):
     """A channel that sends. The engine owns concurrency, rate limits and retries."""
@@ -349,20 +334,16 @@ class Sender(Protocol):
         the rows of channels that are not ready waiting."""
         ...
 
+    def limits(self) -> SendLimits:
+        """The account's rate and how many sends may run at once (only when ready)."""
+        ...
+
     def message_cost(self, placement: Placement) -> int:
-        """Units of the channel's rate (``capabilities.rate_unit``) one message costs."""
+        """Units of the channel's rate one message costs (Twilio: segments)."""
         ...
 
-    def rate_limit(self) -> tuple[str, float]:
-        """(account key, units per second): the limit shared by all sends of the account."""
-        ...
-
-    def max_in_flight(self) -> int:
-        """How many ``send`` calls the engine may have running at once for this channel."""
-        ...
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        """Send up to ``capabilities.max_batch`` messages; one result per message."""
+    def send(self, message: Message) -> SendResult:
+        """Send one message; provider errors are results, never exceptions."""
         ...
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
@@ -380,17 +361,6 @@ class CallbackReceiver(Protocol):
 
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         """Verify the signature (SignatureError otherwise) and read a reply."""
-        ...
-
-
-@runtime_checkable
-class AccountScoped(Protocol):
-    """A channel whose placements each go through one of several accounts, each signing
-    its callbacks with its own secret: a callback signed by one account moves only the
-    rows of placements that name that account."""
-
-    def placement_account(self, placement: Placement) -> str | None:
-        """The account ``placement`` sends through (None: any)."""
         ...
 
 
@@ -420,55 +390,15 @@ class ProviderEvents(NamedTuple):
     reports: list[ReachReport]
 
 
-@runtime_checkable
-class EventReceiver(Protocol):
-    """A channel whose provider posts signed events (XML or JSON) to one URL."""
-
-    def verify_url(self, request: CallbackRequest) -> str:
-        """Answer the provider's URL check: the text to echo (SignatureError if forged)."""
-        ...
-
-    def parse_events(self, request: CallbackRequest) -> ProviderEvents:
-        """Verify the signature (SignatureError otherwise), decrypt, and map the events."""
-        ...
-
-
 class SentRow(NamedTuple):
-    """A row the provider may report on later, as :class:`ReachPoller` is given it."""
+    """A row the provider may report on later, as a reach poller is given it
+    (``dispatcher.reach.polling``)."""
 
     delivery_id: int
     placement: Placement
     provider_ref: str
     provider_data: str | None
     sent_at: datetime
-
-
-@runtime_checkable
-class ReachPoller(Protocol):
-    """A channel that asks its provider for reach figures after the send (reads, plays)."""
-
-    def poll_reach(self, rows: list[SentRow]) -> list[ReachReport]:
-        """Figures for these rows; those the provider has no figures for yet are left out."""
-        ...
-
-
-@runtime_checkable
-class ReportedReach(Protocol):
-    """A channel whose reach figures come from its provider's reports."""
-
-    def reported_reach(self, placement: Placement, states: Mapping[str, int],
-                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
-        """Figures for one placement: ``reports`` sums each metric's latest value per row."""
-        ...
-
-
-@runtime_checkable
-class Previewer(Protocol):
-    """A channel that can send one placement to named test users before the real send."""
-
-    def preview(self, placement: Placement, to: str) -> str:
-        """Send the preview to ``to``; the provider's reference, or ChannelError."""
-        ...
 
 
 # Content review: what a placement sends, read by the approver before approving ----------
@@ -518,48 +448,48 @@ class CampaignCheck(Protocol):
         ...
 
 
-class PushResult(NamedTuple):
-    accepted: bool
-    detail: str
+class SendSettings(Protocol):
+    """What :class:`ChannelBase` reads of a plugin's parsed ``[channels.NAME]`` table."""
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def concurrency(self) -> int: ...
 
 
-@runtime_checkable
-class SignageChannel(Protocol):
-    """A channel whose screens fetch or take playlists and report proof of play (LED).
+SettingsT = TypeVar("SettingsT", bound=SendSettings)
 
-    The core serves the feeds and takes the reports; the channel authenticates screens
-    and pushes playlists to the controllers that take pushes.
+
+class ChannelBase(Generic[SettingsT]):
+    """The defaults plugins share: ``settings`` None is an unconfigured channel, able to
+    validate and plan but not to send (see :class:`Channel`).
+
+    A plugin names itself, says what it needs to send (``unconfigured``, the end of the
+    "is not configured" error) and overrides a default only where it differs: the account
+    ``key`` of its limits (one account per channel by default), its ``message_cost``.
     """
 
-    def screen_token(self, screen_id: str, version: int) -> str:
-        """The screen's secret token (for its feed, its pushes and its reports)."""
-        ...
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    unconfigured: ClassVar[str]  # e.g. "booking needs a [channels.cinema] table with ..."
+    settings: SettingsT | None
 
-    def token_matches(self, screen_id: str, version: int, presented: str) -> bool:
-        ...
+    def ready(self) -> bool:
+        return self.settings is not None
 
-    def push(self, endpoint: str, token: str, playlist: Mapping[str, Any]) -> PushResult:
-        """POST a playlist to a push controller; accepted on its 2xx answer."""
-        ...
+    def configured(self) -> SettingsT:
+        """The settings; ConfigError naming ``channels.NAME`` when there are none."""
+        if self.settings is None:
+            raise ConfigError(f"channels.{self.name}", f"is not configured: {self.unconfigured}")
+        return self.settings
 
-    def pop_max_age_days(self) -> int:
-        """Proof-of-play records older than this many days are refused."""
-        ...
+    def limits(self) -> SendLimits:
+        settings = self.configured()
+        return SendLimits(self.name, settings.rate, settings.concurrency)
 
-
-@runtime_checkable
-class VenueChannel(Protocol):
-    """A channel whose venues' systems report back to the web app (cinemas' play logs)."""
-
-    def venue_token(self, venue_id: str, version: int | None = None) -> str:
-        """The venue's secret token at ``version`` (None: its current version, see
-        ``use_token_versions``): it authenticates the venue's reports."""
-        ...
-
-    def use_token_versions(self, lookup: Callable[[str], int]) -> None:
-        """Where the channel finds a venue's current token version (the core's database)
-        when it sends the venue's token itself (bookings)."""
-        ...
+    def message_cost(self, placement: Placement) -> int:
+        return 1
 
 
 class ChannelError(Exception):

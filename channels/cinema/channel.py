@@ -25,13 +25,17 @@ import hmac
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 
 import requests
 
 from channels.base import (
+    CampaignCheck,
     Capabilities,
+    Channel,
+    ChannelBase,
     ConfigError,
+    ContentDescriber,
     Inventory,
     LookupResult,
     Message,
@@ -39,9 +43,11 @@ from channels.base import (
     PlacementContent,
     Problem,
     ReachFigure,
+    Sender,
     SendResult,
     Target,
     ValidationContext,
+    reported,
 )
 from channels.cinema import placement as cp
 from channels.http_outcomes import transport_result
@@ -91,13 +97,14 @@ def _system_url(name: str, url: Any) -> str:
     return str(api_base(url, fail, "http://127.0.0.1:8768"))
 
 
-class CinemaChannel:
+class CinemaChannel(ChannelBase[CinemaSettings]):
     """Spots in cinemas' preshow blocks, booked per screening."""
 
     name: ClassVar[str] = "cinema"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1, rate_unit="messages", receipts="push",
-        reach_metrics=("screenings", "admissions"), person_addressed=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(person_addressed=False,
+                                                        waits_for_send_window=False)
+    unconfigured: ClassVar[str] = ("booking needs a [channels.cinema] table with "
+                                   "token_secret and systems")
 
     def __init__(self, settings: CinemaSettings | None = None) -> None:
         self.settings = settings
@@ -171,23 +178,9 @@ class CinemaChannel:
 
     # Booking (the Sender protocol) ------------------------------------------------------
 
-    def ready(self) -> bool:
-        return self.settings is not None
-
-    def message_cost(self, placement: Placement) -> int:
-        return 1
-
-    def rate_limit(self) -> tuple[str, float]:
-        return "cinema", self._configured().rate
-
-    def max_in_flight(self) -> int:
-        return self._configured().concurrency
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        return [self._book(message) for message in batch]
-
-    def _book(self, message: Message) -> SendResult:
-        settings = self._configured()
+    def send(self, message: Message) -> SendResult:
+        """Book the row's spot; the booking id makes a repeat harmless."""
+        settings = self.configured()
         system, cinema, screening = cp.parse_address(message.address)
         base = settings.systems.get(system)
         if base is None:
@@ -214,30 +207,23 @@ class CinemaChannel:
 
     def venue_token(self, venue_id: str, version: int | None = None) -> str:
         """The cinema's token at ``version``; None: at its current version."""
-        secret = self._configured().token_secret.reveal().encode()
+        secret = self.configured().token_secret.reveal().encode()
         current = self._versions(venue_id) if version is None else version
         return hmac.new(secret, token_message(venue_id, current), hashlib.sha256).hexdigest()
 
     def use_token_versions(self, lookup: Callable[[str], int]) -> None:
         self._versions = lookup
 
-    def _configured(self) -> CinemaSettings:
-        if self.settings is None:
-            raise ConfigError("channels.cinema", "is not configured: booking needs a "
-                                                 "[channels.cinema] table with token_secret "
-                                                 "and systems")
-        return self.settings
-
     # Reach ------------------------------------------------------------------------------
 
-    def reported_reach(self, placement: Placement, states: Mapping[str, int],
-                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
         return {
-            "screenings": ReachFigure(reports.get("screenings", 0), "provider",
-                                      "screenings whose play log confirms the spot played"),
-            "admissions": ReachFigure(reports.get("admissions", 0), "provider",
-                                      "attendance of those screenings as the cinemas report "
-                                      "it (gross: a person at two screenings counts twice)"),
+            "screenings": reported(reports, "screenings",
+                                   "screenings whose play log confirms the spot played"),
+            "admissions": reported(reports, "admissions", "attendance of those screenings as "
+                                   "the cinemas report it (gross: a person at two screenings "
+                                   "counts twice)"),
         }
 
 
@@ -273,3 +259,10 @@ def _error(answer: requests.Response) -> str:
     except ValueError:
         return answer.text[:100]
     return str(body.get("error", body)) if isinstance(body, dict) else str(body)[:100]
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims
+    _channel: type[Channel] = CinemaChannel
+    _sender: type[Sender] = CinemaChannel
+    _describer: type[ContentDescriber] = CinemaChannel
+    _check: type[CampaignCheck] = CinemaChannel

@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, time
 from typing import Any
 
-from channels.base import ContentFact, Problem, Screening, ValidationContext, toml_value
+from channels.base import ContentFact, Problem, ValidationContext, toml_value
+from channels.venues import Screening
 
 PLACEMENT_KEYS = ("cinemas", "dates", "dayparts", "exclude_ratings", "max_screenings",
                   "name", "position", "spot")

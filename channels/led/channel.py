@@ -21,28 +21,34 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 
 import requests
 
 from channels.base import (
+    CampaignCheck,
     Capabilities,
+    Channel,
+    ChannelBase,
     ConfigError,
+    ContentDescriber,
     Inventory,
     LookupResult,
     Message,
     Placement,
     PlacementContent,
     Problem,
-    PushResult,
     ReachFigure,
+    Sender,
     SendResult,
     Target,
     ValidationContext,
+    reported,
 )
 from channels.http_pool import pooled_session
 from channels.led import placement as lp
 from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
+from channels.venues import PushResult
 
 CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")
 
@@ -78,13 +84,14 @@ def _fail(key: str, message: str) -> NoReturn:
     raise ConfigError(f"channels.led.{key}", message)
 
 
-class LedChannel:
+class LedChannel(ChannelBase[LedSettings]):
     """LED screens: feeds, pushes and proof of play."""
 
     name: ClassVar[str] = "led"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1, rate_unit="messages", receipts="push",
-        reach_metrics=("screens", "plays", "impressions"), person_addressed=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(person_addressed=False,
+                                                        waits_for_send_window=False)
+    unconfigured: ClassVar[str] = ("feeds, pushes and proof of play need a [channels.led] "
+                                   "table with token_secret")
 
     def __init__(self, settings: LedSettings | None = None) -> None:
         self.settings = settings
@@ -137,22 +144,10 @@ class LedChannel:
 
     # Publishing (the Sender protocol) ---------------------------------------------------
 
-    def ready(self) -> bool:
-        return self.settings is not None
-
-    def message_cost(self, placement: Placement) -> int:
-        return 1
-
-    def rate_limit(self) -> tuple[str, float]:
-        return "led", self._configured().rate
-
-    def max_in_flight(self) -> int:
-        return self._configured().concurrency
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
+    def send(self, message: Message) -> SendResult:
         """Publishing a row is adding it to its screen's playlist: nothing to call here."""
-        return [SendResult(m.delivery_id, "accepted", provider_ref=f"led-{m.delivery_id}")
-                for m in batch]
+        return SendResult(message.delivery_id, "accepted",
+                          provider_ref=f"led-{message.delivery_id}")
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
         return LookupResult(found=True, provider_ref=f"led-{message.delivery_id}",
@@ -161,7 +156,7 @@ class LedChannel:
     def push(self, endpoint: str, token: str, playlist: Mapping[str, Any]) -> PushResult:
         """POST a playlist to a push controller; 2xx is its acknowledgement."""
         try:
-            answer = self._http.post(endpoint, json=dict(playlist), timeout=self._configured()
+            answer = self._http.post(endpoint, json=dict(playlist), timeout=self.configured()
                                      .push_timeout, headers={"Authorization": f"Bearer {token}"})
         except requests.RequestException as exc:
             return PushResult(False, f"{type(exc).__name__}: {exc}"[:200])
@@ -172,7 +167,7 @@ class LedChannel:
     # Tokens -----------------------------------------------------------------------------
 
     def screen_token(self, screen_id: str, version: int) -> str:
-        secret = self._configured().token_secret.reveal().encode()
+        secret = self.configured().token_secret.reveal().encode()
         return hmac.new(secret, f"{screen_id}:{version}".encode(), hashlib.sha256).hexdigest()
 
     def token_matches(self, screen_id: str, version: int, presented: str) -> bool:
@@ -182,26 +177,25 @@ class LedChannel:
         return hmac.compare_digest(expected, presented.encode("utf-8", "surrogateescape"))
 
     def pop_max_age_days(self) -> int:
-        return self._configured().pop_max_age_days
-
-    def _configured(self) -> LedSettings:
-        if self.settings is None:
-            raise ConfigError("channels.led", "is not configured: feeds, pushes and proof of "
-                                              "play need a [channels.led] table with "
-                                              "token_secret")
-        return self.settings
+        return self.configured().pop_max_age_days
 
     # Reach ------------------------------------------------------------------------------
 
-    def reported_reach(self, placement: Placement, states: Mapping[str, int],
-                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
         return {
-            "screens": ReachFigure(reports.get("played", 0), "provider",
-                                   "screens with at least one proof-of-play record"),
-            "plays": ReachFigure(reports.get("plays", 0), "provider",
-                                 "sum of proof-of-play counts (each play once, however often "
-                                 "its batch was sent)"),
-            "impressions": ReachFigure(reports.get("impressions", 0), "computed",
-                                       "plays x audience_per_play of each screen (its "
-                                       "audience_source in the registry; gross)"),
+            "screens": reported(reports, "played",
+                                "screens with at least one proof-of-play record"),
+            "plays": reported(reports, "plays", "sum of proof-of-play counts (each play "
+                                                "once, however often its batch was sent)"),
+            "impressions": reported(reports, "impressions", "plays x audience_per_play of "
+                                    "each screen (its audience_source in the registry; gross)",
+                                    source="computed"),
         }
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims
+    _channel: type[Channel] = LedChannel
+    _sender: type[Sender] = LedChannel
+    _describer: type[ContentDescriber] = LedChannel
+    _check: type[CampaignCheck] = LedChannel

@@ -22,14 +22,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from channels.base import (
-    AREA_TYPES,
-    ContentFact,
-    Problem,
-    Screen,
-    ValidationContext,
-    toml_value,
-)
+from channels.base import AREA_TYPES, ContentFact, Problem, ValidationContext, toml_value
+from channels.venues import Screen
 
 PLACEMENT_KEYS = ("dayparts", "duration", "media", "name", "plays_per_hour", "screens", "text")
 SELECT_KEYS = ("all", "kinds", "districts", "areas", "groups", "ids")

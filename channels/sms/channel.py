@@ -14,17 +14,20 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
 
 from channels.audience import got, parse_audience
 from channels.base import (
+    CallbackReceiver,
     CallbackRequest,
     Capabilities,
-    ConfigError,
+    Channel,
+    ChannelBase,
     Contact,
+    ContentDescriber,
     InboundMessage,
     Inventory,
     LookupResult,
@@ -35,10 +38,13 @@ from channels.base import (
     Problem,
     ReachFigure,
     Receipt,
+    Sender,
+    SendLimits,
     SendResult,
     SignatureError,
     Target,
     ValidationContext,
+    rows_in,
 )
 from channels.delivery_ids import parse_delivery_id, shown
 from channels.sms.content import content_facts
@@ -52,13 +58,14 @@ MOBILE_LINE_TYPES = ("mobile", "fixed_line_or_mobile")
 PLACEMENT_KEYS = ("audience", "body", "max_segments", "name")
 
 
-class SmsChannel:
+class SmsChannel(ChannelBase[SmsSettings]):
     """Text messages to contacts' mobile phones, counted and rate-limited in segments."""
 
     name: ClassVar[str] = "sms"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1, rate_unit="segments", receipts="push",  # one API call per message
-        reach_metrics=("segments", "message_times"), person_addressed=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(person_addressed=True,
+                                                        waits_for_send_window=True)
+    unconfigured: ClassVar[str] = ("sending SMS needs a [channels.sms] table with "
+                                   "account_sid, auth_token and from")
 
     def __init__(self, settings: SmsSettings | None = None) -> None:
         """``settings`` None: unconfigured, able to validate and plan but not to send."""
@@ -115,39 +122,31 @@ class SmsChannel:
 
     # Sending (the Sender protocol) ------------------------------------------------------
 
-    def ready(self) -> bool:
-        return self.settings is not None
-
     def message_cost(self, placement: Placement) -> int:
         return count_segments(str(placement.options.get("body", ""))).segments
 
-    def rate_limit(self) -> tuple[str, float]:
-        settings = self._configured()
+    def limits(self) -> SendLimits:
+        """Per Twilio account: segments per second, and its calls in flight at once."""
+        settings = self.configured()
         sid = settings.account_sid
-        return f"twilio:{sid if isinstance(sid, str) else sid.reveal()}", settings.rate
+        return SendLimits(f"twilio:{sid if isinstance(sid, str) else sid.reveal()}",
+                          settings.rate, settings.concurrency)
 
-    def max_in_flight(self) -> int:
-        """Twilio calls the engine may have in flight for this account (``concurrency``)."""
-        return self._configured().concurrency
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        """One ``Messages.create`` per message. Twilio's errors become results: 429/20429
-        ``retry`` (with ``Retry-After``), permanent codes ``failed`` (21610 and 30004 with
+    def send(self, message: Message) -> SendResult:
+        """One ``Messages.create``. Twilio's errors become results: 429/20429 ``retry``
+        (with ``Retry-After``), permanent codes ``failed`` (21610 and 30004 with
         ``opt_out``), 5xx and timeouts ``unknown``, no connection ``retry``."""
-        account, settings = self.twilio(), self._configured()
-        results = []
-        for message in batch:
-            body = str(message.placement.options["body"])
-            params: dict[str, Any] = {"to": message.address, "body": body}
-            if settings.sender is not None:
-                params["from_"] = settings.sender
-            else:
-                params["messaging_service_sid"] = settings.messaging_service_sid
-            if settings.status_callback and message.callback_url:
-                params["status_callback"] = message.callback_url
-            units = max(1, count_segments(body).segments)
-            results.append(account.create(message.delivery_id, params, units))
-        return results
+        account, settings = self.twilio(), self.configured()
+        body = str(message.placement.options["body"])
+        params: dict[str, Any] = {"to": message.address, "body": body}
+        if settings.sender is not None:
+            params["from_"] = settings.sender
+        else:
+            params["messaging_service_sid"] = settings.messaging_service_sid
+        if settings.status_callback and message.callback_url:
+            params["status_callback"] = message.callback_url
+        units = max(1, count_segments(body).segments)
+        return account.create(message.delivery_id, params, units)
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
         """Whether Twilio has a message to this address with this body created at or after
@@ -167,16 +166,9 @@ class SmsChannel:
         if account is None:
             with self._account_lock:
                 if self._account is None:
-                    self._account = TwilioAccount(self._configured())
+                    self._account = TwilioAccount(self.configured())
                 account = self._account
         return account
-
-    def _configured(self) -> SmsSettings:
-        if self.settings is None:
-            raise ConfigError("channels.sms", "is not configured: sending SMS needs a "
-                                              "[channels.sms] table with account_sid, "
-                                              "auth_token and from")
-        return self.settings
 
     # Receipts ------------------------------------------------------------------------------
 
@@ -186,10 +178,10 @@ class SmsChannel:
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         return inbound_from(verified_form(self.settings, request))
 
-    def computed_reach(self, placement: Placement,
-                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
         """Messages the carrier took (sent, delivered or undelivered), and their segments."""
-        messages = sum(states.get(state, 0) for state in HANDED_TO_CARRIER)
+        messages = rows_in(states, HANDED_TO_CARRIER)
         per_message = count_segments(str(placement.options.get("body", ""))).segments
         return {
             "message_times": ReachFigure(messages, "computed", "rows sent, delivered or "
@@ -340,3 +332,10 @@ def _check_length(name: str, value: str, limit: int) -> None:
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims
+    _channel: type[Channel] = SmsChannel
+    _sender: type[Sender] = SmsChannel
+    _receiver: type[CallbackReceiver] = SmsChannel
+    _describer: type[ContentDescriber] = SmsChannel

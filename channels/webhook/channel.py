@@ -23,13 +23,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from channels.audience import got, parse_audience
 from channels.base import (
+    CallbackReceiver,
     CallbackRequest,
     Capabilities,
-    ConfigError,
+    Channel,
+    ChannelBase,
+    ContentDescriber,
     ContentFact,
     InboundMessage,
     Inventory,
@@ -40,10 +43,12 @@ from channels.base import (
     Problem,
     ReachFigure,
     Receipt,
+    Sender,
     SendResult,
     SignatureError,
     Target,
     ValidationContext,
+    rows_in,
 )
 from channels.webhook.client import PartnerClient
 from channels.webhook.settings import WebhookSettings, parse_settings
@@ -54,13 +59,17 @@ PLACEMENT_KEYS = ("audience", "endpoint", "message", "name")
 REACHED = ("sent", "delivered")
 
 
-class WebhookChannel:
-    """Notices inside partner apps, one POST per person, rate-limited per endpoint."""
+class WebhookChannel(ChannelBase[WebhookSettings]):
+    """Notices inside partner apps, one POST per person, rate-limited per endpoint.
+
+    Its limits are the sum of the endpoints' rates (see ``WebhookSettings.rate``); each
+    send also waits for its endpoint's own."""
 
     name: ClassVar[str] = "webhook"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1, rate_unit="messages", receipts="push",
-        reach_metrics=("message_times",), person_addressed=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(person_addressed=True,
+                                                        waits_for_send_window=True)
+    unconfigured: ClassVar[str] = ("sending to partner apps needs a [channels.webhook] "
+                                   "table with endpoints")
 
     def __init__(self, settings: WebhookSettings | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -127,31 +136,14 @@ class WebhookChannel:
 
     # Sending (the Sender protocol) ---------------------------------------------------------
 
-    def ready(self) -> bool:
-        return self.settings is not None
-
-    def message_cost(self, placement: Placement) -> int:
-        return 1
-
-    def rate_limit(self) -> tuple[str, float]:
-        """The sum of the endpoints' rates; each send also waits for its endpoint's own."""
-        return "webhook", self._configured().total_rate
-
-    def max_in_flight(self) -> int:
-        return self._configured().concurrency
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        client, settings = self.client(), self._configured()
-        results = []
-        for message in batch:
-            name = str(message.placement.options.get("endpoint", ""))
-            endpoint = settings.endpoints.get(name)
-            if endpoint is None:  # planned before the endpoint left the config
-                results.append(SendResult(message.delivery_id, "failed", code="endpoint",
-                                          detail=f'no endpoint "{name}" in [channels.webhook]'))
-            else:
-                results.append(client.post(endpoint, message))
-        return results
+    def send(self, message: Message) -> SendResult:
+        client, settings = self.client(), self.configured()
+        name = str(message.placement.options.get("endpoint", ""))
+        endpoint = settings.endpoints.get(name)
+        if endpoint is None:  # planned before the endpoint left the config
+            return SendResult(message.delivery_id, "failed", code="endpoint",
+                              detail=f'no endpoint "{name}" in [channels.webhook]')
+        return client.post(endpoint, message)
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
         """Never found: the partner dedupes by id, so sending again is the safe answer."""
@@ -161,15 +153,8 @@ class WebhookChannel:
         """The channel's one HTTP client, built on first use (thread-safe)."""
         with self._client_lock:
             if self._client is None:
-                self._client = PartnerClient(self._configured(), self.clock)
+                self._client = PartnerClient(self.configured(), self.clock)
             return self._client
-
-    def _configured(self) -> WebhookSettings:
-        if self.settings is None:
-            raise ConfigError("channels.webhook", "is not configured: sending to partner apps "
-                                                  "needs a [channels.webhook] table with "
-                                                  "endpoints")
-        return self.settings
 
     # Acknowledgements ------------------------------------------------------------------------
 
@@ -188,9 +173,9 @@ class WebhookChannel:
     def parse_inbound(self, request: CallbackRequest) -> InboundMessage:
         raise SignatureError("partner apps send no replies")
 
-    def computed_reach(self, placement: Placement,
-                       states: Mapping[str, int]) -> dict[str, ReachFigure]:
-        messages = sum(states.get(state, 0) for state in REACHED)
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+        messages = rows_in(states, REACHED)
         return {"message_times": ReachFigure(messages, "computed", "rows sent or delivered "
                                              "(gross: one per notice, not per person)")}
 
@@ -213,3 +198,10 @@ def _name_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"must be a string (a label for this placement), {got(value)}"
     return None if value.strip() else "must not be empty (a label for this placement)"
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims
+    _channel: type[Channel] = WebhookChannel
+    _sender: type[Sender] = WebhookChannel
+    _receiver: type[CallbackReceiver] = WebhookChannel
+    _describer: type[ContentDescriber] = WebhookChannel

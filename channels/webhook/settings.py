@@ -54,7 +54,8 @@ class WebhookSettings:
     concurrency: int = 4  # POSTs in flight at once, over all endpoints
 
     @property
-    def total_rate(self) -> float:
+    def rate(self) -> float:
+        """The channel's rate: the sum of its endpoints' rates."""
         return sum(endpoint.rate for endpoint in self.endpoints.values())
 
 

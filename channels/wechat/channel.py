@@ -17,13 +17,16 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from channels.base import (
     CallbackRequest,
+    CampaignCheck,
     Capabilities,
+    Channel,
+    ChannelBase,
     ChannelError,
-    ConfigError,
+    ContentDescriber,
     Inventory,
     LookupResult,
     Message,
@@ -33,11 +36,14 @@ from channels.base import (
     ProviderEvents,
     ReachFigure,
     ReachReport,
+    Sender,
+    SendLimits,
     SendResult,
     SentRow,
     SignatureError,
     Target,
     ValidationContext,
+    reported,
 )
 from channels.wechat import placement as wp
 from channels.wechat.client import WeChatAccount
@@ -49,15 +55,15 @@ MONTHLY_BROADCASTS = 4  # a service account reaches one follower at most 4 times
 STATS_DAYS = 7  # getarticletotal follows an article for 7 days
 
 
-class WeChatChannel:
+class WeChatChannel(ChannelBase[WeChatSettings]):
     """One WeChat official account: mass sends, template messages, previews and reads."""
 
     name: ClassVar[str] = "wechat"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1, rate_unit="messages", receipts="push",
-        reach_metrics=("recipients", "reads", "shares"),
         person_addressed=False,  # a broadcast's row is a job: the frequency cap cannot see
-        send_window=True)        # its people, but broadcasts still wait for the window
+        waits_for_send_window=True)  # its people, but broadcasts still wait for the window
+    unconfigured: ClassVar[str] = ("sending needs a [channels.wechat] table with appid, "
+                                   "secret, token and account_type")
 
     def __init__(self, settings: WeChatSettings | None = None) -> None:
         self.settings = settings
@@ -97,38 +103,28 @@ class WeChatChannel:
 
     # Sending --------------------------------------------------------------------------
 
-    def ready(self) -> bool:
-        return self.settings is not None
-
     def message_cost(self, placement: Placement) -> int:
         if self.settings is not None and wp.is_mass(placement.options):
             return self.settings.mass_cost
         return 1
 
-    def rate_limit(self) -> tuple[str, float]:
-        settings = self._configured()
-        return f"wechat:{settings.reveal_appid()}", settings.rate
+    def limits(self) -> SendLimits:
+        settings = self.configured()
+        return SendLimits(f"wechat:{settings.reveal_appid()}", settings.rate,
+                          settings.concurrency)
 
-    def max_in_flight(self) -> int:
-        return self._configured().concurrency
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        account = self.account()
-        results = []
-        for message in batch:
-            options = message.placement.options
-            job = wp.parse_job(message.address)
-            if job is None:
-                results.append(account.template_send(
-                    message.delivery_id, wp.template_request(options, message.address)))
-                continue
-            path, body = wp.mass_request(options, job, self.clientmsgid(message))
-            results.append(account.mass_send(message.delivery_id, path, body))
-        return results
+    def send(self, message: Message) -> SendResult:
+        account, options = self.account(), message.placement.options
+        job = wp.parse_job(message.address)
+        if job is None:
+            return account.template_send(message.delivery_id,
+                                         wp.template_request(options, message.address))
+        path, body = wp.mass_request(options, job, self.clientmsgid(message))
+        return account.mass_send(message.delivery_id, path, body)
 
     def clientmsgid(self, message: Message) -> str:
         """The same for every attempt of a row: WeChat runs a clientmsgid once."""
-        return f"{self._configured().clientmsgid_prefix}-{message.delivery_id}"
+        return f"{self.configured().clientmsgid_prefix}-{message.delivery_id}"
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
         """A broadcast is sent again with its clientmsgid (WeChat answers 45065 with the
@@ -148,15 +144,8 @@ class WeChatChannel:
         """The account's one client, built on first use (thread-safe)."""
         with self._lock:
             if self._account is None:
-                self._account = WeChatAccount(self._configured())
+                self._account = WeChatAccount(self.configured())
             return self._account
-
-    def _configured(self) -> WeChatSettings:
-        if self.settings is None:
-            raise ConfigError("channels.wechat", "is not configured: sending needs a "
-                                                 "[channels.wechat] table with appid, secret, "
-                                                 "token and account_type")
-        return self.settings
 
     # Events -----------------------------------------------------------------------------
 
@@ -206,24 +195,23 @@ class WeChatChannel:
                 reports += _article_reports(articles, day_rows)
         return reports
 
-    def reported_reach(self, placement: Placement, states: Mapping[str, int],
-                       reports: Mapping[str, int]) -> dict[str, ReachFigure]:
+    def reach(self, placement: Placement, states: Mapping[str, int],
+              reports: Mapping[str, int]) -> dict[str, ReachFigure]:
         if not wp.is_mass(placement.options):
             return {"recipients": ReachFigure(
                 states.get("delivered", 0), "provider",
                 "template messages with a TEMPLATESENDJOBFINISH success event (one per "
                 "follower)")}
-        figures = {"recipients": ReachFigure(
-            reports.get("recipients", 0), "provider",
-            "SentCount of each broadcast's MASSSENDJOBFINISH event (gross)")}
+        figures = {"recipients": reported(
+            reports, "recipients", "SentCount of each broadcast's MASSSENDJOBFINISH event "
+                                   "(gross)")}
         if placement.options.get("msgtype") == "mpnews":
-            figures["reads"] = ReachFigure(
-                reports.get("reads", 0), "provider",
-                "int_page_read_count of datacube getarticletotal, latest day reported "
-                f"(up to {STATS_DAYS} days after sending; gross page reads)")
-            figures["shares"] = ReachFigure(
-                reports.get("shares", 0), "provider",
-                "share_count of datacube getarticletotal, latest day reported (gross)")
+            figures["reads"] = reported(
+                reports, "reads", "int_page_read_count of datacube getarticletotal, latest "
+                f"day reported (up to {STATS_DAYS} days after sending; gross page reads)")
+            figures["shares"] = reported(
+                reports, "shares", "share_count of datacube getarticletotal, latest day "
+                                   "reported (gross)")
         return figures
 
 
@@ -269,3 +257,10 @@ def _monthly_quota(first: Placement, per_firing: int,
         f"month, but this campaign could reach one follower {per_firing * count} times in "
         f"{year}-{month:02d} ({count} firing(s) x {per_firing} broadcast(s)); WeChat would "
         "drop the extra ones")))]
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims
+    _channel: type[Channel] = WeChatChannel
+    _sender: type[Sender] = WeChatChannel
+    _describer: type[ContentDescriber] = WeChatChannel
+    _check: type[CampaignCheck] = WeChatChannel

@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from channels.base import VenueChannel
 from dispatcher import registry
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import print_json, print_table
@@ -21,6 +20,7 @@ from dispatcher.venues.cinemas import (
     rotate_token,
     token_version,
 )
+from dispatcher.venues.protocols import VenueChannel
 
 
 def _report(report: ImportReport, what: str, as_json: bool) -> None:

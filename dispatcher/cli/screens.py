@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 from sqlalchemy import update
 
-from channels.base import SignageChannel
 from dispatcher import registry
 from dispatcher.campaigns import store as campaign_store
 from dispatcher.cli.contacts import print_invalid
@@ -21,6 +20,7 @@ from dispatcher.errors import DispatcherError
 from dispatcher.storage.db import as_utc
 from dispatcher.storage.tables import screens as screens_table
 from dispatcher.venues.led_proof import audience_of, rollup
+from dispatcher.venues.protocols import SignageChannel
 from dispatcher.venues.refused_reports import recent_refusals
 from dispatcher.venues.screens import add_group, all_screens, get_screen, group_rules, groups
 from dispatcher.venues.screens import import_screens as import_registry

@@ -5,14 +5,16 @@ from __future__ import annotations
 import click
 import uvicorn
 
-from channels.base import CallbackReceiver, EventReceiver, SignageChannel, VenueChannel
+from channels.base import CallbackReceiver
 from dispatcher import registry
 from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.errors import ConfigError
+from dispatcher.venues.protocols import SignageChannel, VenueChannel
 from dispatcher.web.app import create_app
 from dispatcher.web.docs import DOCS_PATH
+from dispatcher.web.hooks import EventReceiver
 
 
 def parse_listen(value: str) -> tuple[str, int]:

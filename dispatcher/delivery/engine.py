@@ -57,7 +57,7 @@ class DeliveryEngine:
         self.stop = threading.Event()
         size = sum(self._concurrency(s) for s in self.senders.values()) or 1
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="send")
-        self._in_flight: dict[Future[list[SendResult]], list[Message]] = {}
+        self._in_flight: dict[Future[SendResult], Message] = {}
         self._lookups: dict[Future[LookupResult], tuple[Message, ClaimedRow]] = {}
         self._next_reconcile = 0.0
 
@@ -83,7 +83,7 @@ class DeliveryEngine:
         return self.report
 
     def _concurrency(self, sender: Sender) -> int:
-        return max(1, sender.max_in_flight())
+        return max(1, sender.limits().concurrency)
 
     def _claim_and_send(self) -> int:
         started = 0
@@ -113,17 +113,16 @@ class DeliveryEngine:
 
     def _send(self, sender: Sender, row: ClaimedRow) -> bool:
         message = self.placements.message(row)
-        key, rate = sender.rate_limit()
+        limits = sender.limits()
         cost = sender.message_cost(message.placement)
-        bucket = self.limiters.bucket(key, rate)
+        bucket = self.limiters.bucket(limits.key, limits.rate)
         if not bucket.acquire(cost, stop=self.stop):
             return False  # stopping: the row keeps its lease and is reconciled later
-        future = self._pool.submit(_send_one, sender, message, bucket)
-        self._in_flight[future] = [message]
+        self._in_flight[self._pool.submit(_send_one, sender, message, bucket)] = message
         return True
 
     def _in_flight_for(self, channel: str) -> int:
-        return sum(1 for msgs in self._in_flight.values() if msgs[0].placement.channel == channel)
+        return sum(1 for m in self._in_flight.values() if m.placement.channel == channel)
 
     def _reconcile(self) -> int:
         """Look up rows whose lease ran out, at most every ``reconcile_seconds``: leases
@@ -152,8 +151,8 @@ class DeliveryEngine:
         results: list[tuple[Message, SendResult]] = []
         for future in done:
             if future in self._in_flight:
-                messages = self._in_flight.pop(future)
-                results.extend(zip(messages, _results(future, messages), strict=True))
+                message = self._in_flight.pop(future)
+                results.append((message, _result(future, message)))
             else:
                 message, row = self._lookups.pop(future)
                 self.recorder.lookup_done(message, row, future)
@@ -179,22 +178,20 @@ class DeliveryEngine:
             self._collect(timeout=1.0)
 
 
-def _send_one(sender: Sender, message: Message, bucket: Bucket) -> list[SendResult]:
+def _send_one(sender: Sender, message: Message, bucket: Bucket) -> SendResult:
     """Send in a pool thread. A ``Retry-After`` pauses the account's bucket here, the
     moment it arrives: results are recorded in batches, and every send started before
     the batch is recorded would meet the same 429."""
-    results = sender.send([message])
-    for result in results:
-        if result.outcome == "retry" and result.retry_after:
-            bucket.pause(result.retry_after)
-    return results
+    result = sender.send(message)
+    if result.outcome == "retry" and result.retry_after:
+        bucket.pause(result.retry_after)
+    return result
 
 
-def _results(future: Future[list[SendResult]], messages: list[Message]) -> list[SendResult]:
-    """A channel that raised instead of returning results: the outcome is unknown."""
+def _result(future: Future[SendResult], message: Message) -> SendResult:
+    """A channel that raised instead of returning a result: the outcome is unknown."""
     try:
         return future.result()
-    except Exception as exc:  # a bug in a plugin must not lose the rows: reconcile them
-        log.exception("channel %s raised while sending", messages[0].placement.channel)
-        return [SendResult(m.delivery_id, "unknown", detail=f"channel error: {exc}")
-                for m in messages]
+    except Exception as exc:  # a bug in a plugin must not lose the row: reconcile it
+        log.exception("channel %s raised while sending", message.placement.channel)
+        return SendResult(message.delivery_id, "unknown", detail=f"channel error: {exc}")

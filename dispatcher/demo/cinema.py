@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from channels.base import Channel, VenueChannel
+from channels.base import Channel
 from dispatcher.demo.cinema_samples import (
     AUDITORIUM_COLUMNS,
     CINEMA_COLUMNS,
@@ -37,6 +37,7 @@ from dispatcher.venues.cinemas import (
     import_showtimes,
     screening_of,
 )
+from dispatcher.venues.protocols import VenueChannel
 
 SECRET_VARIABLE = "DISPATCHER_DEMO_CINEMA_SECRET"
 DRIVE_CINEMAS = 12

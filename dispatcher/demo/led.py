@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from channels.base import Channel, SignageChannel
+from channels.base import Channel
 from dispatcher.campaigns.schedule import Schedule
 from dispatcher.demo.screen_samples import FLEET, sample_screens, write_screens_csv
 from dispatcher.sandbox import LedFleet, LedOptions, ScreenSpec
 from dispatcher.venues.led_feeds import PlaylistPusher
+from dispatcher.venues.protocols import SignageChannel
 from dispatcher.venues.screens import import_screens
 
 SECRET_VARIABLE = "DISPATCHER_DEMO_LED_SECRET"

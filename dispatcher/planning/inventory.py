@@ -23,7 +23,8 @@ from sqlalchemy import (
     select,
 )
 
-from channels.base import Audience, Contact, Screen, Screening
+from channels.base import Audience, Contact
+from channels.venues import Screen, Screening
 from dispatcher.errors import NotFoundError
 from dispatcher.storage.tables import contact_lists, contacts, list_members, optouts
 from dispatcher.venues.cinemas import scheduled_screenings

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 
-from channels.base import Channel, ChannelError, Previewer
+from channels.base import Channel, ChannelError, Placement
 from dispatcher.campaigns import store as campaign_store
 from dispatcher.errors import DispatcherError
 from dispatcher.review import lifecycle
+
+
+@runtime_checkable
+class Previewer(Protocol):
+    """A channel that can send one placement to named test users before the real send."""
+
+    def preview(self, placement: Placement, to: str) -> str:
+        """Send the preview to ``to``; the provider's reference, or ChannelError."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -45,3 +55,9 @@ def send_previews(engine: Engine, campaign_id: str, channel_name: str, channel: 
                                  f"placement {item.index} on {channel_name} to {person}: "
                                  f"provider ref {ref or '-'}")
     return sent
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin still has what the core calls
+    from channels.wechat import WeChatChannel
+
+    _previewer: type[Previewer] = WeChatChannel

@@ -12,14 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from channels.base import (
-    SKIP_REASONS,
-    Channel,
-    ComputedReach,
-    Placement,
-    ReachFigure,
-    ReportedReach,
-)
+from channels.base import SKIP_REASONS, Channel, Placement, ReachFigure
 from dispatcher.campaigns.model import Campaign, ChannelLookup
 from dispatcher.reach.manual import figures as manual_figures
 from dispatcher.reach.provider_reports import report_totals
@@ -99,15 +92,11 @@ def _figures(per_placement: dict[int, dict[str, int]], reported: dict[int, dict[
              placements: list[Placement], channel: Channel | None) -> dict[str, ReachFigure]:
     """Sum each placement's figures: computed from row states, or from provider reports."""
     summed: dict[str, ReachFigure] = {}
+    if channel is None:  # rows of a channel no longer installed: counts only
+        return summed
     for placement in placements:
-        states = per_placement.get(placement.index, {})
-        if isinstance(channel, ReportedReach):
-            figures = channel.reported_reach(placement, states,
-                                             reported.get(placement.index, {}))
-        elif isinstance(channel, ComputedReach):
-            figures = channel.computed_reach(placement, states)
-        else:
-            continue
+        figures = channel.reach(placement, per_placement.get(placement.index, {}),
+                                reported.get(placement.index, {}))
         for name, figure in figures.items():
             before = summed.get(name)
             value = figure.value + (before.value if before else 0)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy import Engine, select
 
-from channels.base import Channel, Placement, ReachPoller
+from channels.base import Channel, Placement, ReachReport, SentRow
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.reach.provider_reports import apply_reports, rows_to_poll
 from dispatcher.storage.tables import deliveries, runs
+
+
+@runtime_checkable
+class ReachPoller(Protocol):
+    """A channel that asks its provider for reach figures after the send (reads, plays)."""
+
+    def poll_reach(self, rows: list[SentRow]) -> list[ReachReport]:
+        """Figures for these rows; those the provider has no figures for yet are left out."""
+        ...
 
 
 @dataclass
@@ -48,3 +58,9 @@ def _placements(engine: Engine, channel: str, campaign_id: str | None
         run_ids = list(conn.execute(query).scalars())
     context = RunPlacements(engine, public_url="")
     return {run: {p.index: p for p in context.campaign(run).placements} for run in run_ids}
+
+
+if TYPE_CHECKING:  # mypy checks that the plugin still has what the core calls
+    from channels.wechat import WeChatChannel
+
+    _poller: type[ReachPoller] = WeChatChannel

@@ -5,7 +5,7 @@ says how many (``recipients``), and its statistics say later, day by day, how ma
 and shared the article. :func:`apply_reports` stores them idempotently (a repeated event
 or poll replaces the value with the same value); :func:`report_totals` sums, per
 placement, each row's latest value of each metric; :func:`rows_to_poll` lists the sent
-rows a :class:`~channels.base.ReachPoller` should ask about.
+rows a :class:`~dispatcher.reach.polling.ReachPoller` should ask about.
 """
 
 from __future__ import annotations

@@ -25,13 +25,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, Table, and_, func, select, update
 
-from channels.base import Booking, Screening, VenueChannel
+from channels.venues import Booking, Screening
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.files.csvfile import CsvRows, RowsReport, Source
 from dispatcher.storage.bounds import year_problem
 from dispatcher.storage.db import as_utc, utcnow
 from dispatcher.storage.tables import auditoriums, cinemas, deliveries, runs, screenings
+from dispatcher.venues.protocols import VenueChannel
 
 CHANNEL = "cinema"
 LIVE = ("planned", "sending", "sent", "delivered")  # rows that hold their seconds

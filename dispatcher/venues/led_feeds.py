@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, String, cast, literal, select
 
-from channels.base import Channel, Screen, Sender, SignageChannel
+from channels.base import Channel, Sender
+from channels.venues import Screen
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, runs
 from dispatcher.storage.tables import screens as screens_table
+from dispatcher.venues.protocols import SignageChannel
 from dispatcher.venues.screens import all_screens
 
 log = logging.getLogger(__name__)

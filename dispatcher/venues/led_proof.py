@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select
 
-from channels.base import ReachReport, Screen
+from channels.base import ReachReport
 from channels.delivery_ids import MAX_DELIVERY_ID, shown
+from channels.venues import Screen
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.reach.provider_reports import apply_reports
 from dispatcher.storage.db import as_utc, insert_ignoring_conflicts, utcnow

@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, delete, select
 
-from channels.base import AREA_TYPES, Screen
+from channels.base import AREA_TYPES
+from channels.venues import Screen
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.files.csvfile import CsvRows, RowsReport, Source
 from dispatcher.storage.db import insert_ignoring_conflicts, utcnow

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from channels.base import (
-    AccountScoped,
     CallbackReceiver,
     CallbackRequest,
     Channel,
-    EventReceiver,
     MalformedRequest,
+    Placement,
     ProviderEvents,
     SignatureError,
 )
@@ -37,6 +36,40 @@ from dispatcher.errors import ConfigError
 from dispatcher.reach.provider_reports import apply_reports
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class EventReceiver(Protocol):
+    """A channel whose provider posts signed events (XML or JSON) to one URL (WeChat)."""
+
+    def verify_url(self, request: CallbackRequest) -> str:
+        """Answer the provider's URL check: the text to echo (SignatureError if forged)."""
+        ...
+
+    def parse_events(self, request: CallbackRequest) -> ProviderEvents:
+        """Verify the signature (SignatureError otherwise), decrypt, and map the events."""
+        ...
+
+
+@runtime_checkable
+class AccountScoped(Protocol):
+    """A channel whose placements each go through one of several accounts, each signing
+    its callbacks with its own secret: a callback signed by one account moves only the
+    rows of placements that name that account (partner endpoints)."""
+
+    def placement_account(self, placement: Placement) -> str | None:
+        """The account ``placement`` sends through (None: any)."""
+        ...
+
+
+if TYPE_CHECKING:  # mypy checks that the plugins still have what the core calls
+    from channels.webhook import WebhookChannel
+    from channels.wechat import WeChatChannel
+
+    _events: type[EventReceiver] = WeChatChannel
+    _scoped: type[AccountScoped] = WebhookChannel
+
+
 Receiver = TypeVar("Receiver", CallbackReceiver, EventReceiver)
 
 # Twilio takes an empty TwiML document as "nothing to send back" for a reply.

@@ -20,13 +20,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from channels.base import Channel, ConfigError, Screen, SignageChannel
+from channels.base import Channel, ConfigError
 from channels.delivery_ids import shown
+from channels.venues import Screen
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.run_context import RunPlacements
 from dispatcher.errors import NotFoundError
 from dispatcher.venues.led_feeds import acknowledge, build_playlist, token_version
 from dispatcher.venues.led_proof import BadBatch, ingest
+from dispatcher.venues.protocols import SignageChannel
 from dispatcher.venues.screens import as_screen, get_screen
 from dispatcher.web.bodies import parse_json, read_capped
 

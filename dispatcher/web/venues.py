@@ -19,10 +19,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from channels.base import Channel, VenueChannel
+from channels.base import Channel
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.venues.cinema_logs import BadLog, ingest
 from dispatcher.venues.cinemas import token_version
+from dispatcher.venues.protocols import VenueChannel
 from dispatcher.web.bodies import parse_json, read_capped
 
 log = logging.getLogger(__name__)

@@ -62,8 +62,10 @@ def problems(options: dict[str, Any], context: ValidationContext = KNOWN,
 def test_sms_channel_is_a_channel() -> None:
     assert isinstance(SmsChannel(), Channel)
     assert SmsChannel.name == "sms"
-    assert SmsChannel.capabilities.rate_unit == "segments"
     assert SmsChannel.capabilities.person_addressed is True
+    assert SmsChannel.capabilities.waits_for_send_window is True
+    # rate-limited in segments: 71 UCS-2 characters take two
+    assert SmsChannel().message_cost(Placement(0, "sms", {"body": "中" * 71})) == 2
 
 
 def test_from_config_defaults_and_secrets_kept_unrevealed() -> None:

@@ -14,7 +14,7 @@ import pytest
 import requests
 from twilio.http.response import Response
 
-from channels.base import ConfigError, Message, Placement, Sender
+from channels.base import ConfigError, Message, Placement, Sender, SendLimits
 from channels.sms.channel import SmsChannel
 from channels.sms.twilio_client import _retry_after_of as _retry_after
 from dispatcher.sandbox import TwilioOptions, TwilioSandbox
@@ -59,21 +59,19 @@ def message(delivery_id: int = 1, address: str = ALICE, placement: Placement = P
 
 
 def send_one(sms: SmsChannel, msg: Message) -> Any:
-    [result] = sms.send([msg])
-    return result
+    return sms.send(msg)
 
 
 def test_sms_channel_is_a_sender_with_segment_costs() -> None:
     sms = channel("http://127.0.0.1:9")
     assert isinstance(sms, Sender)
-    assert SmsChannel.capabilities.max_batch == 1
     assert sms.message_cost(Placement(0, "sms", {"body": LONG_BODY})) == 2
-    assert sms.rate_limit() == (f"twilio:{SID}", 10.0)
+    assert sms.limits() == SendLimits(f"twilio:{SID}", 10.0, 8)
 
 
 def test_sending_needs_settings() -> None:
     with pytest.raises(ConfigError, match=r"channels\.sms: is not configured"):
-        SmsChannel().send([message()])
+        SmsChannel().send(message())
 
 
 def test_accepted_with_sid_segments_and_callback_url() -> None:

@@ -21,7 +21,6 @@ from channels.base import (
     CallbackReceiver,
     CallbackRequest,
     Channel,
-    ComputedReach,
     ConfigError,
     Contact,
     MalformedRequest,
@@ -29,11 +28,12 @@ from channels.base import (
     Placement,
     Receipt,
     Sender,
+    SendLimits,
     SignatureError,
     ValidationContext,
 )
 from channels.webhook.channel import WebhookChannel
-from channels.webhook.rate import EndpointBucket
+from channels.webhook.rate import endpoint_bucket
 from dispatcher import registry
 from dispatcher.config import parse_config
 
@@ -89,11 +89,13 @@ def test_installed_and_a_channel_of_every_kind_it_claims() -> None:
     assert "webhook" in registry.installed()
     channel = registry.build_channel("webhook", {"webhook": table()})
     assert isinstance(channel, WebhookChannel)
-    for protocol in (Channel, Sender, CallbackReceiver, ComputedReach):
+    for protocol in (Channel, Sender, CallbackReceiver):
         assert isinstance(channel, protocol)
     caps = WebhookChannel.capabilities
-    assert (caps.person_addressed, caps.rate_unit, caps.receipts, caps.reach_metrics) == (
-        True, "messages", "push", ("message_times",))
+    assert (caps.person_addressed, caps.waits_for_send_window) == (True, True)
+    placement = Placement(0, "webhook", options())
+    assert channel.message_cost(placement) == 1  # rate-limited in messages
+    assert list(channel.reach(placement, {}, {})) == ["message_times"]
 
 
 def test_settings_defaults_and_rates() -> None:
@@ -101,9 +103,8 @@ def test_settings_defaults_and_rates() -> None:
     assert channel.settings is not None
     assert (channel.settings.timeout, channel.settings.concurrency) == (10.0, 4)
     assert channel.settings.endpoints["locker"].url == "https://locker.example/api/notices"
-    assert channel.rate_limit() == ("webhook", 25.0)
-    assert channel.max_in_flight() == 4
-    assert configured(timeout=2, concurrency=8).max_in_flight() == 8
+    assert channel.limits() == SendLimits("webhook", 25.0, 4)
+    assert configured(timeout=2, concurrency=8).limits().concurrency == 8
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -253,8 +254,7 @@ def message(delivery_id: int = 7, endpoint: str = "parcel") -> Message:
 
 
 def send(url: str, msg: Message | None = None, **changes: Any) -> Any:
-    [result] = configured(parcel_url=url, **changes).send([msg or message()])
-    return result
+    return configured(parcel_url=url, **changes).send(msg or message())
 
 
 def test_the_notice_is_json_signed_over_timestamp_and_raw_body() -> None:
@@ -308,13 +308,13 @@ def test_timeouts_and_refused_connections_are_retried_never_unknown() -> None:
 
 
 def test_an_endpoint_no_longer_configured_fails_the_row() -> None:
-    [result] = configured().send([message(endpoint="gone")])
+    result = configured().send(message(endpoint="gone"))
     assert (result.outcome, result.code) == ("failed", "endpoint")
 
 
 def test_sending_needs_the_table() -> None:
     with pytest.raises(ConfigError, match=r"channels\.webhook: is not configured"):
-        WebhookChannel().send([message()])
+        WebhookChannel().send(message())
 
 
 def test_each_endpoint_is_held_to_its_own_rate() -> None:
@@ -325,7 +325,7 @@ def test_each_endpoint_is_held_to_its_own_rate() -> None:
         waits.append(seconds)
         now[0] += seconds
 
-    bucket = EndpointBucket(10, clock=lambda: now[0], sleep=sleep)
+    bucket = endpoint_bucket(10, clock=lambda: now[0], sleep=sleep)
     for _ in range(5):
         bucket.acquire()
     assert now[0] == pytest.approx(0.4) and bucket.capacity == 1.0  # burst: 0.1 s worth
@@ -341,7 +341,7 @@ def test_the_client_waits_for_the_endpoint_bucket() -> None:
             "url": url, "secret": Secret(PARCEL_SECRET), "rate": 20}}})
         started = time.monotonic()
         for number in range(1, 12):
-            assert channel.send([message(number)])[0].outcome == "accepted"
+            assert channel.send(message(number)).outcome == "accepted"
         elapsed = time.monotonic() - started
     assert elapsed >= 0.45  # 11 notices at 20/s with a burst of 2: at least 9 waits of 0.05 s
 
@@ -403,9 +403,9 @@ def test_unconfigured_refuses_acks_and_there_are_no_replies() -> None:
 
 
 def test_reach_counts_sent_and_delivered_rows() -> None:
-    figures = WebhookChannel().computed_reach(
+    figures = WebhookChannel().reach(
         Placement(0, "webhook", options()),
-        {"sent": 3, "delivered": 10, "undelivered": 2, "failed": 1})
+        {"sent": 3, "delivered": 10, "undelivered": 2, "failed": 1}, {})
     assert figures["message_times"].value == 13
     assert figures["message_times"].source == "computed"
     assert "gross" in figures["message_times"].method

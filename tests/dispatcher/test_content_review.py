@@ -21,12 +21,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from channels.base import Audience, Booking, ContentDescriber, ContentFact, Screen, Screening
+from channels.base import Audience, ContentDescriber, ContentFact
 from channels.cinema.placement import content_facts as cinema_facts
 from channels.led.placement import content_facts as led_facts
 from channels.led.placement import daypart_minutes
 from channels.sms.content import content_facts, signature
 from channels.sms.segments import count_segments
+from channels.venues import Booking, Screen, Screening
 from channels.wechat.placement import content_facts as wechat_facts
 from dispatcher import registry
 from dispatcher.accounts.users import add_user

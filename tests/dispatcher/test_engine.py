@@ -11,7 +11,6 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -24,10 +23,10 @@ from channels.base import (
     LookupResult,
     Message,
     Placement,
+    SendLimits,
     SendResult,
 )
 from dispatcher.audience import optouts
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.delivery import claims
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
@@ -35,6 +34,7 @@ from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.planning import runs
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import plan_campaign
+from tests.conftest import ImportList
 
 FAST = EngineOptions(lease_seconds=0.5, backoff_base=0.01, backoff_max=0.05,
                      unknown_grace_seconds=0.0, idle_poll_seconds=0.01,
@@ -58,7 +58,8 @@ class MemoryProvider:
     "never-got-it" (unknown, nothing accepted), "throttled", or "fail:CODE"."""
 
     name: ClassVar[str] = "sms"
-    capabilities: ClassVar[Capabilities] = Capabilities(1, "segments", "push", (), True)
+    capabilities: ClassVar[Capabilities] = Capabilities(person_addressed=True,
+                                                                waits_for_send_window=True)
 
     def __init__(self, script: dict[str, list[str]] | None = None) -> None:
         self.script = defaultdict(list, script or {})
@@ -71,16 +72,10 @@ class MemoryProvider:
     def message_cost(self, placement: Placement) -> int:
         return 1
 
-    def rate_limit(self) -> tuple[str, float]:
-        return "memory", 10_000.0
+    def limits(self) -> SendLimits:
+        return SendLimits("memory", 10_000.0, 8)
 
-    def max_in_flight(self) -> int:
-        return 8
-
-    def send(self, batch: list[Message]) -> list[SendResult]:
-        return [self._send(m) for m in batch]
-
-    def _send(self, message: Message) -> SendResult:
+    def send(self, message: Message) -> SendResult:
         with self.lock:
             plan = self.script[message.address]
             step = plan.pop(0) if plan else "ok"
@@ -106,11 +101,9 @@ class MemoryProvider:
 
 
 @pytest.fixture
-def planned(engine: Engine, tmp_path: Path) -> Engine:
-    contacts = tmp_path / "residents.csv"
-    contacts.write_text("phone,area,district\n" + "".join(f"{p},residential,A\n" for p in PHONES),
-                        encoding="utf-8")
-    import_contacts(engine, contacts, "residents", "CN")
+def planned(engine: Engine, import_list: ImportList) -> Engine:
+    import_list("residents",
+                "phone,area,district\n" + "".join(f"{p},residential,A\n" for p in PHONES))
     plan_campaign(engine, CAMPAIGN)
     return engine
 
@@ -233,10 +226,8 @@ def windowed(hours_from_now: float, length_hours: float) -> str:
         "[schedule]\n", f'[schedule]\nsend_window = ["{opens}", "{closes}"]\n')
 
 
-def test_rows_wait_for_the_send_window(engine: Engine, tmp_path: Path) -> None:
-    contacts = tmp_path / "residents.csv"
-    contacts.write_text("phone,area,district\n13800000001,,\n", encoding="utf-8")
-    import_contacts(engine, contacts, "residents", "CN")
+def test_rows_wait_for_the_send_window(engine: Engine, import_list: ImportList) -> None:
+    import_list("residents", "phone,area,district\n13800000001,,\n")
     plan_campaign(engine, windowed(hours_from_now=3, length_hours=2))
     provider = MemoryProvider()
     send_all(engine, provider)  # until idle: a window three hours away is not work now
@@ -249,12 +240,9 @@ def test_rows_wait_for_the_send_window(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_a_window_across_midnight_on_a_controllable_clock(engine: Engine,
-                                                          tmp_path: Path) -> None:
+                                                          import_list: ImportList) -> None:
     """Window 20:00-02:00 Shanghai: closed at 03:00, open at 23:30 and again at 01:30."""
-    contacts = tmp_path / "residents.csv"
-    contacts.write_text("phone,area,district\n13800000001,,\n13800000002,,\n",
-                        encoding="utf-8")
-    import_contacts(engine, contacts, "residents", "CN")
+    import_list("residents", "phone,area,district\n13800000001,,\n13800000002,,\n")
     night = CAMPAIGN.replace("[schedule]\n", '[schedule]\nsend_window = ["20:00", "02:00"]\n')
     shanghai = ZoneInfo("Asia/Shanghai")
     provider = MemoryProvider()

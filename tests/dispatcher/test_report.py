@@ -150,12 +150,7 @@ def _every_channels_figures() -> Iterator[tuple[str, str, str]]:
     for name, channel in channels.items():
         for index, placement_options in enumerate(options.get(name, [{}])):
             placement = Placement(index, name, placement_options)
-            found = {}
-            if hasattr(channel, "computed_reach"):
-                found |= channel.computed_reach(placement, states)
-            if hasattr(channel, "reported_reach"):
-                found |= channel.reported_reach(placement, states, reports)
-            for metric, figure in found.items():
+            for metric, figure in channel.reach(placement, states, reports).items():
                 yield name, metric, figure.method
 
 

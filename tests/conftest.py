@@ -14,9 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 
+from dispatcher.audience.contacts import import_contacts
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.storage.db import make_engine
+from dispatcher.storage.tables import deliveries
+from dispatcher.testing import plan_campaign
 
 POSTGRES_URL = os.environ.get(
     "DISPATCHER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -80,6 +84,57 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+ImportList = Callable[[str, str], None]
+
+
+@pytest.fixture
+def import_list(engine: Engine, tmp_path: Path) -> ImportList:
+    """``import_list(name, csv_text)``: the CSV (header included) written to
+    ``tmp_path/NAME.csv`` and imported as the contact list ``name``, numbers in China."""
+    def run(name: str, csv_text: str) -> None:
+        path = tmp_path / f"{name}.csv"
+        path.write_text(csv_text, encoding="utf-8")
+        import_contacts(engine, path, name, "CN")
+
+    return run
+
+
+SMS_DRIVE = '''
+id = "drive"
+title = "Drive"
+owner = "Publicity"
+[schedule]
+start = 2019-06-03T09:00:00
+[[placements]]
+channel = "sms"
+audience = { lists = ["residents"] }
+body = "Report gang crime: call 110. Reply TD to stop."
+'''
+RESIDENTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
+
+
+@pytest.fixture
+def sms_rows(engine: Engine, import_list: ImportList) -> list[int]:
+    """A planned run of a one-placement SMS campaign to three residents (+8613800000001
+    to 3): their delivery row ids, in the order of their numbers."""
+    import_list("residents", RESIDENTS)
+    plan_campaign(engine, SMS_DRIVE)
+    with engine.connect() as conn:
+        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
+                    .scalars())
+
+
+@pytest.fixture
+def sms_rows_first_sent(engine: Engine, sms_rows: list[int]) -> list[int]:
+    """``sms_rows`` with the first one claimed and accepted by the provider as SM1, as the
+    engine records it; the others still planned."""
+    for state, ref in (("sending", None), ("sent", "SM1")):
+        with engine.begin() as conn:
+            assert advance(conn, [Transition(state, delivery_id=sms_rows[0], provider_ref=ref)],
+                           actor="engine") == [sms_rows[0]]
+    return sms_rows
 
 
 REDIS_URL = os.environ.get("DISPATCHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -81,6 +81,7 @@ class Deployment:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stop = threading.Event()
         self._feeder: threading.Thread | None = None
+        self._environ = pytest.MonkeyPatch()  # the feeder's broker variable; close() undoes
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPATCHER_DATABASE_URL": "",
@@ -97,7 +98,7 @@ class Deployment:
         return child
 
     def start_feeder(self) -> None:
-        os.environ[BROKER_VARIABLE] = self.broker_url
+        self._environ.setenv(BROKER_VARIABLE, self.broker_url)
         app = AppContext(config_path=str(self.config))
         channels = registry.build_channels(app.config.channels, app.config.source)
         self._feeder = threading.Thread(
@@ -128,7 +129,7 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-        os.environ.pop(BROKER_VARIABLE, None)
+        self._environ.undo()
         with Connection(self.broker_url) as conn:  # the test's queue goes with it
             conn.default_channel.queue_delete(self.queue)
 

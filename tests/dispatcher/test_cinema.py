@@ -4,7 +4,6 @@ dayparts, ratings, max), capacity, bookings, cancellations, play logs and admiss
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,8 +127,8 @@ class Stack:
 
 
 @pytest.fixture
-def stack(engine: Engine) -> Iterator[Stack]:
-    os.environ[SECRET] = "cinema-secret"
+def stack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    monkeypatch.setenv(SECRET, "cinema-secret")
     assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
     assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
     assert import_showtimes(engine, io.StringIO(SHOWTIMES)).invalid == 0

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -64,21 +63,22 @@ def serving(engine: Engine, booking_url: str | None = None, port: int | None = N
             ) -> Iterator[Stack]:
     """The web app (on ``port``) with the cinema channel; bookings go to ``booking_url``
     (a stand-in system checking version-0 tokens when None)."""
-    os.environ[SECRET] = "cinema-secret"
-    holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
-        "cms": "http://127.0.0.1:9"}})
-    system = BookingSystem(holder)
-    with BackgroundServer(system.app) as stand_in:
-        port = port or free_port()
-        config = parse_config({"web": {"public_url": f"http://127.0.0.1:{port}"},
-                               "channels": {"cinema": {
-                                   "token_secret": f"env:{SECRET}",
-                                   "systems": {"cms": booking_url or stand_in.url}}}})
-        channels = registry.build_channels(config.channels)
-        channel = channels["cinema"]
-        assert isinstance(channel, CinemaChannel)
-        with BackgroundServer(create_app(engine, config, channels), port=port) as web:
-            yield Stack(engine, config, channel, system, web.url)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SECRET, "cinema-secret")
+        holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
+            "cms": "http://127.0.0.1:9"}})
+        system = BookingSystem(holder)
+        with BackgroundServer(system.app) as stand_in:
+            port = port or free_port()
+            config = parse_config({"web": {"public_url": f"http://127.0.0.1:{port}"},
+                                   "channels": {"cinema": {
+                                       "token_secret": f"env:{SECRET}",
+                                       "systems": {"cms": booking_url or stand_in.url}}}})
+            channels = registry.build_channels(config.channels)
+            channel = channels["cinema"]
+            assert isinstance(channel, CinemaChannel)
+            with BackgroundServer(create_app(engine, config, channels), port=port) as web:
+                yield Stack(engine, config, channel, system, web.url)
 
 
 def post(stack: Stack, cinema: str | None, body: Any, token: str | None,
@@ -248,10 +248,11 @@ LATE_SHOWS = ("id,cinema,auditorium,film,rating,start,expected_seats,status\n"
               "R2,C01,1,Film B,PG,2030-03-04T20:10:00+08:00,60,scheduled\n")
 
 
-def test_bookings_and_the_sandbox_system_use_the_rotated_token(engine: Engine) -> None:
+def test_bookings_and_the_sandbox_system_use_the_rotated_token(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The dispatcher books with the cinema's current token; the sandbox system, given
     the new token over its API, takes the bookings and signs its play log with it."""
-    os.environ[SECRET] = "cinema-secret"
+    monkeypatch.setenv(SECRET, "cinema-secret")
     assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
     assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
     assert import_showtimes(engine, io.StringIO(LATE_SHOWS)).invalid == 0

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import io
 import json
-import os
 import re
 import time
 import uuid
@@ -191,31 +190,27 @@ def csrf_of(html: str) -> str:
 @contextmanager
 def open_site(folder: Path) -> Iterator[Site]:
     """The seeded app over a new database in ``folder``, with an admin signed in."""
-    saved = {key: os.environ.get(key) for key in SECRETS}
-    os.environ.update(SECRETS)
-    engine = make_engine(f"sqlite:///{folder}/dispatcher.db")
-    seed(engine)
-    venues = plan_venues(engine)
-    config = parse_config(CONFIG)
-    channels = registry.build_channels(config.channels)
-    app = create_app(engine, config, channels)
-    try:
-        with TestClient(app, follow_redirects=False, headers=ENGLISH) as client, \
-                TestClient(app, follow_redirects=False, headers=ENGLISH) as anonymous:
-            token = csrf_of(client.get("/login").text)
-            signed = client.post("/login", data={"name": "chief", "password": PASSWORD,
-                                                  "csrf": token, "next": "/campaigns"})
-            assert signed.status_code == 303, signed.text
-            csrf = csrf_of(client.get("/campaigns").text)
-            yield Site(engine, client, anonymous, csrf,
-                       create_token(engine, "chief", "hostile"), dict(channels), venues)
-    finally:
-        engine.dispose()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with pytest.MonkeyPatch.context() as environ:
+        for key, value in SECRETS.items():
+            environ.setenv(key, value)
+        engine = make_engine(f"sqlite:///{folder}/dispatcher.db")
+        seed(engine)
+        venues = plan_venues(engine)
+        config = parse_config(CONFIG)
+        channels = registry.build_channels(config.channels)
+        app = create_app(engine, config, channels)
+        try:
+            with TestClient(app, follow_redirects=False, headers=ENGLISH) as client, \
+                    TestClient(app, follow_redirects=False, headers=ENGLISH) as anonymous:
+                token = csrf_of(client.get("/login").text)
+                signed = client.post("/login", data={"name": "chief", "password": PASSWORD,
+                                                      "csrf": token, "next": "/campaigns"})
+                assert signed.status_code == 303, signed.text
+                csrf = csrf_of(client.get("/campaigns").text)
+                yield Site(engine, client, anonymous, csrf,
+                           create_token(engine, "chief", "hostile"), dict(channels), venues)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="module")

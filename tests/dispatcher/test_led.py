@@ -4,7 +4,6 @@ and tokens, pushes, proof of play (replayed and late batches) and the impression
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,8 +121,8 @@ class Stack:
 
 
 @pytest.fixture
-def stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
-    os.environ[SECRET] = "a-long-random-secret"
+def stack(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    monkeypatch.setenv(SECRET, "a-long-random-secret")
     controller = PushController()
     with BackgroundServer(controller.app) as push_server:
         report = import_screens(engine, io.StringIO(REGISTRY.replace(
@@ -309,13 +308,14 @@ def test_proof_of_play_counts_once_and_sums_impressions(stack: Stack) -> None:
     assert sum(h.plays for h in hours) == 6 and len(hours) >= 3
 
 
-def test_screens_commands(engine: Engine, tmp_path: Path) -> None:
+def test_screens_commands(engine: Engine, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from dispatcher.cli.screens import screens
     from dispatcher.context import AppContext
 
-    os.environ[SECRET] = "another-secret"
+    monkeypatch.setenv(SECRET, "another-secret")
     config = parse_config({"channels": {"led": {"token_secret": f"env:{SECRET}"}}})
     app = AppContext(_config=config, _engine=engine)
     runner = CliRunner()

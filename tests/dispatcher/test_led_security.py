@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,8 +70,9 @@ def add_screen(engine: Engine, screen_id: str) -> None:
             audience_source="count", controller="pull", updated_at=utcnow()))
 
 
-def stack_for(engine: Engine, led_table: dict[str, Any]) -> Iterator[Stack]:
-    os.environ[SECRET] = "a-long-random-secret"
+def stack_for(engine: Engine, led_table: dict[str, Any],
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    monkeypatch.setenv(SECRET, "a-long-random-secret")
     for screen_id in IDS:
         add_screen(engine, screen_id)
     port = free_port()
@@ -87,14 +87,14 @@ def stack_for(engine: Engine, led_table: dict[str, Any]) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def stack(engine: Engine) -> Iterator[Stack]:
-    yield from stack_for(engine, {})
+def stack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    yield from stack_for(engine, {}, monkeypatch)
 
 
 @pytest.fixture
-def old_stack(engine: Engine) -> Iterator[Stack]:
+def old_stack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """Proof of play up to 100 years old passes the age check (as in the demo)."""
-    yield from stack_for(engine, {"pop_max_age_days": 36_500})
+    yield from stack_for(engine, {"pop_max_age_days": 36_500}, monkeypatch)
 
 
 def ids_clause(ids: list[str]) -> str:

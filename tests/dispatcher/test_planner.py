@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from channels.base import Inventory, Placement, Target
 from dispatcher.audience import optouts
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.model import Campaign
 from dispatcher.planning.planner import plan_run
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.storage.tables import deliveries, runs
 from dispatcher.testing import FIRE_TIME, store_campaign, unconfigured_channel
+from tests.conftest import ImportList
 
 FIRE = FIRE_TIME
 
@@ -55,13 +54,17 @@ def campaign(engine: Engine, text: str = CAMPAIGN) -> Campaign:
 
 
 @pytest.fixture
-def audience(engine: Engine, tmp_path: Path) -> Engine:
-    for name, text in (("residents", RESIDENTS), ("workers", WORKERS)):
-        path = tmp_path / f"{name}.csv"
-        path.write_text(text, encoding="utf-8")
-        import_contacts(engine, path, name, "CN")
+def audience(engine: Engine, import_list: ImportList) -> Engine:
+    import_list("residents", RESIDENTS)
+    import_list("workers", WORKERS)
     optouts.add(engine, "+8613800000004", channel="sms", source="operator")
     return engine
+
+
+@pytest.fixture
+def drive(audience: Engine) -> Campaign:
+    """CAMPAIGN stored (and approved) over the audience."""
+    return campaign(audience)
 
 
 def rows(engine: Engine) -> list[tuple[object, ...]]:
@@ -83,17 +86,18 @@ EXPECTED = [
 ]
 
 
-def test_plan_expands_placements_with_skips_and_duplicates(audience: Engine) -> None:
-    result = plan_run(audience, campaign(audience), 1, FIRE, channel)
+def test_plan_expands_placements_with_skips_and_duplicates(audience: Engine,
+                                                           drive: Campaign) -> None:
+    result = plan_run(audience, drive, 1, FIRE, channel)
     assert result.created
     assert rows(audience) == EXPECTED
     assert dict(result.rows) == {"planned": 2, "skipped:duplicate": 3, "skipped:opted_out": 1,
                                  "skipped:invalid": 1}
 
 
-def test_planning_a_planned_run_again_changes_nothing(audience: Engine) -> None:
-    first = plan_run(audience, campaign(audience), 1, FIRE, channel)
-    again = plan_run(audience, campaign(audience), 1, FIRE, channel)
+def test_planning_a_planned_run_again_changes_nothing(audience: Engine, drive: Campaign) -> None:
+    first = plan_run(audience, drive, 1, FIRE, channel)
+    again = plan_run(audience, drive, 1, FIRE, channel)
     assert again.run_id == first.run_id and not again.created
     assert rows(audience) == EXPECTED
     with audience.connect() as conn:
@@ -116,23 +120,22 @@ class Crashing:
             yield target
 
 
-def test_interrupted_planning_resumes_without_duplicates(audience: Engine,
+def test_interrupted_planning_resumes_without_duplicates(audience: Engine, drive: Campaign,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import dispatcher.planning.planner as planner
 
     monkeypatch.setattr(planner, "BATCH_SIZE", 1)  # every row is committed on its own
     with pytest.raises(RuntimeError, match="killed"):
-        plan_run(audience, campaign(audience), 1, FIRE, lambda name: Crashing(after=2))  # type: ignore[arg-type,return-value]
+        plan_run(audience, drive, 1, FIRE, lambda name: Crashing(after=2))  # type: ignore[arg-type,return-value]
     with audience.connect() as conn:
         assert conn.execute(select(runs.c.status)).scalar() == "planning"
         assert 0 < conn.execute(select(func.count()).select_from(deliveries)).scalar_one() < 7
-    result = plan_run(audience, campaign(audience), 1, FIRE, channel)
+    result = plan_run(audience, drive, 1, FIRE, channel)
     assert result.created
     assert rows(audience) == EXPECTED
 
 
-def test_reach_state_counts_add_up(audience: Engine) -> None:
-    drive = campaign(audience)
+def test_reach_state_counts_add_up(audience: Engine, drive: Campaign) -> None:
     plan_run(audience, drive, 1, FIRE, channel)
     reach = campaign_reach(audience, drive, channel)
     sms = reach["channels"]["sms"]
@@ -146,12 +149,10 @@ def test_reach_state_counts_add_up(audience: Engine) -> None:
     assert sms["reach_sources"]["segments"]["source"] == "computed"
 
 
-def test_area_district_and_tag_filters(engine: Engine, tmp_path: Path) -> None:
-    path = tmp_path / "people.csv"
-    path.write_text("phone,area,district,tags\n"
-                    "13800000011,work,A,night\n13800000012,work,B,\n"
-                    "13800000013,street,A,night;day\n", encoding="utf-8")
-    import_contacts(engine, path, "people", "CN")
+def test_area_district_and_tag_filters(engine: Engine, import_list: ImportList) -> None:
+    import_list("people", "phone,area,district,tags\n"
+                "13800000011,work,A,night\n13800000012,work,B,\n"
+                "13800000013,street,A,night;day\n")
     text = CAMPAIGN.split("[[placements]]")[0] + '''[[placements]]
 channel = "sms"
 audience = { lists = ["people"], areas = ["work", "street"], districts = ["A"], tags = ["night"] }

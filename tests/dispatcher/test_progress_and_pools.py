@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,23 +194,24 @@ message = "【平安高新】扫黑除恶，人人有责。"
 def workspace(tmp_path: Path, contacts: int, concurrency: int, webhook: bool,
               twilio: TwilioOptions) -> Iterator[tuple[AppContext, TwilioSandbox]]:
     """Both sandboxes on loopback and a campaign planned for ``contacts`` people."""
-    os.environ[TOKEN] = SANDBOX_AUTH_TOKEN
-    os.environ[PARTNER] = SANDBOX_PARTNER_SECRET
-    sandbox = TwilioSandbox(twilio)
-    partner = PartnerSandbox(PartnerOptions(latency_ms=20, ack_delay_s=3600))
-    with sandbox.serve() as twilio_url, partner.serve() as partner_url:
-        config = tmp_path / "config.toml"
-        config.write_text(config_text(tmp_path / "d.db", twilio_url,
-                                      partner_url if webhook else None, concurrency),
-                          encoding="utf-8")
-        app = AppContext(config_path=str(config))
-        samples.write_csv(tmp_path / "c.csv", contacts, seed=3, mix=samples.SampleMix(
-            invalid_rate=0, landline_rate=0, repeat_rate=0))
-        import_contacts(app.engine, tmp_path / "c.csv", "residents", "CN")
-        text = sms_campaign_text("pingan-ding-2019") + (WEBHOOK_PLACEMENT if webhook else "")
-        store_campaign(app.engine, text)
-        yield app, sandbox
-        app.engine.dispose()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(TOKEN, SANDBOX_AUTH_TOKEN)
+        mp.setenv(PARTNER, SANDBOX_PARTNER_SECRET)
+        sandbox = TwilioSandbox(twilio)
+        partner = PartnerSandbox(PartnerOptions(latency_ms=20, ack_delay_s=3600))
+        with sandbox.serve() as twilio_url, partner.serve() as partner_url:
+            config = tmp_path / "config.toml"
+            config.write_text(config_text(tmp_path / "d.db", twilio_url,
+                                          partner_url if webhook else None, concurrency),
+                              encoding="utf-8")
+            app = AppContext(config_path=str(config))
+            samples.write_csv(tmp_path / "c.csv", contacts, seed=3, mix=samples.SampleMix(
+                invalid_rate=0, landline_rate=0, repeat_rate=0))
+            import_contacts(app.engine, tmp_path / "c.csv", "residents", "CN")
+            text = sms_campaign_text("pingan-ding-2019") + (WEBHOOK_PLACEMENT if webhook else "")
+            store_campaign(app.engine, text)
+            yield app, sandbox
+            app.engine.dispose()
 
 
 def channels_of(app: AppContext) -> dict[str, Channel]:
@@ -258,10 +258,11 @@ def test_no_pool_is_full_at_concurrency_32(tmp_path: Path,
 
 
 @pytest.mark.parametrize("concurrency", [1, 4, 32, 100])
-def test_every_channel_session_is_sized_to_its_concurrency(concurrency: int) -> None:
-    os.environ[TOKEN] = SANDBOX_AUTH_TOKEN
-    os.environ[PARTNER] = SANDBOX_PARTNER_SECRET
-    os.environ["PROGRESS_TEST_SECRET"] = "s" * 32
+def test_every_channel_session_is_sized_to_its_concurrency(
+        concurrency: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN, SANDBOX_AUTH_TOKEN)
+    monkeypatch.setenv(PARTNER, SANDBOX_PARTNER_SECRET)
+    monkeypatch.setenv("PROGRESS_TEST_SECRET", "s" * 32)
     tables: dict[str, dict[str, Any]] = {
         "sms": {"provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
                 "auth_token": f"env:{TOKEN}", "from": "+15005550006",

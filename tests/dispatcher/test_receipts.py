@@ -1,8 +1,9 @@
-"""Receipts and replies applied to real databases (SQLite and PostgreSQL)."""
+"""Receipts and replies applied to real databases (SQLite and PostgreSQL).
+
+The planned rows are the ``sms_rows`` fixtures' (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import io
 import logging
 
 import pytest
@@ -10,33 +11,9 @@ from sqlalchemy import Engine, select
 
 from channels.base import InboundMessage, Receipt
 from dispatcher.audience import optouts
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.delivery.receipts import ReceiptReport, apply_receipts, record_inbound
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.storage.tables import deliveries, delivery_events
-from dispatcher.testing import plan_campaign
-
-CAMPAIGN = '''
-id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report gang crime: call 110. Reply TD to stop."
-'''
-CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
-
-
-def plan_deliveries(engine: Engine) -> list[int]:
-    """Plan a run of a one-placement campaign to three residents; their row ids."""
-    import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
-    plan_campaign(engine, CAMPAIGN)
-    with engine.connect() as conn:
-        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                    .scalars())
 
 
 def move(engine: Engine, delivery_id: int, state: str, ref: str | None = None) -> None:
@@ -63,12 +40,9 @@ def events(engine: Engine, delivery_id: int) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def sent(engine: Engine) -> tuple[Engine, int]:
+def sent(engine: Engine, sms_rows_first_sent: list[int]) -> tuple[Engine, int]:
     """A row the provider accepted as SM1."""
-    first = plan_deliveries(engine)[0]
-    move(engine, first, "sending")
-    move(engine, first, "sent", "SM1")
-    return engine, first
+    return engine, sms_rows_first_sent[0]
 
 
 def test_receipt_moves_a_sent_row_to_delivered(sent: tuple[Engine, int]) -> None:
@@ -79,8 +53,9 @@ def test_receipt_moves_a_sent_row_to_delivered(sent: tuple[Engine, int]) -> None
     assert events(engine, first)[-1] == ("webhook", "delivered")
 
 
-def test_receipt_by_delivery_id_records_the_ref_of_a_row_still_sending(engine: Engine) -> None:
-    first = plan_deliveries(engine)[0]
+def test_receipt_by_delivery_id_records_the_ref_of_a_row_still_sending(
+        engine: Engine, sms_rows: list[int]) -> None:
+    first = sms_rows[0]
     move(engine, first, "sending")  # the provider answered, but we have not recorded it yet
     report = apply_receipts(engine, [Receipt("SM9", "sent", delivery_id=first)])
     assert report.applied == 1
@@ -153,12 +128,13 @@ def test_opt_out_from_an_unusable_address_is_logged_not_raised(
     assert any(r.levelno == logging.WARNING for r in caplog.records)
 
 
-def test_concurrent_callbacks_share_commits_and_each_is_applied(engine: Engine) -> None:
+def test_concurrent_callbacks_share_commits_and_each_is_applied(
+        engine: Engine, sms_rows: list[int]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from dispatcher.delivery.receipts import ReceiptBatcher
 
-    ids = plan_deliveries(engine)
+    ids = sms_rows
     for n, delivery_id in enumerate(ids):
         move(engine, delivery_id, "sent", f"SM{n}")
     batcher = ReceiptBatcher(engine)
@@ -170,8 +146,9 @@ def test_concurrent_callbacks_share_commits_and_each_is_applied(engine: Engine) 
     assert {row(engine, i)[0] for i in ids} == {"delivered"}
 
 
-def test_an_opt_out_error_in_a_receipt_opts_the_recipient_out(engine: Engine) -> None:
-    ids = plan_deliveries(engine)
+def test_an_opt_out_error_in_a_receipt_opts_the_recipient_out(
+        engine: Engine, sms_rows: list[int]) -> None:
+    ids = sms_rows
     move(engine, ids[0], "sent", "SMblocked")
     move(engine, ids[1], "sent", "SMunreachable")
     apply_receipts(engine, [Receipt("SMblocked", "undelivered", code="30004", opt_out=True),

@@ -8,7 +8,6 @@ sandbox's own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,27 +57,28 @@ def any_hour_drive(workdir: Path) -> Path:
 @contextmanager
 def stack(workdir: Path, options: TwilioOptions, contacts: int) -> Iterator[Stack]:
     """Sandbox + web app + a workspace holding the drive planned for ``contacts`` people."""
-    os.environ[TOKEN_VARIABLE] = SANDBOX_AUTH_TOKEN
-    sandbox = TwilioSandbox(options)
-    with sandbox.serve() as api_url:
-        port = free_port()
-        config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate=5_000,
-                             timeout=0.5)
-        app = AppContext(_config=config)
-        channels = registry.build_channels(config.channels)
-        with BackgroundServer(create_app(app.engine, config, channels), port=port):
-            samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
-            import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
-            drive = any_hour_drive(workdir)
-            checked = campaign_store.check_file(config, app.engine, drive)
-            assert checked.campaign is not None, checked.issues
-            campaign_store.apply_campaign(app.engine, checked.campaign, str(drive),
-                                          checked.text)
-            lifecycle.approve(app.engine, "pingan-ding", "approver")
-            plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
-                        channels.__getitem__)
-            yield Stack(app, sandbox)
-        app.engine.dispose()
+    with pytest.MonkeyPatch.context() as environ:
+        environ.setenv(TOKEN_VARIABLE, SANDBOX_AUTH_TOKEN)
+        sandbox = TwilioSandbox(options)
+        with sandbox.serve() as api_url:
+            port = free_port()
+            config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate=5_000,
+                                 timeout=0.5)
+            app = AppContext(_config=config)
+            channels = registry.build_channels(config.channels)
+            with BackgroundServer(create_app(app.engine, config, channels), port=port):
+                samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
+                import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
+                drive = any_hour_drive(workdir)
+                checked = campaign_store.check_file(config, app.engine, drive)
+                assert checked.campaign is not None, checked.issues
+                campaign_store.apply_campaign(app.engine, checked.campaign, str(drive),
+                                              checked.text)
+                lifecycle.approve(app.engine, "pingan-ding", "approver")
+                plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
+                            channels.__getitem__)
+                yield Stack(app, sandbox)
+            app.engine.dispose()
 
 
 def send(app: AppContext) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import statistics
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -89,9 +89,11 @@ def stack(workdir: Path, partners: dict[str, tuple[PartnerOptions, float, int]],
           concurrency: int = 4) -> Iterator[Stack]:
     """Partner sandboxes (options, configured rate, contacts) + web app + a planned drive:
     each endpoint's placement goes to its own contact list."""
-    os.environ.update(SECRETS)
-    boxes = {name: PartnerSandbox(options) for name, (options, _, _) in partners.items()}
     with ExitStack() as running:
+        environ = running.enter_context(pytest.MonkeyPatch.context())
+        for name, value in SECRETS.items():
+            environ.setenv(name, value)
+        boxes = {name: PartnerSandbox(options) for name, (options, _, _) in partners.items()}
         urls = {name: running.enter_context(box.serve()) for name, box in boxes.items()}
         port = free_port()
         cfg = config(workdir, f"http://127.0.0.1:{port}",

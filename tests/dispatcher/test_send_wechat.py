@@ -10,7 +10,6 @@ with recipients, delivered and reads.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,22 +105,24 @@ class Stack:
 def stack(tmp_path: Path, safe: bool = True, **changes: Any) -> Iterator[Stack]:
     """The sandbox and the web app on loopback; ``safe``: the account's server is in safe
     mode, and the sandbox pushes its events encrypted as WeChat then does."""
-    os.environ.update(SECRETS)
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    events_url = urls.events_url(public, "wechat")
-    box = WeChatSandbox(WeChatOptions(**({
-        "followers": 60, "event_delay_s": 0.05, "event_backoff_s": 0.5,
-        "callback_url": events_url, "encrypt": safe} | changes)))
-    with box.serve() as api:
-        config = parse_config({"web": {"public_url": public},
-                               "channels": {"wechat": wechat_table(api, safe=safe)}})
-        config = replace(config, database_url=f"sqlite:///{tmp_path / 'dispatcher.db'}")
-        app = AppContext(_config=config)
-        channels = registry.build_channels(config.channels)
-        with BackgroundServer(create_app(app.engine, config, channels), port=port):
-            yield Stack(app, box, events_url)
-        app.engine.dispose()
+    with pytest.MonkeyPatch.context() as environ:
+        for key, value in SECRETS.items():
+            environ.setenv(key, value)
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        events_url = urls.events_url(public, "wechat")
+        box = WeChatSandbox(WeChatOptions(**({
+            "followers": 60, "event_delay_s": 0.05, "event_backoff_s": 0.5,
+            "callback_url": events_url, "encrypt": safe} | changes)))
+        with box.serve() as api:
+            config = parse_config({"web": {"public_url": public},
+                                   "channels": {"wechat": wechat_table(api, safe=safe)}})
+            config = replace(config, database_url=f"sqlite:///{tmp_path / 'dispatcher.db'}")
+            app = AppContext(_config=config)
+            channels = registry.build_channels(config.channels)
+            with BackgroundServer(create_app(app.engine, config, channels), port=port):
+                yield Stack(app, box, events_url)
+            app.engine.dispose()
 
 
 def store(app: AppContext, text: str) -> None:

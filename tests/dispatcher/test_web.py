@@ -7,7 +7,6 @@ app rebuilds the URL the provider was given, not the one it sees.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,6 @@ from twilio.request_validator import RequestValidator
 from channels.sms.channel import SmsChannel
 from dispatcher.accounts.users import add_user
 from dispatcher.audience import optouts
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.cli.serve import parse_listen, serve
 from dispatcher.config import Config, Secret, parse_config
 from dispatcher.context import AppContext
@@ -32,27 +30,13 @@ from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.tables import deliveries, delivery_events
-from dispatcher.testing import plan_campaign
 from dispatcher.web.app import create_app
 
 TOKEN = "test-auth-token-0123456789abcdef"
 TOKEN_ENV = "TEST_WEB_TWILIO_AUTH_TOKEN"
 ACCOUNT_SID = "AC" + "0" * 32
 PUBLIC = "https://hooks.example.org/dispatcher"
-PHONE = "+8613800000001"
-
-CAMPAIGN = '''
-id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report gang crime: call 110. Reply TD to stop."
-'''
-CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n"
+PHONE = "+8613800000001"  # the first of the ``sms_rows`` fixture's residents
 
 
 def config(sms: bool = True) -> Config:
@@ -106,14 +90,6 @@ def callback(sid: str, status: str, **extra: str) -> dict[str, str]:
             "ApiVersion": "2010-04-01", **extra}
 
 
-def plan_deliveries(engine: Engine) -> list[int]:
-    import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
-    plan_campaign(engine, CAMPAIGN)
-    with engine.connect() as conn:
-        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                    .scalars())
-
-
 def move(engine: Engine, delivery_id: int, state: str, ref: str | None = None) -> None:
     with engine.begin() as conn:
         advance(conn, [Transition(state, delivery_id=delivery_id, provider_ref=ref)],
@@ -140,19 +116,17 @@ def opted_out(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def twilio(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twilio]:
-    """The app with a configured SMS channel; rows: first ``sent`` as SM1, second planned."""
+def twilio(engine: Engine, sms_rows_first_sent: list[int],
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Twilio]:
+    """The app with a configured SMS channel; rows: first ``sent`` as SM1, others planned."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     settings = config()
     assert isinstance(settings.channels["sms"]["auth_token"], Secret)
     channels = {"sms": SmsChannel.from_config(settings.channels["sms"]),
                 "led": Silent()}
-    ids = plan_deliveries(engine)
-    move(engine, ids[0], "sending")
-    move(engine, ids[0], "sent", "SM1")
     app = create_app(engine, settings, channels)  # type: ignore[arg-type]
     with BackgroundServer(app) as server:
-        yield Twilio(server, engine, ids)
+        yield Twilio(server, engine, sms_rows_first_sent)
 
 
 # Status callbacks ------------------------------------------------------------------------

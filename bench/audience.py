@@ -1,4 +1,4 @@
-"""The approver's audience count (``dispatcher.audience.counts``) on PostgreSQL.
+"""The approver's audience count (``dispatcher.review.audience_counts``) on PostgreSQL.
 
 1. In a schema of its own (dropped afterwards unless ``--keep``), the migrated tables from
    ``dispatcher.db.make_engine`` and generated rows (seed 7): ``--contacts`` people
@@ -25,8 +25,8 @@ from common import scratch_schema  # bench/common.py: the script's folder is on 
 from sqlalchemy import Engine, insert, text
 
 from channels.base import AREA_TYPES, Audience
-from dispatcher.audience.counts import _list_ids, audience_queries, count_audience
 from dispatcher.config import FrequencyCap
+from dispatcher.review.audience_counts import _list_ids, audience_queries, count_audience
 from dispatcher.storage.tables import (
     campaign_versions,
     campaigns,

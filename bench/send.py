@@ -33,15 +33,15 @@ from common import SMS_BODY, wait_up
 from twilio.rest import Client
 
 from dispatcher import registry
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns import store as campaign_store
 from dispatcher.context import AppContext
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.demo import contact_samples as samples
 from dispatcher.demo.drive import TOKEN_VARIABLE, demo_config
+from dispatcher.planning import campaign_store
 from dispatcher.planning.runs import plan_firing
-from dispatcher.review import lifecycle
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 

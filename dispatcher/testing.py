@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 
 from channels.base import Channel, ValidationContext, toml_value
 from dispatcher import registry
+from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import Campaign, parse_campaign
-from dispatcher.campaigns.store import apply_campaign, load_stored
+from dispatcher.campaigns.versions import load_stored
+from dispatcher.planning.campaign_store import apply_campaign
 from dispatcher.planning.planner import PlanResult, plan_run
-from dispatcher.review import lifecycle
 
 FIRE_TIME = datetime(2019, 6, 3, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -4,7 +4,7 @@ Storing a changed campaign file makes a new version that needs approval again. U
 is approved the campaign does not fire, unless the planner chose to keep running the
 last approved version (``dispatcher campaign apply FILE --keep-approved``). A version is
 approved when it has passed every review stage (``[review] stages``, one by default; the
-rules are in :mod:`dispatcher.review.stages`). Every lifecycle action is appended to
+rules are in :mod:`dispatcher.approval.stages`). Every lifecycle action is appended to
 ``audit_log``: who, when, what, which version.
 """
 
@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dispatcher.approval import stages as review
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import _
-from dispatcher.review import stages as review
 from dispatcher.storage.db import as_utc, utcnow
 from dispatcher.storage.tables import (
     audit_log,
@@ -75,7 +75,7 @@ def approve(engine: Engine, campaign_id: str, by: str, version: int | None = Non
     ``stages`` are the configured ones (``config.review.stages``). ``stage``, when given,
     is the stage the approver saw: if another one awaits (someone passed it meanwhile),
     nothing is approved. The rules (order, author, one stage per person) are in
-    :mod:`dispatcher.review.stages`; who ``by`` is, is the caller's check.
+    :mod:`dispatcher.approval.stages`; who ``by`` is, is the caller's check.
     """
     if not by.strip():
         raise DispatcherError("--by must name who approves")
@@ -187,7 +187,7 @@ def status(conn: Connection, campaign_id: str, now: datetime | None = None) -> s
     passed, not all), approved (approved, first firing ahead), scheduled (has run, more
     firings ahead), running (a run is sending), paused, cancelled, completed (it ran and
     its firings are over), expired (its firings are over and it never ran)."""
-    from dispatcher.campaigns.store import load_stored_in
+    from dispatcher.campaigns.versions import load_stored_in
 
     now = now or utcnow()
     version = version_to_run(conn, campaign_id)

@@ -13,8 +13,11 @@ from typing import Any
 import click
 
 from dispatcher import registry
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.approval import stages as review
+from dispatcher.approval.lifecycle import default_actor
 from dispatcher.campaigns.model import Issue
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.output import (
     finish_task,
     local_time,
@@ -26,12 +29,9 @@ from dispatcher.cli.output import (
 from dispatcher.cli.run import LIFECYCLE
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
-from dispatcher.planning import runs
+from dispatcher.planning import campaign_store, runs
 from dispatcher.planning.planner import PlanResult
 from dispatcher.planning.previews import send_previews
-from dispatcher.review import lifecycle
-from dispatcher.review import stages as review
-from dispatcher.review.lifecycle import default_actor
 from dispatcher.storage.bounds import MAX_DB_INT, year_problem
 from dispatcher.storage.db import utcnow
 
@@ -218,7 +218,7 @@ def plan(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> No
 def plan_and_report(app: AppContext, campaign_id: str, at: str | None, as_json: bool) -> None:
     """Plan one firing of the approved version with a progress bar, then print the result."""
     approved = lifecycle.require_approved(app.engine, campaign_id)
-    stored, _version = campaign_store.load_stored(app.engine, campaign_id, approved)
+    stored, _version = load_stored(app.engine, campaign_id, approved)
     fire_time = _fire_time(stored.schedule, at, stored.timezone)
     lookup = campaign_store.channel_lookup(app.config)
     with progress_bar("planning") as bar:
@@ -325,7 +325,7 @@ def history(app: AppContext, campaign_id: str, as_json: bool) -> None:
     if as_json:
         print_json(entries)
         return
-    stored, current = campaign_store.load_stored(app.engine, campaign_id)
+    stored, current = load_stored(app.engine, campaign_id)
     zone = stored.timezone
     print_table([time_header("when", zone), "who", "action", "version", "detail"],
                 [[local_time(e["at"], zone, seconds=True), e["actor"], e["action"],

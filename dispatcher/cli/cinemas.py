@@ -10,6 +10,7 @@ from dispatcher import registry
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
+from dispatcher.delivery.venue_tokens import token_version
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.venues.cinemas import (
     ImportReport,
@@ -18,7 +19,6 @@ from dispatcher.venues.cinemas import (
     import_cinemas,
     import_showtimes,
     rotate_token,
-    token_version,
 )
 from dispatcher.venues.protocols import VenueChannel
 

@@ -14,7 +14,7 @@ import re
 import click
 
 from dispatcher.audience.phones import mask
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
 from dispatcher.error_codes import explain
@@ -32,7 +32,7 @@ _PHONE_IN_TEXT = re.compile(r"\+\d{7,15}")
 def failures(app: AppContext, campaign_id: str, as_json: bool, unmask: bool) -> None:
     """Show CAMPAIGN_ID's failed and undelivered rows by error code, most rows first, with
     what each code means and what to do."""
-    campaign_store.load_stored(app.engine, campaign_id)  # NotFoundError for a wrong id
+    load_stored(app.engine, campaign_id)  # NotFoundError for a wrong id
     groups = report_data.failures(app.engine, campaign_id)
     for group in groups:
         found = explain(group["channel"], None if group["code"] == NO_CODE else group["code"])

@@ -8,14 +8,15 @@ import click
 
 from channels.base import AREA_TYPES
 from dispatcher import registry
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval.lifecycle import default_actor
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.output import print_json, print_table
 from dispatcher.context import AppContext
+from dispatcher.planning import campaign_store
 from dispatcher.reach.figures import COUNTED_STATES, campaign_reach
 from dispatcher.reach.manual import MAX_VALUE
 from dispatcher.reach.manual import record as record_manual
 from dispatcher.reach.polling import poll_reach
-from dispatcher.review.lifecycle import default_actor
 
 
 class ReachGroup(click.Group):
@@ -44,7 +45,7 @@ def reach() -> None:
 @click.pass_obj
 def show(app: AppContext, campaign_id: str, as_json: bool, poll: bool) -> None:
     """Show CAMPAIGN_ID's delivery states and reach figures per channel, over all runs."""
-    campaign, _version = campaign_store.load_stored(app.engine, campaign_id)
+    campaign, _version = load_stored(app.engine, campaign_id)
     if poll:
         channels = registry.build_channels(app.config.channels, app.config.source)
         polled = poll_reach(app.engine, channels, campaign_id)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.output import cannot_write, output_folder
 from dispatcher.cli.params import Language
 from dispatcher.context import AppContext
@@ -27,7 +27,7 @@ def report(app: AppContext, campaign_id: str, out: Path, locale: str | None) -> 
     (machine names) and charts/*.svg (reach per unit, daily timeline,
     area types by district, top failure reasons), with a summary in the drive's style
     and the source and method of every figure, all in the --lang language."""
-    campaign_store.load_stored(app.engine, campaign_id)  # an unknown id: no folder made
+    load_stored(app.engine, campaign_id)  # an unknown id: no folder made
     try:
         written = write_report(app.engine, app.config, campaign_id,
                                output_folder(out, "--out"), locale)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from channels.base import Channel
 from dispatcher import registry
+from dispatcher.approval.lifecycle import default_actor
 from dispatcher.cli.output import finish_task, print_json, progress_bar, show_service_logs
 from dispatcher.cli.params import FloatRange
 from dispatcher.cli.worker import attempts_option, feed_workers, lease_option
@@ -22,7 +23,6 @@ from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.planning import runs
 from dispatcher.planning.planner import PlanResult
-from dispatcher.review.lifecycle import default_actor
 from dispatcher.scheduling import scheduler
 from dispatcher.venues.led_feeds import PlaylistPusher
 

@@ -12,7 +12,7 @@ import click
 from sqlalchemy import update
 
 from dispatcher import registry
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.contacts import print_invalid
 from dispatcher.cli.output import local_time, print_json, print_table, time_header
 from dispatcher.context import AppContext
@@ -156,7 +156,7 @@ def group_list(app: AppContext) -> None:
 @click.pass_obj
 def plays(app: AppContext, campaign_id: str, by: str, as_json: bool) -> None:
     """Proof of play of CAMPAIGN_ID: screens, plays and impressions per hour or day."""
-    campaign, _ = campaign_store.load_stored(app.engine, campaign_id)
+    campaign, _ = load_stored(app.engine, campaign_id)
     rows = rollup(app.engine, campaign_id, campaign.timezone, by,
                   audience_of(all_screens(app.engine)))
     if as_json:

@@ -26,10 +26,10 @@ from dispatcher.accounts.users import (
     set_profile,
     set_role,
 )
+from dispatcher.approval.lifecycle import default_actor
 from dispatcher.cli.output import local_time, print_json, print_table, time_header
 from dispatcher.context import AppContext
 from dispatcher.errors import DispatcherError
-from dispatcher.review.lifecycle import default_actor
 
 
 def by_option(kept: str) -> Callable[[FC], FC]:

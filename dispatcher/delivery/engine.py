@@ -28,8 +28,8 @@ from dispatcher.delivery.policy import EngineOptions, EngineReport
 from dispatcher.delivery.ratelimit import Bucket, Limiters, RateLimiters
 from dispatcher.delivery.recording import Recorder
 from dispatcher.delivery.run_context import RunPlacements
+from dispatcher.delivery.venue_tokens import use_current_tokens
 from dispatcher.storage.db import utcnow
-from dispatcher.venues.cinemas import use_current_tokens
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, select
 
 from dispatcher.audience.phones import mask
-from dispatcher.campaigns.store import load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.delivery import log as delivery_log
 from dispatcher.delivery.log import Cursor, LogFilter, display_row
 from dispatcher.error_codes import Explanation, explain, explain_skip

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Exists, exists, insert, select, update
 
+from dispatcher.approval import lifecycle
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import _
 from dispatcher.i18n.labels import label
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, delivery_events, optouts, runs
 

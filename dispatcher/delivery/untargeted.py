@@ -28,8 +28,8 @@ from sqlalchemy import Connection, Engine, func, select
 from channels.audience import parse_audience
 from channels.base import Audience, ValidationContext
 from dispatcher.audience.optouts import EVERY_CHANNEL
-from dispatcher.campaigns import store as campaign_store
 from dispatcher.campaigns.model import Campaign
+from dispatcher.campaigns.versions import load_stored_in
 from dispatcher.delivery.log import LogFilter, count
 from dispatcher.errors import NotFoundError
 from dispatcher.i18n import _, ngettext, pgettext
@@ -180,7 +180,7 @@ def _against_campaign(conn: Connection, flt: LogFilter, contact: Any, lists: lis
                           .where(runs.c.campaign_id == flt.campaign)
                           .order_by(runs.c.fire_time.desc()).limit(1)).first()
     try:
-        campaign = campaign_store.load_stored_in(conn, str(flt.campaign),
+        campaign = load_stored_in(conn, str(flt.campaign),
                                                  newest.version if newest else None)
     except NotFoundError:
         return [_("There is no campaign {id}.").format(id=flt.campaign)]

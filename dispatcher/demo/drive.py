@@ -22,8 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatcher import registry
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config, parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery import claims
@@ -40,12 +41,12 @@ from dispatcher.demo.cinema import (
 )
 from dispatcher.demo.led import DRIVE_SCREENS, import_sample_screens, led_table, play_the_first_day
 from dispatcher.errors import DispatcherError
+from dispatcher.planning import campaign_store
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.reach.manual import record as record_manual
 from dispatcher.reach.polling import poll_reach
 from dispatcher.reports.writer import write_report
-from dispatcher.review import lifecycle
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AES_KEY,
@@ -158,7 +159,7 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         wechat.wait_for_events(timeout=60)
         partner.wait_for_acks(timeout=60)
         _poll_reads(app, wechat, say)
-        campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
+        campaign, _version = load_stored(app.engine, "pingan-ding")
         led = play_the_first_day(app.engine, channels["led"], screens,
                                  app.config.web.public_url, led_port, campaign.schedule,
                                  settings.seed, say)
@@ -295,7 +296,7 @@ def _load(app: AppContext, settings: DemoSettings, workdir: Path, say: Step,
 
 def _send(app: AppContext, say: Step, progress: Progress) -> EngineReport:
     channels = registry.build_channels(app.config.channels)
-    campaign, _version = campaign_store.load_stored(app.engine, "pingan-ding")
+    campaign, _version = load_stored(app.engine, "pingan-ding")
     first = campaign.schedule.start
     # The drive's schedule ended in 2019: the scheduler would record it missed, so the
     # demo replays its first firing by hand, as `dispatcher campaign plan --at` does.

@@ -9,16 +9,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from channels.base import ValidationContext
 from dispatcher import registry
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import list_names
 from dispatcher.campaigns import checks as campaign_checks
 from dispatcher.campaigns.model import Campaign, ChannelLookup, Issue, parse_campaign, unreadable
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config
-from dispatcher.errors import NotFoundError
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import as_utc, utcnow
 from dispatcher.storage.tables import campaign_versions, campaigns, runs
 from dispatcher.venues.cinemas import scheduled_screenings
@@ -109,33 +109,6 @@ def apply_campaign(engine: Engine, campaign: Campaign, source_path: str, source_
                          f"stored from {source_path}"
                          + ("; the approved version keeps running" if keep_approved else ""))
     return ApplyResult(campaign.id, version, changed=True)
-
-
-def load_stored(engine: Engine, campaign_id: str,
-                version: int | None = None) -> tuple[Campaign, int]:
-    """The stored campaign at ``version`` (default: the current one) and that version."""
-    with engine.connect() as conn:
-        campaign = load_stored_in(conn, campaign_id, version)
-        wanted = version or conn.execute(select(campaigns.c.current_version).where(
-            campaigns.c.id == campaign_id)).scalar_one()
-    return campaign, wanted
-
-
-def load_stored_in(conn: Connection, campaign_id: str, version: int | None = None) -> Campaign:
-    """:func:`load_stored` inside an open connection."""
-    current = conn.execute(select(campaigns.c.current_version)
-                           .where(campaigns.c.id == campaign_id)).scalar()
-    if current is None:
-        raise NotFoundError(f"no campaign {campaign_id!r}; see `dispatcher campaign list`")
-    wanted = version or current
-    definition = conn.execute(
-        select(campaign_versions.c.definition)
-        .where(campaign_versions.c.campaign_id == campaign_id,
-               campaign_versions.c.version == wanted)).scalar()
-    if definition is None:
-        raise NotFoundError(f"campaign {campaign_id!r} has no version {wanted} "
-                            f"(versions 1 to {current})")
-    return Campaign.from_json(json.loads(definition))
 
 
 def list_campaigns(engine: Engine) -> list[dict[str, Any]]:

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import Campaign
-from dispatcher.review import lifecycle
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import audit_log, campaigns, runs
 
@@ -40,7 +40,7 @@ def approved_campaigns(engine: Engine) -> list[tuple[Campaign, int]]:
     with engine.connect() as conn:
         ids = list(conn.execute(select(campaigns.c.id).order_by(campaigns.c.id)).scalars())
         versions = {i: lifecycle.version_to_run(conn, i) for i in ids}
-    return [campaign_store.load_stored(engine, campaign_id, version)
+    return [load_stored(engine, campaign_id, version)
             for campaign_id, version in versions.items() if version is not None]
 
 

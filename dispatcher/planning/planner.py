@@ -25,11 +25,11 @@ from threading import Event, Thread
 from sqlalchemy import Engine, select
 
 from channels.base import Channel, Placement, Target
+from dispatcher.approval import lifecycle
 from dispatcher.audience.capping import apply_cap
 from dispatcher.campaigns.model import Campaign
 from dispatcher.config import FrequencyCap
 from dispatcher.planning.inventory import DatabaseInventory
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import insert_ignoring_conflicts, refresh_statistics, utcnow
 from dispatcher.storage.tables import deliveries, delivery_events, runs
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from sqlalchemy import Engine
 
 from channels.base import Channel, ChannelError, Placement
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.errors import DispatcherError
-from dispatcher.review import lifecycle
 
 
 @runtime_checkable
@@ -35,7 +35,7 @@ def send_previews(engine: Engine, campaign_id: str, channel_name: str, channel: 
     ``placement``) to each of ``to``; each preview goes to the audit log."""
     if not isinstance(channel, Previewer):
         raise DispatcherError(f"channel {channel_name!r} cannot send previews")
-    campaign, version = campaign_store.load_stored(engine, campaign_id)
+    campaign, version = load_stored(engine, campaign_id)
     chosen = [p for p in campaign.placements if p.channel == channel_name
               and (placement is None or p.index == placement)]
     if not chosen:

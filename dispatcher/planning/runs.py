@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, exists, insert, literal, select, update
 
 from channels.base import Channel
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import FrequencyCap
 from dispatcher.errors import DispatcherError
 from dispatcher.planning.firings import (
@@ -20,7 +21,6 @@ from dispatcher.planning.firings import (
     record_missed,
 )
 from dispatcher.planning.planner import PlanResult, plan_run
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import utcnow
 from dispatcher.storage.tables import deliveries, delivery_events, optouts, runs
 
@@ -67,7 +67,7 @@ def plan_firing(engine: Engine, campaign_id: str, fire_time: datetime,
     again changes nothing.
     """
     version = lifecycle.require_approved(engine, campaign_id)
-    campaign, version = campaign_store.load_stored(engine, campaign_id, version)
+    campaign, version = load_stored(engine, campaign_id, version)
     return plan_run(engine, campaign, version, fire_time, channel_for, progress, cap)
 
 
@@ -79,7 +79,7 @@ class RunChange:
 
 
 def _campaign_runs(engine: Engine, campaign_id: str, statuses: tuple[str, ...]) -> list[int]:
-    campaign_store.load_stored(engine, campaign_id)  # NotFoundError for a bad id
+    load_stored(engine, campaign_id)  # NotFoundError for a bad id
     with engine.connect() as conn:
         return list(conn.execute(select(runs.c.id).where(
             runs.c.campaign_id == campaign_id, runs.c.status.in_(statuses))).scalars())

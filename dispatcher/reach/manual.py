@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from channels.base import AREA_TYPES, ReachFigure
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.errors import DispatcherError
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import as_utc, utcnow
 from dispatcher.storage.tables import manual_reach
 
@@ -28,7 +28,7 @@ def record(engine: Engine, campaign_id: str, channel: str, metric: str, value: i
            by: str, district: str | None = None, area: str | None = None,
            note: str | None = None) -> int:
     """Store one entry (audit-logged); returns its id."""
-    campaign_store.load_stored(engine, campaign_id)  # NotFoundError for a bad id
+    load_stored(engine, campaign_id)  # NotFoundError for a bad id
     for what, name in (("channel", channel), ("metric", metric)):
         if not _NAME.fullmatch(name):
             raise DispatcherError(f"--{what} {name!r}: lowercase letters, digits and _, such "

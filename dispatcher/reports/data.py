@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from channels.base import AREA_TYPES
-from dispatcher.campaigns import store as campaign_store
 from dispatcher.campaigns.model import Campaign
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config
+from dispatcher.planning import campaign_store
 from dispatcher.reach import manual as manual_reach
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.storage.db import as_utc
@@ -60,7 +61,7 @@ class ReportData:
 
 
 def gather(engine: Engine, config: Config, campaign_id: str) -> ReportData:
-    campaign, _version = campaign_store.load_stored(engine, campaign_id)
+    campaign, _version = load_stored(engine, campaign_id)
     zone = ZoneInfo(campaign.timezone)
     reach = campaign_reach(engine, campaign, campaign_store.channel_lookup(config))
     return ReportData(campaign, reach, timeline(engine, campaign_id, zone),

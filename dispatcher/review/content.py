@@ -2,7 +2,7 @@
 
 Each placement's channel says what goes out (the ``ContentDescriber`` protocol of
 :mod:`channels.base`: the channel's own placement parsing, no second parser); this module
-counts the people a person-addressed placement reaches (:mod:`dispatcher.audience.counts`),
+counts the people a person-addressed placement reaches (:mod:`dispatcher.review.audience_counts`),
 lists the next firings in the campaign's time zone and puts every fact in the reader's
 language. Facts a channel gives that are not known here are shown as the channel named
 them, never hidden; a channel that cannot describe itself shows its options as written.
@@ -25,11 +25,11 @@ from channels.base import (
     Placement,
     toml_value,
 )
-from dispatcher.audience.counts import AudienceCount, UnknownList, count_audience
 from dispatcher.campaigns.model import Campaign
 from dispatcher.config import Config
 from dispatcher.i18n import _
 from dispatcher.planning.inventory import DatabaseInventory
+from dispatcher.review.audience_counts import AudienceCount, UnknownList, count_audience
 from dispatcher.review.content_words import column_label, fact_label, fact_note, fact_value
 
 FIRINGS_SHOWN = 5

@@ -44,9 +44,10 @@ from sqlalchemy import Engine
 
 from channels.base import Channel
 from dispatcher import registry
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import Campaign
 from dispatcher.campaigns.schedule import cron_trigger
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import FrequencyCap
 from dispatcher.errors import NotFoundError
 from dispatcher.planning.firings import (
@@ -61,7 +62,6 @@ from dispatcher.planning.firings import (
 )
 from dispatcher.planning.planner import plan_run
 from dispatcher.reach.polling import poll_reach
-from dispatcher.review import lifecycle
 from dispatcher.scheduling.leader import LeaderLock
 from dispatcher.storage.db import make_engine, utcnow
 
@@ -159,7 +159,7 @@ def fire(campaign_id: str, fire_time_iso: str = "") -> None:
     if version is None:
         log.warning("scheduler: campaign %s has no approved version; not fired", campaign_id)
         return
-    campaign, version = campaign_store.load_stored(engine, campaign_id, version)
+    campaign, version = load_stored(engine, campaign_id, version)
     now = utcnow()
     if fire_time_iso:
         fire_time = datetime.fromisoformat(fire_time_iso)
@@ -390,7 +390,7 @@ class SchedulerService:
         try:
             with self.engine.connect() as conn:
                 approved = lifecycle.version_to_run(conn, event.job_id)
-            campaign, version = campaign_store.load_stored(self.engine, event.job_id, approved)
+            campaign, version = load_stored(self.engine, event.job_id, approved)
             policy = campaign.schedule.misfire
             why = ("misfire = \"skip\": nothing sent" if policy == "skip"
                    else "later than the misfire grace: nothing sent")

@@ -32,7 +32,6 @@ from dispatcher.files.csvfile import CsvRows, RowsReport, Source
 from dispatcher.storage.bounds import year_problem
 from dispatcher.storage.db import as_utc, utcnow
 from dispatcher.storage.tables import auditoriums, cinemas, deliveries, runs, screenings
-from dispatcher.venues.protocols import VenueChannel
 
 CHANNEL = "cinema"
 LIVE = ("planned", "sending", "sent", "delivered")  # rows that hold their seconds
@@ -291,14 +290,6 @@ def cinema_summaries(engine: Engine) -> list[dict[str, Any]]:
 # Tokens -----------------------------------------------------------------------------------
 
 
-def token_version(engine: Engine, cinema_id: str) -> int | None:
-    """The version of ``cinema_id``'s current token; None for an unknown cinema."""
-    with engine.connect() as conn:
-        found = conn.execute(select(cinemas.c.token_version)
-                             .where(cinemas.c.id == cinema_id)).scalar()
-    return None if found is None else int(found)
-
-
 def rotate_token(engine: Engine, cinema_id: str) -> int | None:
     """Bump ``cinema_id``'s token version (the old token stops working at once); the new
     version, or None for an unknown cinema."""
@@ -308,11 +299,3 @@ def rotate_token(engine: Engine, cinema_id: str) -> int | None:
                                      updated_at=utcnow())
                              .returning(cinemas.c.token_version)).scalar()
     return None if found is None else int(found)
-
-
-def use_current_tokens(engine: Engine, channels: Mapping[str, object]) -> None:
-    """Venue channels that send a cinema's token (with bookings) look its version up in
-    ``engine``, so a rotated token is the one sent."""
-    for channel in channels.values():
-        if isinstance(channel, VenueChannel):
-            channel.use_token_versions(lambda cinema: token_version(engine, cinema) or 0)

@@ -7,10 +7,11 @@ calls them rather than in ``channels.base``; the plugins satisfy them structural
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from channels.venues import PushResult
+from dispatcher.delivery.venue_tokens import UsesTokenVersions
 
 
 @runtime_checkable
@@ -38,17 +39,13 @@ class SignageChannel(Protocol):
 
 
 @runtime_checkable
-class VenueChannel(Protocol):
-    """A channel whose venues' systems report back to the web app (cinemas' play logs)."""
+class VenueChannel(UsesTokenVersions, Protocol):
+    """A channel whose venues' systems report back to the web app (cinemas' play logs);
+    it also sends a venue's token itself (:class:`UsesTokenVersions`, for bookings)."""
 
     def venue_token(self, venue_id: str, version: int | None = None) -> str:
         """The venue's secret token at ``version`` (None: its current version, see
         ``use_token_versions``): it authenticates the venue's reports."""
-        ...
-
-    def use_token_versions(self, lookup: Callable[[str], int]) -> None:
-        """Where the channel finds a venue's current token version (the core's database)
-        when it sends the venue's token itself (bookings)."""
         ...
 
 

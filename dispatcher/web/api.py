@@ -18,12 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from dispatcher.accounts.users import APPROVE, OPERATE, READ, UNMASK, User
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.delivery.log import Cursor, LogFilter, display_row, page, parse_moment
 from dispatcher.errors import DispatcherError, NotFoundError
-from dispatcher.planning import runs
+from dispatcher.planning import campaign_store, runs
 from dispatcher.reach.figures import campaign_reach
-from dispatcher.review import lifecycle
 from dispatcher.web.auth import api_user, engine_of
 
 MAX_LIMIT = 1000
@@ -125,7 +125,7 @@ def api_router() -> APIRouter:
                 summary="The reach object (DESIGN.md): state counts and figures per channel")
     def reach(campaign_id: str, request: Request, user: Reader) -> dict[str, Any]:
         engine = engine_of(request)
-        stored, _ = _found(campaign_store.load_stored, engine, campaign_id)
+        stored, _ = _found(load_stored, engine, campaign_id)
         lookup = campaign_store.channel_lookup(request.app.state.config)
         found: dict[str, Any] = campaign_reach(engine, stored, lookup)
         return found

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 
 from channels.base import Channel
 from dispatcher.delivery import callback_urls as urls
+from dispatcher.delivery.venue_tokens import token_version
 from dispatcher.venues.cinema_logs import BadLog, ingest
-from dispatcher.venues.cinemas import token_version
 from dispatcher.venues.protocols import VenueChannel
 from dispatcher.web.bodies import parse_json, read_capped
 

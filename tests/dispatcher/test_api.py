@@ -14,10 +14,10 @@ from sqlalchemy import Engine, func, select
 
 from dispatcher import registry
 from dispatcher.accounts.users import add_user, create_token, disable_user, revoke_tokens
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
 from dispatcher.delivery.transitions import Transition, advance
-from dispatcher.review import lifecycle
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import plan_campaign, sms_campaign_text, store_campaign
 from dispatcher.web.app import create_app

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.i18n import use_locale
 from dispatcher.planning import runs
 from dispatcher.reach import manual as manual_reach
-from dispatcher.review import lifecycle
 from dispatcher.review.audit_text import detail_text
 from dispatcher.testing import DRIVE_START, unconfigured_channel
 from tests.dispatcher.test_review_stages import CONTACTS, store

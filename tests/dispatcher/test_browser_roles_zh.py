@@ -28,13 +28,14 @@ from sqlalchemy import Engine, select
 from channels.base import ValidationContext
 from dispatcher import registry
 from dispatcher.accounts.users import add_user
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.store import apply_campaign, load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
 from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.planning.campaign_store import apply_campaign
 from dispatcher.planning.planner import plan_run
-from dispatcher.review import lifecycle
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import deliveries

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns.store import load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import FrequencyCap, parse_config
 from dispatcher.errors import ConfigError
 from dispatcher.planning import runs

@@ -20,15 +20,16 @@ from starlette.routing import Route
 from channels.base import ValidationContext
 from channels.cinema.channel import CinemaChannel
 from dispatcher import registry
+from dispatcher.approval.lifecycle import approve
 from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.store import apply_campaign, channel_lookup, load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config, parse_config
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
+from dispatcher.planning.campaign_store import apply_campaign, channel_lookup
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
-from dispatcher.review.lifecycle import approve
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries
 from dispatcher.venues.cinemas import (

@@ -24,11 +24,12 @@ from sqlalchemy import Engine, func, select
 
 from channels.cinema.channel import CinemaChannel
 from dispatcher import registry
-from dispatcher.campaigns.store import channel_lookup, load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.cli.cinemas import cinemas as cinemas_cli
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery import callback_urls as urls
+from dispatcher.planning.campaign_store import channel_lookup
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import CinemaOptions, CinemaSystem
 from dispatcher.serving import BackgroundServer, free_port

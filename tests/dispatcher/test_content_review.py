@@ -31,16 +31,16 @@ from channels.venues import Booking, Screen, Screening
 from channels.wechat.placement import content_facts as wechat_facts
 from dispatcher import registry
 from dispatcher.accounts.users import add_user
+from dispatcher.approval import lifecycle
 from dispatcher.audience import optouts
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.audience.counts import count_audience
-from dispatcher.campaigns.store import load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config, FrequencyCap, parse_config
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.error_codes import explain
 from dispatcher.planning.planner import plan_run
 from dispatcher.review import content as content_review
-from dispatcher.review import lifecycle
+from dispatcher.review.audience_counts import count_audience
 from dispatcher.review.content import show
 from dispatcher.review.diff import side_by_side, version_diff
 from dispatcher.storage.db import make_engine

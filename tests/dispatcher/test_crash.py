@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
+from dispatcher.planning import campaign_store
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import TwilioOptions
 from dispatcher.storage.tables import deliveries
@@ -73,7 +74,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         assert set(counts) <= {"delivered", "undelivered", "failed", "skipped"}, (kills, counts)
         assert stats["duplicates"] == 0 and stats["duplicate_messages"] == 0, kills
         assert counts["delivered"] == stats["created"] == stats["by_status"]["delivered"]
-        campaign, _ = campaign_store.load_stored(s.app.engine, "pingan-ding")
+        campaign, _ = load_stored(s.app.engine, "pingan-ding")
         lookup = campaign_store.channel_lookup(s.app.config)
         reach = campaign_reach(s.app.engine, campaign, lookup)["channels"]["sms"]
         assert reach["delivered"] == stats["by_status"]["delivered"]

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dispatcher.campaigns.store import channel_lookup, load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
 from dispatcher.demo.drive import DemoSettings, drive_file, run_demo
 from dispatcher.i18n import use_locale
 from dispatcher.i18n.amounts import approximate
+from dispatcher.planning.campaign_store import channel_lookup
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.reports.writer import write_report
 from dispatcher.storage.db import make_engine

@@ -39,11 +39,11 @@ from dispatcher.accounts.users import add_user, create_token
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
 from dispatcher.delivery import callback_urls as urls
+from dispatcher.delivery.venue_tokens import token_version as cinema_token_version
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import deliveries, metadata
 from dispatcher.testing import plan_campaign, sms_campaign_text
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
-from dispatcher.venues.cinemas import token_version as cinema_token_version
 from dispatcher.venues.led_feeds import token_version as led_token_version
 from dispatcher.venues.screens import import_screens
 from dispatcher.web.app import create_app

@@ -22,16 +22,16 @@ from starlette.routing import Route
 from channels.base import ValidationContext
 from channels.led.channel import LedChannel
 from dispatcher import registry
+from dispatcher.approval.lifecycle import approve
 from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.store import apply_campaign
 from dispatcher.config import Config, parse_config
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.files.csvfile import ImportFileError
+from dispatcher.planning.campaign_store import apply_campaign
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
-from dispatcher.review.lifecycle import approve
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries
 from dispatcher.venues.led_feeds import push_playlists
@@ -294,7 +294,8 @@ def test_proof_of_play_counts_once_and_sums_impressions(stack: Stack) -> None:
         == 401
     assert stack.pop("B-001", "x" * 65, []).status_code == 400
 
-    from dispatcher.campaigns.store import channel_lookup, load_stored
+    from dispatcher.campaigns.versions import load_stored
+    from dispatcher.planning.campaign_store import channel_lookup
 
     campaign, _ = load_stored(stack.engine, "signs")
     led = campaign_reach(stack.engine, campaign, channel_lookup(stack.config))["channels"]["led"]

@@ -26,10 +26,11 @@ from channels.led.channel import LedChannel
 from dispatcher import registry
 from dispatcher.accounts.users import ROLES, add_user
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns.store import channel_lookup, load_stored
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery import callback_urls as urls
+from dispatcher.planning.campaign_store import channel_lookup
 from dispatcher.planning.inventory import DatabaseInventory
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.serving import BackgroundServer, free_port

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.planning import runs
-from dispatcher.review import lifecycle
 from dispatcher.storage.tables import runs as runs_table
 from dispatcher.testing import store_campaign, unconfigured_channel
 
@@ -68,7 +68,7 @@ def test_a_new_version_stops_the_campaign_until_approved(people: Engine) -> None
 def test_the_planner_may_keep_the_approved_version_running(people: Engine) -> None:
     from channels.base import ValidationContext
     from dispatcher.campaigns.model import parse_campaign
-    from dispatcher.campaigns.store import apply_campaign
+    from dispatcher.planning.campaign_store import apply_campaign
 
     store_campaign(people, CAMPAIGN)
     edited, _ = parse_campaign(EDITED, "drive.toml", default_timezone="Asia/Shanghai",

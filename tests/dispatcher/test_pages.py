@@ -21,11 +21,11 @@ from sqlalchemy import Engine, select, update
 
 from dispatcher import registry
 from dispatcher.accounts.users import ROLES, User, add_user
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.files.csvfile import spreadsheet_safe
-from dispatcher.review import lifecycle
 from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import (
     audit_log,

@@ -22,16 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from channels.base import ValidationContext
 from dispatcher import registry
 from dispatcher.accounts.users import add_user, create_token
+from dispatcher.approval import lifecycle
+from dispatcher.approval import stages as review
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.store import apply_campaign
 from dispatcher.cli import main
 from dispatcher.config import ReviewConfig, parse_config
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.planning import runs
-from dispatcher.review import lifecycle
-from dispatcher.review import stages as review
+from dispatcher.planning.campaign_store import apply_campaign
 from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import audit_log, deliveries, review_approvals
 from dispatcher.storage.tables import runs as runs_table

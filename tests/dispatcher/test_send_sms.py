@@ -17,16 +17,17 @@ import pytest
 from sqlalchemy import select
 
 from dispatcher import registry
+from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.context import AppContext
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.demo import contact_samples as samples
 from dispatcher.demo.drive import TOKEN_VARIABLE, demo_config
+from dispatcher.planning import campaign_store
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
-from dispatcher.review import lifecycle
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries
@@ -110,7 +111,7 @@ def test_every_retryable_target_ends_delivered_once(tmp_path: Path) -> None:
         assert stats["duplicates"] == 0 and stats["duplicate_messages"] == 0
         assert set(planned) == {"delivered", "skipped"}
         assert planned["delivered"] == stats["created"] == stats["by_status"]["delivered"]
-        campaign, _ = campaign_store.load_stored(s.app.engine, "pingan-ding")
+        campaign, _ = load_stored(s.app.engine, "pingan-ding")
         lookup = campaign_store.channel_lookup(s.app.config)
         reach = campaign_reach(s.app.engine, campaign, lookup)["channels"]["sms"]
         assert reach["reach"]["message_times"] == stats["created"]

@@ -30,12 +30,13 @@ from sqlalchemy import func, select
 
 from dispatcher import registry
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config, parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
 from dispatcher.demo import contact_samples as samples
+from dispatcher.planning import campaign_store
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import PartnerOptions, PartnerSandbox
@@ -144,7 +145,7 @@ def ack(url: str, row: int, secret: str, *, age: int = 0,
 
 
 def reach(app: AppContext) -> dict[str, Any]:
-    campaign, _ = campaign_store.load_stored(app.engine, "parcel-drive")
+    campaign, _ = load_stored(app.engine, "parcel-drive")
     lookup = campaign_store.channel_lookup(app.config)
     result: dict[str, Any] = campaign_reach(app.engine, campaign, lookup)["channels"]["webhook"]
     return result

@@ -24,18 +24,19 @@ from sqlalchemy import func, select
 
 from channels.base import ValidationContext
 from dispatcher import registry
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import parse_campaign
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
+from dispatcher.planning import campaign_store
 from dispatcher.planning.previews import send_previews
 from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.reach.polling import poll_reach
-from dispatcher.review import lifecycle
 from dispatcher.sandbox import (
     SANDBOX_AES_KEY,
     SANDBOX_APPID,
@@ -157,7 +158,7 @@ def wait_for(check: Any, seconds: float = 15) -> None:
 
 
 def reach(app: AppContext) -> dict[str, Any]:
-    campaign, _ = campaign_store.load_stored(app.engine, "letter")
+    campaign, _ = load_stored(app.engine, "letter")
     data: dict[str, Any] = campaign_reach(app.engine, campaign,
                                           campaign_store.channel_lookup(app.config))
     return data["channels"]["wechat"]

@@ -26,13 +26,13 @@ from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, exists, func, select
 
 from dispatcher.accounts.users import APPROVE, OPERATE, User
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
+from dispatcher.approval import stages as review
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import N_, _, pgettext
 from dispatcher.planning import runs
-from dispatcher.review import lifecycle
-from dispatcher.review import stages as review
 from dispatcher.storage.bounds import MAX_DB_INT
 from dispatcher.storage.tables import campaigns, deliveries, optouts
 from dispatcher.storage.tables import runs as runs_table
@@ -155,7 +155,7 @@ def cancel_confirmation(request: Request, user: User, campaign_id: str,
     required reason. A confirmation without a reason (or with too long a one) comes back
     here with the problem named, and nothing is cancelled."""
     engine = engine_of(request)
-    campaign, _version = campaign_store.load_stored(engine, campaign_id)  # 404 if unknown
+    campaign, _version = load_stored(engine, campaign_id)  # 404 if unknown
     with engine.connect() as conn:
         run_ids = list(conn.execute(
             select(runs_table.c.id).where(runs_table.c.campaign_id == campaign_id,

@@ -15,17 +15,18 @@ from sqlalchemy import Engine, func, select
 
 from channels.base import SKIP_REASONS
 from dispatcher.accounts.users import User
-from dispatcher.campaigns import store as campaign_store
+from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import Campaign
+from dispatcher.campaigns.versions import load_stored
 from dispatcher.delivery.history import actor_label
 from dispatcher.error_codes import explain
 from dispatcher.errors import DispatcherError, NotFoundError
 from dispatcher.i18n import _
 from dispatcher.i18n.labels import label
+from dispatcher.planning import campaign_store
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.reports.text import method_text, source_label
 from dispatcher.review import content as content_review
-from dispatcher.review import lifecycle
 from dispatcher.review.audit_text import detail_text
 from dispatcher.review.diff import version_diff
 from dispatcher.storage.tables import campaign_versions, deliveries
@@ -52,7 +53,7 @@ def campaigns_page(request: Request, user: Reader) -> Response:
     listed = campaign_store.list_campaigns(engine)
     approved = approved_versions(engine)
     for row in listed:
-        campaign, _version = campaign_store.load_stored(engine, row["id"])
+        campaign, _version = load_stored(engine, row["id"])
         row["approved"] = approved.get(row["id"])
         row["schedule"] = schedule_text(campaign)
     return render(request, "campaigns.html", user, campaigns=listed)
@@ -74,7 +75,7 @@ def campaign_view(request: Request, user: User, campaign_id: str, status_code: i
     engine = engine_of(request)
     config = config_of(request)
     shown = campaign_store.show_campaign(engine, campaign_id)
-    campaign, _version = campaign_store.load_stored(engine, campaign_id)
+    campaign, _version = load_stored(engine, campaign_id)
     audit = lifecycle.history(engine, campaign_id)
     approvals = {e["version"]: e for e in audit if e["action"] == "approve"}
     for row in shown["versions"]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from channels.base import MalformedRequest
 
+# The callback URL we give a provider names its row in this query parameter (``?d=123``),
+# so a receipt finds its row even before the send's provider ref was recorded.
+DELIVERY_PARAM = "d"
 MAX_DELIVERY_ID = 2**63 - 1  # BIGINT on PostgreSQL; SQLite's INTEGER holds the same
 SHOWN_CHARS = 40  # of a refused value, in the error message
 

@@ -46,7 +46,7 @@ from channels.base import (
     ValidationContext,
     rows_in,
 )
-from channels.delivery_ids import parse_delivery_id, shown
+from channels.delivery_ids import DELIVERY_PARAM, parse_delivery_id, shown
 from channels.sms.content import content_facts
 from channels.sms.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
 from channels.sms.settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
@@ -263,7 +263,6 @@ TWILIO_STATES: dict[str, Literal["sent", "delivered", "undelivered", "failed"]] 
 }
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD",
                            "退订", "取消订阅"})
-DELIVERY_PARAM = "d"  # the StatusCallback URL carries the delivery id: ...?d=123
 OPT_OUT_CODE_TEXTS = frozenset(str(code) for code in OPT_OUT_CODES)
 # What a row holds (Twilio's SIDs are 34 characters, its error codes 5 digits).
 MAX_SID_CHARS = 64

@@ -26,13 +26,12 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from channels.base import CallbackRequest, MalformedRequest, Message, Receipt, SignatureError
-from channels.delivery_ids import parse_delivery_id, shown
+from channels.delivery_ids import DELIVERY_PARAM, parse_delivery_id, shown
 
 TIMESTAMP_HEADER = "X-Dispatcher-Timestamp"
 SIGNATURE_HEADER = "X-Dispatcher-Signature"
 SCHEME = "sha256="
 MAX_AGE = 300  # seconds an acknowledgement's timestamp may differ from our clock
-DELIVERY_PARAM = "d"  # the callback URL names its row: ...?d=123
 REF_PREFIX = "webhook-"  # provider_ref of an accepted notice: "webhook-<delivery id>"
 MAX_DETAIL = 500  # characters of the partner's error kept in the row's detail
 # The partner's acknowledgement statuses as our delivery states: a notice the partner

@@ -6,6 +6,7 @@ import click
 import uvicorn
 
 from channels.base import CallbackReceiver
+from channels.delivery_ids import DELIVERY_PARAM
 from dispatcher import registry
 from dispatcher.cli.output import show_service_logs
 from dispatcher.context import AppContext
@@ -60,7 +61,7 @@ def serve(app: AppContext, listen: str | None) -> None:
     for name, channel in channels.items():
         if isinstance(channel, CallbackReceiver):
             click.echo(f"  {name} status callbacks: {urls.status_url(public, name)}"
-                       f"?{urls.DELIVERY_PARAM}=<delivery id>")
+                       f"?{DELIVERY_PARAM}=<delivery id>")
             click.echo(f"  {name} replies: {urls.inbound_url(public, name)}")
         if isinstance(channel, SignageChannel):
             click.echo(f"  {name} feeds: {urls.feed_url(public, name, '<screen>')}; proof of "

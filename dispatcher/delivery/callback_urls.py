@@ -7,6 +7,8 @@ never imports the web app (an import-linter contract in pyproject.toml).
 
 from __future__ import annotations
 
+from channels.delivery_ids import DELIVERY_PARAM
+
 HOOKS_PREFIX = "/hooks"
 STATUS_PATH = "/{channel}/status"  # under HOOKS_PREFIX
 INBOUND_PATH = "/{channel}/inbound"
@@ -15,9 +17,6 @@ FEED_PATH = "/feeds/{channel}/{screen}"  # a screen's playlist
 POP_PATH = HOOKS_PREFIX + "/{channel}/pop"  # proof of play from screens
 PLAYLOG_PATH = HOOKS_PREFIX + "/{channel}/playlog"  # play logs from cinemas
 HEALTH_PATH = "/healthz"
-# The status callback URL carries the delivery id in this query parameter, so a receipt
-# finds its row even before the send's provider ref was recorded (channels.sms.channel reads it).
-DELIVERY_PARAM = "d"
 
 
 def _base(public_url: str) -> str:

@@ -29,12 +29,12 @@ from sqlalchemy import Engine, func, select, text
 from twilio.request_validator import RequestValidator
 
 from channels.base import MalformedRequest, Receipt
+from channels.delivery_ids import DELIVERY_PARAM
 from channels.sms.channel import inbound_from, receipts_from
 from dispatcher import registry
 from dispatcher.audience import optouts
 from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import Config, parse_config
-from dispatcher.delivery import callback_urls as urls
 from dispatcher.delivery.receipts import ReceiptBatcher, check_receipts
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.serving import BackgroundServer
@@ -123,7 +123,7 @@ class Providers:
         form = {"MessageSid": ref, "MessageStatus": status, "SmsSid": ref,
                 "SmsStatus": status, "AccountSid": "AC" + "0" * 32, **extra}
         if d is not None:
-            query = f"{urls.DELIVERY_PARAM}={quote(d, safe='')}"
+            query = f"{DELIVERY_PARAM}={quote(d, safe='')}"
         return self.twilio("/hooks/sms/status", form, query)
 
     def reply(self, sender: str, body: str = "STOP") -> requests.Response:

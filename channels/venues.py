@@ -57,3 +57,11 @@ class Screening(NamedTuple):
     expected_seats: int
     blocks: tuple[tuple[str, int], ...]  # preshow block name, length in seconds
     booked: tuple[Booking, ...] = ()
+
+
+def venue_key(venue_id: str) -> int:
+    """The planner's sort key of a screen or screening (:class:`channels.base.Target`):
+    the id's UTF-8 bytes as one big-endian number, so the same id always has the same key.
+    A longer id has the larger key, so a channel yields its venues sorted by this key
+    (``B-9`` before ``B-10``), not by id."""
+    return int.from_bytes(venue_id.encode(), "big")

@@ -53,6 +53,7 @@ from channels.cinema import placement as cp
 from channels.http_outcomes import transport_result
 from channels.http_pool import pooled_session
 from channels.settings_checks import api_base, integer, is_secret, positive_number, timeout
+from channels.venues import venue_key
 
 CONFIG_KEYS = ("concurrency", "rate", "systems", "timeout", "token_secret")
 
@@ -162,8 +163,8 @@ class CinemaChannel(ChannelBase[CinemaSettings]):
         options = placement.options
         position, length = str(options["position"]), int(options["spot"]["duration"])
         for screening in sorted(self._chosen(options, inventory.screenings()),
-                                key=lambda s: s.id):
-            key = int.from_bytes(screening.id.encode(), "big")
+                                key=lambda s: venue_key(s.id)):
+            key = venue_key(screening.id)
             row = cp.address(screening, placement.index)
             if cp.room_left(screening, position) < length:
                 yield Target(key, row, skip_reason="capped",

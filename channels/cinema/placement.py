@@ -26,6 +26,7 @@ from datetime import date, time
 from typing import Any
 
 from channels.base import ContentFact, Problem, ValidationContext, toml_value
+from channels.placement_checks import name_problems
 from channels.venues import Screening
 
 PLACEMENT_KEYS = ("cinemas", "dates", "dayparts", "exclude_ratings", "max_screenings",
@@ -55,6 +56,7 @@ def problems(options: Mapping[str, Any]) -> list[Problem]:
             isinstance(p, list) and len(p) == 2 and all(
                 isinstance(t, str) and _HH_MM.fullmatch(t) for t in p) for p in dayparts)):
         found.append(Problem(("dayparts",), 'must be a list of ["HH:MM", "HH:MM"] pairs'))
+    found += name_problems(options)
     return found
 
 

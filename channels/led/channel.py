@@ -48,7 +48,7 @@ from channels.base import (
 from channels.http_pool import pooled_session
 from channels.led import placement as lp
 from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
-from channels.venues import PushResult
+from channels.venues import PushResult, venue_key
 
 CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")
 
@@ -133,8 +133,8 @@ class LedChannel(ChannelBase[LedSettings]):
 
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
         screens = lp.selected(placement.options, inventory.screens(), inventory.screen_groups())
-        for screen in screens:
-            yield Target(sort_key=int.from_bytes(screen.id.encode(), "big"),
+        for screen in sorted(screens, key=lambda s: venue_key(s.id)):
+            yield Target(sort_key=venue_key(screen.id),
                          address=lp.address(screen.id, placement.index))
 
     def describe(self, placement: Placement, inventory: Inventory) -> PlacementContent:

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from channels.base import AREA_TYPES, ContentFact, Problem, ValidationContext, toml_value
+from channels.placement_checks import name_problems
 from channels.venues import Screen
 
 PLACEMENT_KEYS = ("dayparts", "duration", "media", "name", "plays_per_hour", "screens", "text")
@@ -56,6 +57,7 @@ def problems(options: Mapping[str, Any], context: ValidationContext) -> list[Pro
     found += _number_problem(options, "plays_per_hour", MAX_PLAYS_PER_HOUR,
                              "plays in each hour the placement is on")
     found += _daypart_problems(options.get("dayparts"))
+    found += name_problems(options)
     return found
 
 

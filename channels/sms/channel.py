@@ -47,6 +47,7 @@ from channels.base import (
     rows_in,
 )
 from channels.delivery_ids import DELIVERY_PARAM, parse_delivery_id, shown
+from channels.placement_checks import name_problem
 from channels.sms.content import content_facts
 from channels.sms.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
 from channels.sms.settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
@@ -224,14 +225,6 @@ def _cap_problem(value: Any) -> str | None:
     return None
 
 
-def _name_problem(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return f"must be a string (a label for this placement), {got(value)}"
-    return None if value.strip() else "must not be empty (a label for this placement)"
-
-
 def _describe(count: SegmentCount, body: str) -> str:
     """``3 segments (UCS-2 because of "中", 150 characters)``"""
     why = ""
@@ -250,7 +243,7 @@ def _rules(count: SegmentCount) -> str:
 
 
 _OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "body": _body_problem, "max_segments": _cap_problem, "name": _name_problem}
+    "body": _body_problem, "max_segments": _cap_problem, "name": name_problem}
 
 
 # Receipts and replies ----------------------------------------------------------------

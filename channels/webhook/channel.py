@@ -50,6 +50,7 @@ from channels.base import (
     ValidationContext,
     rows_in,
 )
+from channels.placement_checks import name_problem
 from channels.webhook.client import PartnerClient
 from channels.webhook.settings import WebhookSettings, parse_settings
 from channels.webhook.wire import receipts_from, verified_ack
@@ -91,7 +92,7 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
         problems += parse_audience(options.get("audience"), context)[1]
         checks: dict[str, Callable[[Any], str | None]] = {
             "endpoint": self._endpoint_problem, "message": _message_problem,
-            "name": _name_problem}
+            "name": name_problem}
         for key, check in checks.items():
             message = check(options.get(key))
             if message:
@@ -190,14 +191,6 @@ def _message_problem(value: Any) -> str | None:
     if len(value) > MAX_MESSAGE_CHARS:
         return f"is {len(value)} characters, more than {MAX_MESSAGE_CHARS}"
     return None
-
-
-def _name_problem(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return f"must be a string (a label for this placement), {got(value)}"
-    return None if value.strip() else "must not be empty (a label for this placement)"
 
 
 if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims

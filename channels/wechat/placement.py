@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.base import ContentFact, Placement, Problem, Target, toml_value, type_name
+from channels.placement_checks import name_problems
 
 MASS_TYPES = ("text", "image", "mpnews")
 MSG_TYPES = (*MASS_TYPES, "template")
@@ -61,9 +62,7 @@ def problems(options: Mapping[str, Any]) -> list[Problem]:
         return [*found, Problem(("msgtype",), f"{what}; allowed: " + ", ".join(MSG_TYPES))]
     found += _content_problems(str(msgtype), options)
     found += _audience_problems(str(msgtype), options.get("audience"))
-    name = options.get("name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        found.append(Problem(("name",), "must be a non-empty string (a label)"))
+    found += name_problems(options)
     return found
 
 

@@ -28,7 +28,7 @@ from dispatcher.delivery.shared_limits import RedisLimiters
 from dispatcher.sandbox import SANDBOX_AUTH_TOKEN, TwilioOptions, TwilioSandbox
 from dispatcher.sandbox.twilio.wire import Outcome
 from dispatcher.testing import sandbox_config_text
-from tests.dispatcher.test_celery_workers import TOKEN_VARIABLE, plan_sms
+from tests.e2e.test_celery_workers import TOKEN_VARIABLE, plan_sms
 
 pytestmark = [pytest.mark.postgres, pytest.mark.services]
 

@@ -27,7 +27,7 @@ from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import deliveries, runs
 from dispatcher.storage.tables import send_tasks as blocks
 from dispatcher.testing import plan_campaign, sms_campaign_text
-from tests.dispatcher.test_celery_workers import BROKER_VARIABLE, Deployment, plan_sms, wait_for
+from tests.e2e.test_celery_workers import BROKER_VARIABLE, Deployment, plan_sms, wait_for
 
 SECRET_BROKER = "amqp://u:s3cret@127.0.0.1:1//"  # nothing listens on port 1
 

@@ -24,7 +24,7 @@ from dispatcher.config import parse_config
 from dispatcher.serving import BackgroundServer
 from dispatcher.web.app import create_app
 from tests.conftest import services_required
-from tests.dispatcher.test_pages import PASSWORD, make_app_engine
+from tests.web.test_pages import PASSWORD, make_app_engine
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

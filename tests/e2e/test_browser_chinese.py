@@ -44,8 +44,8 @@ from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channe
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.screens import add_group, import_screens
 from dispatcher.web.app import create_app
-from tests.dispatcher import test_browser
-from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir
+from tests.e2e import test_browser
+from tests.e2e.test_browser import TIMEOUT_MS, artifacts_dir
 
 browser = test_browser.browser  # the fixture: Debian's Chromium, headless
 

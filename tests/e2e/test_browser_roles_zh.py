@@ -41,8 +41,8 @@ from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
 from dispatcher.web.app import create_app
-from tests.dispatcher import test_browser
-from tests.dispatcher.test_browser import TIMEOUT_MS, artifacts_dir
+from tests.e2e import test_browser
+from tests.e2e.test_browser import TIMEOUT_MS, artifacts_dir
 
 browser = test_browser.browser  # the fixture: Debian's Chromium, headless
 

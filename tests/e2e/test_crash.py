@@ -25,7 +25,7 @@ from dispatcher.reach.figures import campaign_reach
 from dispatcher.sandbox import TwilioOptions
 from dispatcher.storage.tables import deliveries
 from dispatcher.testing import sandbox_config_text
-from tests.dispatcher.test_send_sms import stack
+from tests.e2e.test_send_sms import stack
 
 TARGETS = 50_000
 

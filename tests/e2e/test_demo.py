@@ -169,7 +169,7 @@ def check_report(workdir: Path) -> None:
 
 def screenshot(page_file: Path) -> None:
     """The report renders in headless Chromium (the artifact: report.png)."""
-    from tests.dispatcher.test_browser import ARGS, CHROMIUM, artifacts_dir
+    from tests.e2e.test_browser import ARGS, CHROMIUM, artifacts_dir
 
     if not CHROMIUM.exists():
         return  # test_browser fails or skips for a missing Chromium with the reason

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from dispatcher import i18n
 from dispatcher.i18n.labels import label
 from dispatcher.storage.tables import users
-from tests.dispatcher.test_pages import app_for, csrf_of, make_app_engine, sign_in
+from tests.web.test_pages import app_for, csrf_of, make_app_engine, sign_in
 
 HTML = "text/html,application/xhtml+xml,*/*;q=0.8"  # what a browser's Accept says
 

@@ -20,7 +20,7 @@ from dispatcher.planning import runs
 from dispatcher.reach import manual as manual_reach
 from dispatcher.review.audit_text import detail_text
 from dispatcher.testing import DRIVE_START, unconfigured_channel
-from tests.dispatcher.test_review_stages import CONTACTS, store
+from tests.approval.test_review_stages import CONTACTS, store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENGLISH_WORD = re.compile(r"\b(?!drive\b)[A-Za-z]{3,}\b")  # "drive.toml" is data

@@ -45,7 +45,7 @@ from dispatcher.storage.tables import (
 from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.refused_reports import recent_refusals
 from dispatcher.web.app import create_app
-from tests.dispatcher.test_cinema import (
+from tests.venues.test_cinema import (
     AUDITORIUMS,
     CINEMAS,
     SECRET,
@@ -54,7 +54,7 @@ from tests.dispatcher.test_cinema import (
     _secret,
     campaign_text,
 )
-from tests.dispatcher.test_cinema import stack as stack  # the fixture
+from tests.venues.test_cinema import stack as stack  # the fixture
 
 CST = timezone(timedelta(hours=8))
 

@@ -39,7 +39,7 @@ from dispatcher.storage.tables import deliveries, plays, refused_reports
 from dispatcher.storage.tables import screens as screens_table
 from dispatcher.venues.refused_reports import Refusal, recent_refusals, record_refusals
 from dispatcher.web.app import create_app
-from tests.dispatcher.test_led import (
+from tests.venues.test_led import (
     NOW,
     SECRET,
     PushController,
@@ -49,7 +49,7 @@ from tests.dispatcher.test_led import (
     states,
     store,
 )
-from tests.dispatcher.test_pages import ESCAPED, PASSWORD, SCRIPT, app_for, sign_in
+from tests.web.test_pages import ESCAPED, PASSWORD, SCRIPT, app_for, sign_in
 
 # (victim, attacker): under LIKE the attacker's id is a pattern matching the victim's.
 PAIRS = [

@@ -82,7 +82,7 @@ def make_app_engine(url: str) -> Engine:
 def app_for(engine: Engine, language: str | None = "en",
             web: dict[str, str] | None = None) -> TestClient:
     """A browser of the dashboard sending ``Accept-Language: language`` (none if None):
-    these tests read English, tests/dispatcher/test_language.py the other languages."""
+    these tests read English, tests/i18n/test_language.py the other languages."""
     config = parse_config({"web": {"public_url": "http://testserver", **(web or {})}})
     app = create_app(engine, config, registry.build_channels({}))
     headers = {"Accept-Language": language} if language is not None else None
@@ -361,7 +361,7 @@ def test_log_csv_streams_the_filtered_rows(client: TestClient) -> None:
 
 
 def test_csv_cells_never_run_as_formulas() -> None:
-    # the guard of every CSV export; tests/dispatcher/test_export_safety.py tries it whole
+    # the guard of every CSV export; tests/files/test_export_safety.py tries it whole
     assert spreadsheet_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert spreadsheet_safe("+SUM(A1)") == "'+SUM(A1)"
     assert spreadsheet_safe("+8613800000001") == "'+8613800000001"  # text, not 8.6E+12

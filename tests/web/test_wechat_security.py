@@ -28,7 +28,7 @@ from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import deliveries, provider_reports, seen_nonces
 from dispatcher.web.app import create_app
-from tests.dispatcher.test_send_wechat import (
+from tests.e2e.test_send_wechat import (
     Stack,
     campaign_text,
     send,

@@ -67,7 +67,7 @@ def test_validate_the_drive_and_a_broken_file(cli: Cli) -> None:
     contacts.write_text("phone,area,district\n13800138000,residential,丈八街道\n", "utf-8")
     cli("contacts", "import", str(contacts), "--list", "residents")
     assert "ok (pingan-ding" in cli("campaign", "validate", str(DRIVE)).stderr
-    broken = REPO / "tests" / "dispatcher" / "campaign_corpus" / "11-end-before-start.toml"
+    broken = REPO / "tests" / "campaigns" / "campaign_corpus" / "11-end-before-start.toml"
     result = cli("campaign", "validate", str(DRIVE), str(broken), code=1)
     assert result.stdout == f"{broken}:9: schedule.end: 2019-05-30 21:00 is not after " \
         "schedule.start (2019-06-03 09:00); end must be later than start\n"

@@ -1,13 +1,21 @@
 """Running a request-answering sandbox (Twilio, WeChat, partner app) on loopback: in a
-background thread for Python callers, or in the foreground for ``dispatcher sandbox``."""
+background thread for Python callers, or in the foreground for ``dispatcher sandbox``;
+and holding its answers back (latency, simulated timeouts) without hanging its stop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
+from starlette.requests import Request
+
+from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.serving import BackgroundServer, run_foreground
+
+SHORT_HOLD_S = 0.25  # held in one sleep; a longer hold checks for an end every 0.1 s
 
 
 class Servable(Protocol):
@@ -44,3 +52,38 @@ def serve_in_foreground(box: Servable, host: str, port: int) -> None:
         run_foreground(box.app, host, port)
     finally:
         box.close()
+
+
+async def hold(request: Request, seconds: float, closing: threading.Event) -> None:
+    """Hold an answer back ``seconds``; a long hold ends early when the client hangs up
+    or ``closing`` is set, so a stopped server never hangs on a simulated timeout."""
+    if seconds <= SHORT_HOLD_S:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0 and not closing.is_set():
+        await asyncio.sleep(min(left, 0.1))
+        if await request.is_disconnected():
+            return
+
+
+class HoldingSandbox:
+    """A sandbox that holds answers back (see :func:`hold`) and posts webhooks from its
+    own ``scheduler``: serving it sets ``closing`` before the server stops, and
+    :meth:`close` ends held answers and stops the webhook threads."""
+
+    app: Any
+    url: str | None
+    scheduler: Scheduler
+    closing: threading.Event
+
+    def serve(self, host: str = "127.0.0.1", port: int | None = None
+              ) -> AbstractContextManager[str]:
+        """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
+        return serve_in_background(self, host, port, before_stop=self.closing.set)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.scheduler.close()

@@ -35,20 +35,23 @@ from dispatcher.sandbox.cinema.options import CinemaOptions
 from dispatcher.sandbox.cinema.play import Player
 from dispatcher.sandbox.cinema.program import CinemaProgram, build_program
 from dispatcher.sandbox.cinema.stats import Counts, render
-from dispatcher.sandbox.clock import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.clock import SimClock, iso_z
 from dispatcher.sandbox.recurring import every, wait_until
-from dispatcher.serving import BackgroundServer
+from dispatcher.sandbox.venue import VenueSimulator
 
 TICK_MAX_S = 0.2  # real seconds between event checks at most
 TICK_MIN_S = 0.002
 Job = Callable[[], None]
 
 
-class CinemaSystem:
+class CinemaSystem(VenueSimulator):
     """``with CinemaSystem(program, tokens, dispatcher_url).serve() as url:``."""
+
+    kind = "cinema system"
 
     def __init__(self, program: CinemaProgram, tokens: Mapping[str, str],
                  dispatcher: str | None = None, options: CinemaOptions | None = None) -> None:
+        super().__init__()
         self.options = opts = options or CinemaOptions()
         unknown = sorted(set(tokens) - set(program.cinemas))
         if unknown:
@@ -66,10 +69,6 @@ class CinemaSystem:
                          if self.dispatcher is not None else None)
         self.scheduler = Scheduler(opts.workers, name="cinema-system")
         self.app: Starlette = build_app(self)
-        self.url: str | None = None
-        self._server: BackgroundServer | None = None
-        self._epoch = 0  # recurring jobs of an earlier run stop themselves
-        self._state = "new"  # -> "running" -> "stopped" (a system starts once)
 
     @classmethod
     def from_rows(cls, cinemas: Iterable[Mapping[str, str]],
@@ -85,22 +84,14 @@ class CinemaSystem:
     def start(self, host: str = "127.0.0.1", port: int | None = None) -> str:
         """Serve the API on ``host:port`` (a free port by default), start the clock and
         the jobs; the base URL."""
-        if self._state != "new":
-            raise RuntimeError(f"a cinema system starts once (this one is {self._state})")
-        self._state = "running"
-        self._server = BackgroundServer(self.app, host=host, port=port).start()
-        self.url = self._server.url
+        self._starting()
+        url = self._serve(host, port)
         self._begin()
-        return self.url
+        return url
 
     def stop(self) -> None:
         """Stop the jobs and the server; the state stays readable."""
-        self._state = "stopped"
-        self._epoch += 1
-        self.scheduler.close()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        self._stop_runs()
         if self.reporter is not None:
             self.reporter.close()
 
@@ -117,17 +108,16 @@ class CinemaSystem:
         """Forget bookings, counters and unsent logs; restart the clock (at ``start``).
         Batch ids of the new run differ, so a dispatcher that saw the old ones does not
         drop the new ones."""
-        if self._state != "running":
-            raise RuntimeError("reset a running cinema system")
-        self._epoch += 1
-        self.scheduler.clear()
-        self.scheduler.wait_idle(timeout=2 * self.options.http_timeout_s)
+        self._next_run(idle_timeout=2 * self.options.http_timeout_s)
         self.counts.reset()
         self.clock = self._new_clock()
         self.desk.reset()
         self.queues = self._new_queues()
         self.player = Player(self.desk, self.queues)
         self._begin()
+
+    def sim_clock(self) -> SimClock:
+        return self.clock
 
     def _new_clock(self) -> SimClock:
         start = self.options.start
@@ -142,26 +132,26 @@ class CinemaSystem:
         return {cinema: log_queue(cinema, run) for cinema in self.program.cinemas}
 
     def _begin(self) -> None:
-        epoch, opts = self._epoch, self.options
+        current, opts = self._current(), self.options
         self.clock.run()
-        self.scheduler.at(0, lambda: self._tick(epoch))
+        self.scheduler.at(0, lambda: self._tick(current))
         if self.reporter is None:
             return
         for cinema, queue in self.queues.items():
             every(self.scheduler, opts.report_every_s,
                   stagger(opts.seed, cinema) * opts.report_every_s,
-                  _flusher(self.reporter, queue, self.tokens), lambda: self._epoch == epoch)
+                  _flusher(self.reporter, queue, self.tokens), current)
 
-    def _tick(self, epoch: int) -> None:
+    def _tick(self, current: Callable[[], bool]) -> None:
         """Handle the events due, then come back when the next is due (or soon)."""
-        if self._epoch != epoch:
+        if not current():
             return
         self.player.advance(self.clock.now_us())
         due = self.player.next_us()
         delay = TICK_MAX_S if due is None else min(
             TICK_MAX_S, max(TICK_MIN_S, self.clock.real_seconds_until(due)))
-        if self._epoch == epoch:
-            self.scheduler.at(delay, lambda: self._tick(epoch))
+        if current():
+            self.scheduler.at(delay, lambda: self._tick(current))
 
     # Hand controls and inspection ----------------------------------------------------
 
@@ -178,10 +168,6 @@ class CinemaSystem:
             raise KeyError(f"the system runs no cinema {cinema!r}")
         self.tokens[cinema] = token
         self.desk.install_token(cinema, token)
-
-    def now(self) -> datetime:
-        """The simulated time (UTC)."""
-        return from_us(self.clock.now_us())
 
     def bookings(self, cinema: str | None = None, screening: str | None = None,
                  state: str | None = None) -> list[dict[str, Any]]:
@@ -209,16 +195,6 @@ class CinemaSystem:
         backlog = {cinema: queue.backlog() for cinema, queue in self.queues.items()}
         return {"now": iso_z(self.clock.now_us()), "cinemas": len(self.program.cinemas)} \
             | render(self.counts, screenings, bookings, backlog)
-
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
-                 interval: float = 0.02) -> bool:
-        """Wait until ``predicate(self.stats())``; False on timeout."""
-        return wait_until(lambda: predicate(self.stats()), timeout, interval)
-
-    def wait_for_clock(self, moment: datetime, timeout: float = 10.0) -> bool:
-        """Wait until the simulated clock reaches ``moment``; False on timeout (or when
-        ``until`` is earlier)."""
-        return self.clock.wait_until(to_us(moment), timeout)
 
     def wait_for_logs(self, timeout: float = 10.0) -> bool:
         """Wait until every event up to the simulated time of the call is handled, its

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from dispatcher.sandbox.counters import group
+
 REFUSALS = ("malformed", "unknown_cinema", "bad_token", "unknown_screening",
             "unknown_block", "booking_reused", "booking_deleted", "screening_cancelled",
             "screening_started", "block_full", "unavailable")
@@ -45,13 +47,6 @@ class Counts:
         with self._lock:
             self._total.clear()
             self._cinemas.clear()
-
-
-def group(counts: Mapping[str, int], prefix: str, keys: tuple[str, ...] = ()) -> dict[str, int]:
-    """The counters under ``prefix.``, without it; ``keys`` are listed even when zero."""
-    dotted = prefix + "."
-    found = {k.removeprefix(dotted): v for k, v in counts.items() if k.startswith(dotted)}
-    return {key: found.get(key, 0) for key in keys} | dict(sorted(found.items()))
 
 
 def render(counts: Counts, screenings: Mapping[str, int], bookings: Mapping[str, int],

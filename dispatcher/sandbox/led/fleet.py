@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from threading import Semaphore
@@ -33,7 +33,7 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
-from dispatcher.sandbox.clock import SimClock, from_us, iso_z, to_us
+from dispatcher.sandbox.clock import SimClock, iso_z
 from dispatcher.sandbox.http_client import HttpClient
 from dispatcher.sandbox.led.app import build_app
 from dispatcher.sandbox.led.controller import Controller, FleetContext, Job
@@ -41,14 +41,19 @@ from dispatcher.sandbox.led.faults import OfflinePlan, stagger
 from dispatcher.sandbox.led.options import LedOptions, ScreenSpec
 from dispatcher.sandbox.led.stats import Tally, fleet_stats
 from dispatcher.sandbox.recurring import every, wait_until
-from dispatcher.serving import BackgroundServer
+from dispatcher.sandbox.venue import VenueSimulator
 
 
-class LedFleet:
-    """``with LedFleet(screens, dispatcher_url, LedOptions(seed=1)).run() as fleet:``."""
+class LedFleet(VenueSimulator):
+    """``with LedFleet(screens, dispatcher_url, LedOptions(seed=1)).run() as fleet:``.
+
+    Its ``url`` is the push app's base URL once started (with push screens)."""
+
+    kind = "fleet"
 
     def __init__(self, screens: Iterable[ScreenSpec], dispatcher: str,
                  options: LedOptions | None = None) -> None:
+        super().__init__()
         self.options = opts = options or LedOptions()
         self.screens = list(screens)
         ids = [spec.id for spec in self.screens]
@@ -65,32 +70,20 @@ class LedFleet:
         self.controllers = {spec.id: Controller(spec, self.context, token)
                             for spec in self.screens}
         self.app: Starlette = build_app(self)
-        self.url: str | None = None  # the push app's base URL once started
-        self._server: BackgroundServer | None = None
-        self._epoch = 0  # recurring jobs of an earlier start or reset stop themselves
-        self._state = "new"  # -> "running" -> "stopped" (a fleet starts once)
 
     # Lifecycle -----------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int | None = None) -> LedFleet:
         """Serve the push endpoints (when there are push screens), boot, start the clock."""
-        if self._state != "new":
-            raise RuntimeError(f"a fleet starts once (this one is {self._state})")
-        self._state = "running"
+        self._starting()
         if any(s.controller == "push" for s in self.screens):
-            self._server = BackgroundServer(self.app, host=host, port=port).start()
-            self.url = self._server.url
+            self._serve(host, port)
         self._begin()
         return self
 
     def stop(self) -> None:
         """Stop every controller and the push app; the stats stay readable."""
-        self._state = "stopped"
-        self._epoch += 1
-        self.scheduler.close()
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        self._stop_runs()
         self.context.http.close()
 
     @contextmanager
@@ -112,11 +105,7 @@ class LedFleet:
         """Forget counters, playlists, media, plays and unsent reports; restart the clock
         (at ``start``, or now) and the offline plan, then boot again. Batch ids of the new
         run differ from the old ones, so a dispatcher that saw them does not drop them."""
-        if self._state != "running":
-            raise RuntimeError("reset a running fleet")
-        self._epoch += 1
-        self.scheduler.clear()
-        self.scheduler.wait_idle(timeout=2 * self.options.http_timeout_s)
+        self._next_run(idle_timeout=2 * self.options.http_timeout_s)
         self.tally.reset()
         self.context.clock = self._new_clock()
         self.context.offline = OfflinePlan(self.controllers, self.options)
@@ -125,12 +114,15 @@ class LedFleet:
             controller.reset(token)
         self._begin()
 
+    def sim_clock(self) -> SimClock:
+        return self.context.clock
+
     def _new_clock(self) -> SimClock:
         start = self.options.start or datetime.now(UTC).replace(microsecond=0)
         return SimClock(start, self.options.time_scale, self.options.until)
 
     def _begin(self) -> None:
-        epoch, opts = self._epoch, self.options
+        current, opts = self._current(), self.options
         pulls = [c for c in self.controllers.values() if c.spec.controller == "pull"]
         booted = Semaphore(0)
         for controller in pulls:
@@ -140,10 +132,6 @@ class LedFleet:
             if not booted.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 break
         self.context.clock.run()
-
-        def current() -> bool:
-            return self._epoch == epoch
-
         for screen, controller in self.controllers.items():
             if controller.spec.controller == "pull":
                 every(self.scheduler, opts.poll_every_s,
@@ -173,10 +161,6 @@ class LedFleet:
         return controller.accept_push(authorization, body)
 
     # Inspection ----------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        """The simulated time (UTC)."""
-        return from_us(self.context.clock.now_us())
 
     def stats(self) -> dict[str, Any]:
         """Counters of the whole fleet since start or reset.
@@ -208,16 +192,6 @@ class LedFleet:
         """One controller: version, etag, online, plays by item, buffered, pending."""
         controller = self.controllers.get(screen_id)
         return None if controller is None else controller.summary()
-
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0,
-                 interval: float = 0.02) -> bool:
-        """Wait until ``predicate(self.stats())``; False on timeout."""
-        return wait_until(lambda: predicate(self.stats()), timeout, interval)
-
-    def wait_for_clock(self, moment: datetime, timeout: float = 10.0) -> bool:
-        """Wait until the simulated clock reaches ``moment``; False on timeout (or when
-        ``until`` is earlier)."""
-        return self.context.clock.wait_until(to_us(moment), timeout)
 
     def wait_for_reports(self, timeout: float = 10.0) -> bool:
         """Wait until every play up to the simulated time of the call is acknowledged

@@ -7,12 +7,13 @@ given exactly those (:func:`read_screens` reads them from a CSV file for the CLI
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, cast
+
+from dispatcher.sandbox import option_checks as check
+from dispatcher.sandbox.csv_rows import csv_rows
 
 ControllerKind = Literal["pull", "push"]
 CONTROLLER_KINDS: tuple[ControllerKind, ...] = ("pull", "push")
@@ -67,57 +68,30 @@ class LedOptions:
     boot_timeout_s: float = 10.0  # the first polls before the clock starts
 
     def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        check.refuse(_problems(self))
 
 
 def _problems(options: LedOptions) -> list[str]:
-    problems = [f"{name} must be a fraction from 0 to 1, got {value}"
-                for name, value in (("offline_rate", options.offline_rate),
-                                    ("replay_rate", options.replay_rate))
-                if not (math.isfinite(value) and 0 <= value <= 1)]
-    for name in ("time_scale", "poll_every_s", "report_every_s", "http_timeout_s"):
-        value = getattr(options, name)
-        if not (math.isfinite(value) and value > 0):
-            problems.append(f"{name} must be a positive number, got {value}")
-    for name in ("offline_s", "offline_within_s", "boot_timeout_s"):
-        value = getattr(options, name)
-        if not (math.isfinite(value) and value >= 0):
-            problems.append(f"{name} must be a non-negative number, got {value}")
-    if options.max_batch < 1 or options.workers < 1:
-        problems.append("max_batch and workers must be at least 1")
-    for name in ("start", "until"):
-        value = getattr(options, name)
-        if value is not None and value.utcoffset() is None:
-            problems.append(f"{name} must be timezone-aware, got {value.isoformat()}")
-    if (options.start is not None and options.until is not None
-            and options.start.utcoffset() is not None and options.until.utcoffset() is not None
-            and options.until <= options.start):
-        problems.append("until must be after start")
-    return problems
+    return (check.fractions(options, ("offline_rate", "replay_rate"))
+            + check.positive(options, ("time_scale", "poll_every_s", "report_every_s",
+                                 "http_timeout_s"))
+            + check.non_negative(options, ("offline_s", "offline_within_s", "boot_timeout_s"))
+            + check.at_least_one(options, ("max_batch", "workers"))
+            + check.clock_window(options))
 
 
 def read_screens(path: str | Path) -> list[ScreenSpec]:
     """Screens from a CSV file with a header row ``id,token,controller`` (extra columns
     are ignored); a ValueError names the line of the first problem."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in SCREEN_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} "
-                             f"(need {','.join(SCREEN_COLUMNS)})")
-        screens: list[ScreenSpec] = []
-        seen: set[str] = set()
-        for row in reader:
-            line = reader.line_num
-            try:
-                spec = ScreenSpec((row["id"] or "").strip(), (row["token"] or "").strip(),
-                                  cast(ControllerKind, (row["controller"] or "").strip()))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{line}: {exc}") from None
-            if spec.id in seen:
-                raise ValueError(f"{path}:{line}: screen {spec.id} listed twice")
-            seen.add(spec.id)
-            screens.append(spec)
+    screens: list[ScreenSpec] = []
+    seen: set[str] = set()
+    for where, row in csv_rows(path, SCREEN_COLUMNS):
+        try:
+            spec = ScreenSpec(row["id"], row["token"], cast(ControllerKind, row["controller"]))
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if spec.id in seen:
+            raise ValueError(f"{where}: screen {spec.id} listed twice")
+        seen.add(spec.id)
+        screens.append(spec)
     return screens

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from dispatcher.sandbox.counters import group
+
 
 class Tally:
     """A thread-safe Counter of dotted names."""
@@ -40,14 +42,6 @@ class Tally:
         with self._lock:
             self._counts.clear()
             self._plays.clear()
-
-
-def group(counts: Mapping[str, int], prefix: str, keys: tuple[str, ...] = ()) -> dict[str, int]:
-    """The counters under ``prefix.``, without it; ``keys`` are listed even when zero."""
-    dotted = prefix + "."
-    found = {k.removeprefix(dotted): v for k, v in counts.items()
-             if k.startswith(dotted) and "." not in k.removeprefix(dotted)}
-    return {key: found.get(key, 0) for key in keys} | dict(sorted(found.items()))
 
 
 def fleet_stats(tally: Tally, screens: Mapping[str, int], backlog: Mapping[str, int],

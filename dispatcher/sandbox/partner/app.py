@@ -7,7 +7,6 @@ or the sandbox is closing.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dispatcher.sandbox.partner.options import NOTICES_PATH
+from dispatcher.sandbox.serving import hold
 
 if TYPE_CHECKING:
     from dispatcher.sandbox.partner.server import PartnerSandbox
@@ -41,7 +41,8 @@ class _Api:
         body = await request.body()
         headers = {key.lower(): value for key, value in request.headers.items()}
         outcome = self.sandbox.receive(headers, body)
-        await self._pause(request, self.sandbox.options.latency_ms / 1000 + outcome.delay)
+        await hold(request, self.sandbox.options.latency_ms / 1000 + outcome.delay,
+                   self.sandbox.closing)
         return JSONResponse(dict(outcome.body), outcome.status, headers=dict(outcome.headers))
 
     async def stats(self, request: Request) -> Response:
@@ -53,15 +54,3 @@ class _Api:
     async def reset(self, request: Request) -> Response:
         self.sandbox.reset()
         return JSONResponse({"reset": True})
-
-    async def _pause(self, request: Request, seconds: float) -> None:
-        if seconds <= 0.25:
-            if seconds > 0:
-                await asyncio.sleep(seconds)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while (left := deadline - loop.time()) > 0 and not self.sandbox.closing.is_set():
-            await asyncio.sleep(min(left, 0.1))
-            if await request.is_disconnected():
-                return

@@ -8,9 +8,10 @@ people and fails the same notices, whatever order concurrent requests arrive in.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
+
+from dispatcher.sandbox import option_checks as check
 
 SANDBOX_PARTNER_SECRET = "sandbox-partner-secret"
 NOTICES_PATH = "/notices"
@@ -45,9 +46,7 @@ class PartnerOptions:
     ack_workers: int = 4
 
     def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        check.refuse(_problems(self))
 
 
 @dataclass(frozen=True)
@@ -81,24 +80,15 @@ def fails(options: PartnerOptions, notice_id: str) -> bool:
 
 
 def _problems(options: PartnerOptions) -> list[str]:
-    fractions = {name: getattr(options, name)
-                 for name in ("error_rate", "timeout_rate", "reject_rate", "fail_rate")}
-    problems = [f"{name} must be a fraction from 0 to 1, got {value}"
-                for name, value in fractions.items()
-                if not (math.isfinite(value) and 0 <= value <= 1)]
-    if options.error_rate + options.timeout_rate > 1:
-        problems.append("error_rate + timeout_rate must not exceed 1")
-    for name in ("latency_ms", "timeout_delay_s", "ack_delay_s", "ack_backoff_s"):
-        value = getattr(options, name)
-        if not (math.isfinite(value) and value >= 0):
-            problems.append(f"{name} must be a non-negative number, got {value}")
-    for name in ("throttle_every", "throttle_burst", "ack_retries"):
-        if getattr(options, name) < 0:
-            problems.append(f"{name} must not be negative")
+    problems = (
+        check.fractions(options, ("error_rate", "timeout_rate", "reject_rate", "fail_rate"))
+        + check.sum_over_one(options, "error_rate", "timeout_rate")
+        + check.non_negative(options, ("latency_ms", "timeout_delay_s", "ack_delay_s",
+                                       "ack_backoff_s"))
+        + check.negative_counts(options, ("throttle_every", "throttle_burst", "ack_retries")))
     if options.ack_workers < 1 or options.ack_timeout_s <= 0 or options.max_age_s <= 0:
         problems.append("ack_workers, ack_timeout_s and max_age_s must be positive")
-    if options.max_rate is not None and not options.max_rate > 0:
-        problems.append(f"max_rate must be positive messages per second, got {options.max_rate}")
+    problems += check.max_rate(options)
     if not options.secret:
         problems.append("secret must not be empty")
     return problems

@@ -23,7 +23,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
@@ -34,7 +33,7 @@ from dispatcher.sandbox.partner.acks import Ack, AckPoster, sign
 from dispatcher.sandbox.partner.app import build_app
 from dispatcher.sandbox.partner.options import PartnerOptions, fails, fate, refuses
 from dispatcher.sandbox.partner.stats import Outcome, stats_of
-from dispatcher.sandbox.serving import serve_in_background
+from dispatcher.sandbox.serving import HoldingSandbox
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 FAILED_TEXT = "the app could not show the notice (simulated)"
@@ -48,7 +47,7 @@ class Notice(NamedTuple):
     accepted_at: float  # unix time
 
 
-class PartnerSandbox:
+class PartnerSandbox(HoldingSandbox):
     """State and behaviour of the partner endpoint; ``.app`` is its ASGI app."""
 
     def __init__(self, options: PartnerOptions | None = None) -> None:
@@ -98,15 +97,6 @@ class PartnerSandbox:
     def wait_for_acks(self, timeout: float = 10.0) -> bool:
         """Wait until every acknowledgement has been posted or given up; False on timeout."""
         return self.scheduler.wait_idle(timeout)
-
-    def serve(self, host: str = "127.0.0.1", port: int | None = None
-              ) -> AbstractContextManager[str]:
-        """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
-        return serve_in_background(self, host, port, before_stop=self.closing.set)
-
-    def close(self) -> None:
-        self.closing.set()
-        self.scheduler.close()
 
     # Behaviour behind the API --------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dispatcher.sandbox.serving import hold
 from dispatcher.sandbox.twilio.store import Query
 from dispatcher.sandbox.twilio.wire import (
     API_VERSION,
@@ -151,20 +152,9 @@ class _Api:
         return None
 
     async def _answer(self, request: Request, outcome: Outcome) -> Response:
-        await self._pause(request, self.options.latency_ms / 1000 + outcome.delay)
+        await hold(request, self.options.latency_ms / 1000 + outcome.delay,
+                   self.sandbox.closing)
         return JSONResponse(outcome.body, outcome.status, headers=dict(outcome.headers))
-
-    async def _pause(self, request: Request, seconds: float) -> None:
-        if seconds <= 0.25:
-            if seconds > 0:
-                await asyncio.sleep(seconds)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while (left := deadline - loop.time()) > 0 and not self.sandbox.closing.is_set():
-            await asyncio.sleep(min(left, 0.1))
-            if await request.is_disconnected():
-                return
 
 
 def _basic_auth(header: str) -> tuple[str, str]:

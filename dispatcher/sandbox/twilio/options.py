@@ -7,9 +7,10 @@ whatever order concurrent requests happen to draw in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from dispatcher.sandbox import option_checks as check
 
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -60,30 +61,20 @@ class TwilioOptions:
     callback_statuses: frozenset[str] = frozenset({"sent", "delivered", "undelivered"})
 
     def __post_init__(self) -> None:
-        problems = list(_problems(self))
-        if problems:
-            raise ValueError("; ".join(problems))
+        check.refuse(_problems(self))
 
 
 def _problems(options: TwilioOptions) -> list[str]:
-    problems = [f"{name} must be a fraction from 0 to 1, got {value}"
-                for name, value in (("error_rate", options.error_rate),
-                                    ("timeout_rate", options.timeout_rate),
-                                    ("undelivered_rate", options.undelivered_rate))
-                if not (math.isfinite(value) and 0 <= value <= 1)]
-    if options.error_rate + options.timeout_rate > 1:
-        problems.append("error_rate + timeout_rate must not exceed 1")
-    for name in ("latency_ms", "timeout_delay_s", "callback_delay_s", "callback_backoff_s"):
-        value = getattr(options, name)
-        if not (math.isfinite(value) and value >= 0):
-            problems.append(f"{name} must be a non-negative number, got {value}")
-    for name in ("throttle_every", "throttle_burst", "callback_retries"):
-        if getattr(options, name) < 0:
-            problems.append(f"{name} must not be negative")
+    problems = (
+        check.fractions(options, ("error_rate", "timeout_rate", "undelivered_rate"))
+        + check.sum_over_one(options, "error_rate", "timeout_rate")
+        + check.non_negative(options, ("latency_ms", "timeout_delay_s", "callback_delay_s",
+                                       "callback_backoff_s"))
+        + check.negative_counts(options, ("throttle_every", "throttle_burst",
+                                          "callback_retries")))
     if options.callback_workers < 1 or options.callback_timeout_s <= 0:
         problems.append("callback_workers and callback_timeout_s must be positive")
-    if options.max_rate is not None and not options.max_rate > 0:
-        problems.append(f"max_rate must be positive messages per second, got {options.max_rate}")
+    problems += check.max_rate(options)
     if not options.account_sid.startswith("AC") or not options.auth_token:
         problems.append('account_sid must start with "AC" and auth_token must not be empty')
     return problems

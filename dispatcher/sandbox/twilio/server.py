@@ -23,7 +23,6 @@ import json
 import threading
 import uuid
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -32,7 +31,7 @@ from starlette.applications import Starlette
 from channels.sms.segments import count_segments
 from dispatcher.sandbox.callbacks import Scheduler, Webhook, WebhookPoster
 from dispatcher.sandbox.faults import Fate, FaultPlan, RateLimit
-from dispatcher.sandbox.serving import serve_in_background
+from dispatcher.sandbox.serving import HoldingSandbox
 from dispatcher.sandbox.twilio.app import build_app
 from dispatcher.sandbox.twilio.options import MAGIC_TO_NUMBERS, SANDBOX_POOL_NUMBER, TwilioOptions
 from dispatcher.sandbox.twilio.store import MessageStore, StoredMessage
@@ -53,7 +52,7 @@ FAULT_KINDS = ("error_500", "error_503", "error_created", "timeout", "throttle",
                "undelivered")
 
 
-class TwilioSandbox:
+class TwilioSandbox(HoldingSandbox):
     """The sandbox's state and behaviour; ``.app`` is its ASGI app.
 
     ``with TwilioSandbox(TwilioOptions(seed=1)).serve() as url:`` runs it on a free
@@ -131,15 +130,9 @@ class TwilioSandbox:
         """Wait until every status change and webhook has run; False on timeout."""
         return self.scheduler.wait_idle(timeout)
 
-    def serve(self, host: str = "127.0.0.1", port: int | None = None
-              ) -> AbstractContextManager[str]:
-        """Run on ``host:port`` (a free port by default) in a thread; yield the base URL."""
-        return serve_in_background(self, host, port, before_stop=self.closing.set)
-
     def close(self) -> None:
         """Stop the webhook threads and close the log; the state stays readable."""
-        self.closing.set()
-        self.scheduler.close()
+        super().close()
         with self._log_lock:
             if self._log is not None:
                 self._log.close()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+
+from dispatcher.sandbox import option_checks as check
 
 SANDBOX_APPID = "wxsandbox0000001"
 SANDBOX_APPSECRET = "sandbox-appsecret"
@@ -81,34 +82,24 @@ class WeChatOptions:
     fav_rate: float = 0.02  # of readers who add the article to favourites
 
     def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ValueError("; ".join(problems))
+        check.refuse(_problems(self))
 
 
 def _problems(options: WeChatOptions) -> list[str]:
-    problems = [f"{name} must be a fraction from 0 to 1, got {value}"
-                for name in ("tag_fraction", "throttle_rate", "system_error_rate",
-                             "error_rate", "template_block_rate", "template_fail_rate",
-                             "duplicate_event_rate", "read_rate", "read_decay", "share_rate",
-                             "fav_rate")
-                if not (math.isfinite(value := getattr(options, name)) and 0 <= value <= 1)]
-    if options.throttle_rate + options.system_error_rate > 1:
-        problems.append("throttle_rate + system_error_rate must not exceed 1")
-    if options.template_block_rate + options.template_fail_rate > 1:
-        problems.append("template_block_rate + template_fail_rate must not exceed 1")
-    for name in ("event_delay_s", "event_backoff_s"):
-        if not (math.isfinite(value := getattr(options, name)) and value >= 0):
-            problems.append(f"{name} must be a non-negative number, got {value}")
-    for name in ("token_ttl_s", "event_timeout_s"):
-        if not (math.isfinite(value := getattr(options, name)) and value > 0):
-            problems.append(f"{name} must be positive, got {value}")
-    for name in ("token_expiry_every", "event_retries", "monthly_broadcasts"):
-        if getattr(options, name) < 0:
-            problems.append(f"{name} must not be negative")
-    if options.mass_per_minute < 1 or options.event_workers < 1:
-        problems.append("mass_per_minute and event_workers must be at least 1")
-    return problems + _account_problems(options) + _content_problems(options)
+    return (
+        check.fractions(options, ("tag_fraction", "throttle_rate", "system_error_rate",
+                                  "error_rate", "template_block_rate", "template_fail_rate",
+                                  "duplicate_event_rate", "read_rate", "read_decay",
+                                  "share_rate", "fav_rate"))
+        + check.sum_over_one(options, "throttle_rate", "system_error_rate")
+        + check.sum_over_one(options, "template_block_rate", "template_fail_rate")
+        + check.non_negative(options, ("event_delay_s", "event_backoff_s"))
+        + check.failing(options, ("token_ttl_s", "event_timeout_s"), check.is_positive,
+                        "positive")
+        + check.negative_counts(options, ("token_expiry_every", "event_retries",
+                                          "monthly_broadcasts"))
+        + check.at_least_one(options, ("mass_per_minute", "event_workers"))
+        + _account_problems(options) + _content_problems(options))
 
 
 def _account_problems(options: WeChatOptions) -> list[str]:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from common import scratch_schema  # bench/common.py: the script's folder is on the path
+from common import samples_ms, scratch_schema  # bench/common.py: the script's folder is on the path
 from sqlalchemy import Engine, func, insert, select, text
 
 from dispatcher.delivery import log as delivery_log
@@ -81,12 +81,8 @@ def build(engine: Engine, rows: int, rng: random.Random) -> None:
 
 
 def timed(call: Callable[[], object], repeat: int) -> tuple[float, float]:
-    call()
-    spent = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        spent.append((time.perf_counter() - started) * 1000)
+    """Median and slowest in ms of ``repeat`` calls after one warm-up call."""
+    spent = samples_ms(call, repeat)
     return statistics.median(spent), max(spent)
 
 

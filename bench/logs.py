@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from common import samples_ms  # bench/common.py: the script's folder is on the path
 from sqlalchemy import Engine
 
 from dispatcher.delivery import log as delivery_log
@@ -224,13 +225,7 @@ def insert_rows(conn: sqlite3.Connection, runs: list[Run], rows: int) -> int:
 
 def timed(call: Callable[[], object], repeat: int) -> tuple[float, float]:
     """Median and p95 (nearest rank) in ms of ``repeat`` calls after one warm-up call."""
-    call()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
+    times = sorted(samples_ms(call, repeat))
     return statistics.median(times), times[math.ceil(0.95 * len(times)) - 1]
 
 

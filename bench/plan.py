@@ -17,18 +17,12 @@ import argparse
 import os
 import platform
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from common import campaign_text, run_child
-
-from dispatcher.demo import contact_samples as samples
+from common import import_and_plan
 
 ROOT = Path(__file__).resolve().parents[1]
-DISPATCHER = [sys.executable, "-m", "dispatcher"]
-CAMPAIGN = campaign_text("bench", "Benchmark")
 COPY_COLUMNS = ("run_id", "channel", "placement", "target", "occurrence", "status", "reason",
                 "detail", "contact_id", "attempts", "updated_at")
 
@@ -61,21 +55,11 @@ def bench_size(size: int, out: Path) -> dict[str, float]:
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob("*.db*"):
         stale.unlink()
-    csv_path = out / f"contacts-{size}.csv"
-    if not csv_path.exists():
-        samples.write_csv(csv_path, size, seed=7)
-    (work / "bench.toml").write_text(CAMPAIGN, encoding="utf-8")
     db = work / "bench.db"
     env = {**os.environ, "DISPATCHER_DATABASE_URL": f"sqlite:///{db}",
            "DISPATCHER_CONFIG": str(ROOT / "config.toml")}
-    import_s, import_rss = run_child(
-        [*DISPATCHER, "contacts", "import", str(csv_path), "--list", "everyone"], env)
-    run_child([*DISPATCHER, "campaign", "apply", str(work / "bench.toml")], env)
-    subprocess.run([*DISPATCHER, "user", "add", "bench", "--role", "approver",
-                    "--password-stdin"], env=env, input=b"bench password\n", check=True,
-                   stdout=subprocess.DEVNULL)
-    run_child([*DISPATCHER, "campaign", "approve", "bench", "--by", "bench"], env)
-    plan_s, plan_rss = run_child([*DISPATCHER, "campaign", "plan", "bench"], env)
+    (import_s, import_rss), (plan_s, plan_rss) = import_and_plan("bench", "Benchmark", size,
+                                                                 out, work, env)
     raw_s, rows = raw_insert_seconds(db, work / "baseline.db")
     return {"size": size, "import_s": import_s, "contacts_per_s": size / import_s,
             "import_rss_mb": import_rss / 2**20, "rows": rows, "plan_s": plan_s,

@@ -26,28 +26,24 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 import requests
-from common import campaign_text, run_child, wait_up
+from common import DISPATCHER, import_and_plan, wait_up
 from sqlalchemy import Engine, create_engine, text
 
-from dispatcher.demo import contact_samples as samples
 from dispatcher.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from dispatcher.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-DISPATCHER = [sys.executable, "-m", "dispatcher"]
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = "bench_scale"
 BROKER = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 TOKEN_VARIABLE = "BENCH_TWILIO_TOKEN"
-CAMPAIGN = campaign_text("scale", "Scale benchmark")
 
 
 def database_url(keep: bool) -> str:
@@ -96,12 +92,6 @@ queued_tasks = 16
 def child_env(config: Path) -> dict[str, str]:
     return {**os.environ, "DISPATCHER_CONFIG": str(config), "DISPATCHER_DATABASE_URL": "",
             TOKEN_VARIABLE: SANDBOX_AUTH_TOKEN, "BENCH_BROKER": BROKER}
-
-
-def run_child_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    seconds, rss = run_child(args, env)
-    return seconds, rss / 2**20
 
 
 def cpu_seconds(pid: int) -> float:
@@ -179,18 +169,9 @@ def measure_limit(env: dict[str, str], log: Path, seconds: float, logs: Path) ->
 
 def plan_targets(targets: int, out: Path, env: dict[str, str], engine: Engine) -> None:
     """Import ``targets`` contacts and plan one SMS campaign to them, in child processes."""
-    csv_path = out / f"contacts-{targets}.csv"
-    if not csv_path.exists():
-        samples.write_csv(csv_path, targets, seed=7)
-    (out / "scale.toml").write_text(CAMPAIGN, encoding="utf-8")
-    import_s, import_rss = run_child_mb([*DISPATCHER, "contacts", "import", str(csv_path),
-                                         "--list", "everyone"], env)
-    run_child_mb([*DISPATCHER, "campaign", "apply", str(out / "scale.toml")], env)
-    subprocess.run([*DISPATCHER, "user", "add", "bench", "--role", "approver",
-                    "--password-stdin"], env=env, input=b"bench password\n", check=True,
-                   stdout=subprocess.DEVNULL)
-    run_child_mb([*DISPATCHER, "campaign", "approve", "scale", "--by", "bench"], env)
-    plan_s, plan_rss = run_child_mb([*DISPATCHER, "campaign", "plan", "scale"], env)
+    (import_s, import_bytes), (plan_s, plan_bytes) = import_and_plan(
+        "scale", "Scale benchmark", targets, out, out, env)
+    import_rss, plan_rss = import_bytes / 2**20, plan_bytes / 2**20
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'planned'")
                             ).scalar_one()

@@ -1,7 +1,8 @@
 """Helpers for tests of the dispatcher and of third-party channel plugins.
 
 They drive the public functions exactly as the CLI does: parse a campaign file's text
-with the installed (unconfigured) channels, store it, and plan one firing.
+with the installed (unconfigured) channels, store it, and plan one firing;
+:func:`campaign_text` writes such a file from its placements' mappings.
 :func:`check_channel` checks a plugin against the channel contract, in the plugin's own
 tests (docs/writing-a-channel.md), with :func:`sample_inventory` to plan from.
 """
@@ -13,12 +14,12 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any, Protocol, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from channels.base import (
     SKIP_REASONS,
@@ -47,8 +48,10 @@ from dispatcher import registry
 from dispatcher.approval import lifecycle
 from dispatcher.campaigns.model import Campaign, parse_campaign
 from dispatcher.campaigns.versions import load_stored
+from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.planning.campaign_store import apply_campaign
 from dispatcher.planning.planner import PlanResult, plan_run
+from dispatcher.storage.tables import deliveries
 
 T = TypeVar("T")
 
@@ -62,27 +65,86 @@ def unconfigured_channel(name: str) -> Channel:
 
 
 def store_campaign(engine: Engine, text: str, file: str = "campaign.toml",
-                   approve_as: str | None = "approver") -> Campaign:
-    """Parse ``text`` (AssertionError listing the problems if any), store it, and approve
-    the stored version as ``approve_as`` (None leaves it awaiting approval)."""
+                   approve_as: str | None = "approver", actor: str = "planner") -> Campaign:
+    """Parse ``text`` (AssertionError listing the problems if any), store it as ``actor``,
+    and approve the stored version as ``approve_as`` (None leaves it awaiting approval)."""
     campaign, issues = parse_campaign(text, file, default_timezone="Asia/Shanghai",
                                       channel_for=unconfigured_channel,
                                       context=ValidationContext())
     assert campaign is not None, "\n".join(map(str, issues))
-    apply_campaign(engine, campaign, file, text, actor="planner")
+    apply_campaign(engine, campaign, file, text, actor=actor)
     if approve_as is not None:
         lifecycle.approve(engine, campaign.id, approve_as)
     return campaign
 
 
-def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) -> PlanResult:
-    """Store the campaign in ``text`` and plan its firing at ``fire_time``."""
-    stored = store_campaign(engine, text)
-    campaign, version = load_stored(engine, stored.id)
+def plan_stored(engine: Engine, campaign_id: str, fire_time: datetime = FIRE_TIME
+                ) -> PlanResult:
+    """Plan the firing at ``fire_time`` of the stored campaign's current version."""
+    campaign, version = load_stored(engine, campaign_id)
     return plan_run(engine, campaign, version, fire_time, unconfigured_channel)
 
 
+def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) -> PlanResult:
+    """Store the campaign in ``text`` and plan its firing at ``fire_time``."""
+    return plan_stored(engine, store_campaign(engine, text).id, fire_time)
+
+
+def delivery_ids(engine: Engine) -> list[int]:
+    """Every delivery row's id, in the order of the rows' addresses."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
+                    .scalars())
+
+
+def fail_first(engine: Engine, count: int, code: str) -> None:
+    """The first ``count`` delivery rows (by address) failed with the provider's ``code``."""
+    failed = [Transition("failed", delivery_id=row, code=code)
+              for row in delivery_ids(engine)[:count]]
+    with engine.begin() as conn:
+        advance(conn, failed, actor="engine")
+
+
+# Campaign files -----------------------------------------------------------------------------
+
+LOCAL_START = datetime(2019, 6, 3, 9)  # no offset: 09:00 in the campaign's time zone
 DRIVE_START = datetime(2019, 6, 3, 9, tzinfo=SHANGHAI)
+
+
+def toml_text(value: object) -> str:
+    """``value`` as TOML: mappings as inline tables, dates and times bare (a naive
+    datetime is a local date-time), strings, numbers and booleans as :func:`toml_value`."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{key} = {toml_text(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(toml_text, value)) + "]"
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return toml_value(value)
+
+
+def campaign_text(campaign_id: str, *placements: Mapping[str, object], title: str = "Drive",
+                  owner: str = "Publicity", timezone: str | None = None,
+                  start: datetime = LOCAL_START, **schedule: object) -> str:
+    """A campaign file: its ``[schedule]`` is ``start`` then ``schedule`` (``end``, ``cron``,
+    ``send_window``, ``misfire``), one ``[[placements]]`` table a mapping of ``placements``;
+    without ``timezone`` it is in the importer's default time zone."""
+    lines = [f"id = {toml_text(campaign_id)}", f"title = {toml_text(title)}",
+             f"owner = {toml_text(owner)}"]
+    if timezone is not None:
+        lines.append(f"timezone = {toml_text(timezone)}")
+    lines.append("[schedule]")
+    lines += [f"{key} = {toml_text(value)}" for key, value in {"start": start, **schedule}.items()]
+    for placement in placements:
+        lines.append("[[placements]]")
+        lines += [f"{key} = {toml_text(value)}" for key, value in placement.items()]
+    return "\n".join(lines) + "\n"
+
+
+def sms_placement(*lists: str, body: str = "Report gang crime: call 110.",
+                  **audience: object) -> dict[str, object]:
+    """An SMS placement to the contact ``lists``, narrowed by ``audience`` (areas, tags...)."""
+    return {"channel": "sms", "audience": {"lists": list(lists), **audience}, "body": body}
 
 
 def sms_campaign_text(campaign_id: str = "drive", start: datetime = DRIVE_START, *,
@@ -91,20 +153,16 @@ def sms_campaign_text(campaign_id: str = "drive", start: datetime = DRIVE_START,
                       audience_list: str = "residents", title: str = "Drive",
                       owner: str = "Publicity") -> str:
     """A campaign file in Shanghai time with one SMS placement to ``audience_list``."""
-    def moment(value: datetime) -> str:
-        return value.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+    def moment(value: datetime) -> datetime:
+        return value.astimezone(SHANGHAI).replace(microsecond=0)
 
-    lines = [f'id = "{campaign_id}"', f"title = {toml_value(title)}",
-             f"owner = {toml_value(owner)}",
-             'timezone = "Asia/Shanghai"', "[schedule]", f"start = {moment(start)}",
-             f'misfire = "{misfire}"']
+    schedule: dict[str, object] = {"misfire": misfire}
     if end is not None:
-        lines.append(f"end = {moment(end)}")
+        schedule["end"] = moment(end)
     if cron is not None:
-        lines.append(f'cron = "{cron}"')
-    lines += ["[[placements]]", 'channel = "sms"',
-              f'audience = {{ lists = ["{audience_list}"] }}', f"body = {toml_value(body)}"]
-    return "\n".join(lines) + "\n"
+        schedule["cron"] = cron
+    return campaign_text(campaign_id, sms_placement(audience_list, body=body), title=title,
+                         owner=owner, timezone="Asia/Shanghai", start=moment(start), **schedule)
 
 
 def sandbox_config_text(database_url: str, api_base: str, public_url: str, *,

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, text
 
 from dispatcher.audience.contacts import import_contacts
+from dispatcher.context import AppContext
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.storage.db import make_engine
-from dispatcher.storage.tables import deliveries
-from dispatcher.testing import plan_campaign
+from dispatcher.testing import campaign_text, delivery_ids, plan_campaign, sms_placement
 
 POSTGRES_URL = os.environ.get(
     "DISPATCHER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -78,12 +78,31 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
+def _disposed(engine: Engine) -> Iterator[Engine]:
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """A migrated engine on each database."""
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
+    yield from _disposed(make_engine(db_url))
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """A migrated engine on SQLite only, for a module whose ``engine`` is this one."""
+    yield from _disposed(make_engine(sqlite_url))
+
+
+@pytest.fixture
+def cli_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
+    """The CLI's context over ``tmp_path/config.toml``: an SQLite database ``cli.db``
+    beside it, whatever ``DISPATCHER_DATABASE_URL`` says outside the test."""
+    monkeypatch.delenv("DISPATCHER_DATABASE_URL", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "sqlite:///cli.db"\n', encoding="utf-8")
+    return AppContext(config_path=str(config))
 
 
 ImportList = Callable[[str, str], None]
@@ -101,17 +120,15 @@ def import_list(engine: Engine, tmp_path: Path) -> ImportList:
     return run
 
 
-SMS_DRIVE = '''
-id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report gang crime: call 110. Reply TD to stop."
-'''
+@pytest.fixture
+def resident(engine: Engine, import_list: ImportList) -> Engine:
+    """``engine`` with one contact, +8613800000001, on the list "residents"."""
+    import_list("residents", "phone,area,district\n13800000001,,\n")
+    return engine
+
+
+SMS_DRIVE = campaign_text("drive", sms_placement(
+    "residents", body="Report gang crime: call 110. Reply TD to stop."))
 RESIDENTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
 
 
@@ -121,9 +138,7 @@ def sms_rows(engine: Engine, import_list: ImportList) -> list[int]:
     to 3): their delivery row ids, in the order of their numbers."""
     import_list("residents", RESIDENTS)
     plan_campaign(engine, SMS_DRIVE)
-    with engine.connect() as conn:
-        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                    .scalars())
+    return delivery_ids(engine)
 
 
 @pytest.fixture

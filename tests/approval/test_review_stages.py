@@ -37,9 +37,9 @@ from dispatcher.storage.tables import audit_log, deliveries, review_approvals
 from dispatcher.storage.tables import runs as runs_table
 from dispatcher.testing import DRIVE_START, sms_campaign_text, unconfigured_channel
 from dispatcher.web.app import create_app
+from tests.web.test_pages import PASSWORD, sign_in
 
 STAGES = ("初审", "复审")
-PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parents[2]
 DRIVE = REPO / "campaigns" / "pingan-ding.toml"
 CONTACTS = "phone,area,district\n13800000001,,\n13800000002,,\n13800000003,,\n"
@@ -253,21 +253,6 @@ def browser(engine: Engine, stages: tuple[str, ...] = STAGES,
                            "review": {"stages": list(stages)}})
     app = create_app(engine, config, registry.build_channels({}))
     return TestClient(app, follow_redirects=False, headers={"Accept-Language": language})
-
-
-def sign_in(client: TestClient, name: str) -> str:
-    """Sign ``name`` in; returns the session's CSRF token."""
-    token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"name": name, "password": PASSWORD,
-                                           "csrf": token, "next": "/campaigns"})
-    assert response.status_code == 303, response.text
-    return csrf_of(client.get("/campaigns/drive").text)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 def buttons(html: str) -> set[str]:

@@ -16,22 +16,19 @@ from dispatcher.planning import runs
 from dispatcher.planning.planner import plan_run
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.storage.tables import deliveries
-from dispatcher.testing import store_campaign, unconfigured_channel
+from dispatcher.testing import (
+    campaign_text,
+    sms_placement,
+    store_campaign,
+    unconfigured_channel,
+)
 
 DAY = datetime(2019, 6, 3, 1, tzinfo=UTC)
 
 
-def campaign(name: str, lists: str = '"residents"') -> str:
-    return f'''id = "{name}"
-title = "{name}"
-owner = "dept-{name}"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = {{ lists = [{lists}] }}
-body = "{name}: report crime, call 110."
-'''
+def campaign(name: str, lists: str = "residents") -> str:
+    return campaign_text(name, sms_placement(lists, body=f"{name}: report crime, call 110."),
+                         title=name, owner=f"dept-{name}")
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def people(engine: Engine) -> Engine:
 
 
 def plan(engine: Engine, name: str, day: int, cap: FrequencyCap | None,
-         lists: str = '"residents"') -> dict[str, int]:
+         lists: str = "residents") -> dict[str, int]:
     store_campaign(engine, campaign(name, lists))
     stored, version = load_stored(engine, name)
     result = plan_run(engine, stored, version, DAY + timedelta(days=day), unconfigured_channel,
@@ -54,7 +51,7 @@ def plan(engine: Engine, name: str, day: int, cap: FrequencyCap | None,
 def test_the_cap_skips_people_who_had_enough_this_week(people: Engine) -> None:
     cap = FrequencyCap(messages=2, days=7)
     assert plan(people, "police", 0, cap) == {"planned": 2}
-    assert plan(people, "fire", 1, cap, '"one"') == {"planned": 1}
+    assert plan(people, "fire", 1, cap, "one") == {"planned": 1}
     # +8613800000001 had two messages this week; +8613800000002 one.
     assert plan(people, "health", 2, cap) == {"planned": 1, "skipped:capped": 1}
     with people.connect() as conn:

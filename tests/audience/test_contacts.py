@@ -340,21 +340,13 @@ def test_import_200k_generated_rows(engine: Engine, tmp_path: Path) -> None:
 # --- the command line ---------------------------------------------------------------
 
 
-@pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
-    monkeypatch.delenv("DISPATCHER_DATABASE_URL", raising=False)
-    config = tmp_path / "config.toml"
-    config.write_text('[database]\nurl = "sqlite:///cli.db"\n', encoding="utf-8")
-    return AppContext(config_path=str(config))
-
-
 def _run(app: AppContext, *args: str) -> Any:
     return CliRunner().invoke(contacts_command, list(args), obj=app)
 
 
-def test_cli_import_prints_summary_and_invalid_rows(app: AppContext, tmp_path: Path) -> None:
+def test_cli_import_prints_summary_and_invalid_rows(cli_app: AppContext, tmp_path: Path) -> None:
     path = _write(tmp_path, MIXED)
-    result = _run(app, "import", str(path), "--list", "residents", "--show-invalid", "2")
+    result = _run(cli_app, "import", str(path), "--list", "residents", "--show-invalid", "2")
     assert result.exit_code == 0, result.output
     assert f"{path}:3: phone: not a phone number" in result.stderr
     assert f"{path}:6: area 'home' {AREA_REASON}" in result.stderr
@@ -363,25 +355,25 @@ def test_cli_import_prints_summary_and_invalid_rows(app: AppContext, tmp_path: P
     assert ("imported 3 of 9 rows into list 'residents' (3 new members; "
             "6 invalid rows skipped)") in result.stdout
 
-    result = _run(app, "import", str(path), "--list", "residents", "--json")
+    result = _run(cli_app, "import", str(path), "--list", "residents", "--json")
     report = json.loads(result.stdout)
     assert (report["imported"], report["members_added"], report["invalid"]) == (3, 0, 6)
     assert report["invalid_rows"][0] == {"line": 3,
                                          "reason": "phone: not a phone number"}
 
-    result = _run(app, "lists", "--json")
+    result = _run(cli_app, "lists", "--json")
     assert json.loads(result.stdout) == [{"name": "residents", "members": 3}]
-    assert "residents" in _run(app, "lists").stdout
+    assert "residents" in _run(cli_app, "lists").stdout
 
 
-def test_cli_import_prints_skipped_lines_and_their_count(app: AppContext,
+def test_cli_import_prints_skipped_lines_and_their_count(cli_app: AppContext,
                                                          tmp_path: Path) -> None:
     path = _write(tmp_path, "phone,area,district\n"
                             "13800000001,,丈八街道\n"
                             "13800000002,," + "x" * HUGE + "\n"
                             '13800000003,,"丈八街道\n'
                             "13800000004,,细柳街道\n")
-    result = _run(app, "import", str(path), "--list", "residents")
+    result = _run(cli_app, "import", str(path), "--list", "residents")
     assert result.exit_code == 0, result.output
     assert f"{path}:3: {FIELD_LIMIT}" in result.stderr
     assert f"{path}:4: {UNCLOSED_QUOTE}" in result.stderr
@@ -391,31 +383,31 @@ def test_cli_import_prints_skipped_lines_and_their_count(app: AppContext,
     assert "Traceback" not in result.output
 
 
-def test_cli_import_exits_1_when_nothing_valid(app: AppContext, tmp_path: Path) -> None:
+def test_cli_import_exits_1_when_nothing_valid(cli_app: AppContext, tmp_path: Path) -> None:
     path = _write(tmp_path, "phone,area,district\nnope,,\n")
-    result = _run(app, "import", str(path), "--list", "residents")
+    result = _run(cli_app, "import", str(path), "--list", "residents")
     assert result.exit_code == 1
     assert "no valid rows; nothing was imported" in result.stderr
 
     path = _write(tmp_path, "phone,area,district,fax\n", "bad.csv")
-    result = _run(app, "import", str(path), "--list", "residents")
+    result = _run(cli_app, "import", str(path), "--list", "residents")
     assert result.exit_code == 1
     assert isinstance(result.exception, ImportFileError)
     assert "unknown column(s) 'fax'" in str(result.exception)
 
 
-def test_cli_generate_then_import(app: AppContext, tmp_path: Path) -> None:
+def test_cli_generate_then_import(cli_app: AppContext, tmp_path: Path) -> None:
     out = tmp_path / "sample.csv"
     args = ["generate", "--count", "3000", "--out", str(out), "--seed", "5",
             "--invalid-rate", "0.02", "--landline-rate", "0", "--repeat-rate", "0"]
-    result = _run(app, *args)
+    result = _run(cli_app, *args)
     assert result.exit_code == 0, result.output
     assert "wrote 3,000 sample contacts (seed 5)" in result.stdout
     content = out.read_bytes()
-    assert _run(app, *args).exit_code == 0
+    assert _run(cli_app, *args).exit_code == 0
     assert out.read_bytes() == content  # deterministic
 
-    result = _run(app, "import", str(out), "--list", "demo", "--json")
+    result = _run(cli_app, "import", str(out), "--list", "demo", "--json")
     report = json.loads(result.stdout)
     assert report["rows_read"] == 3000
     assert 30 <= report["invalid"] <= 90

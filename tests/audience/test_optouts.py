@@ -119,58 +119,50 @@ def test_import_default_channel_and_header(engine: Engine, tmp_path: Path) -> No
 # --- the command line ---------------------------------------------------------------
 
 
-@pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
-    monkeypatch.delenv("DISPATCHER_DATABASE_URL", raising=False)
-    config = tmp_path / "config.toml"
-    config.write_text('[database]\nurl = "sqlite:///cli.db"\n', encoding="utf-8")
-    return AppContext(config_path=str(config))
-
-
 def _run(app: AppContext, *args: str) -> Any:
     return CliRunner().invoke(optout_command, list(args), obj=app)
 
 
-def test_cli_add_and_list_masked(app: AppContext) -> None:
-    result = _run(app, "add", "138 1234 5678", "--reason", "asked by phone")
+def test_cli_add_and_list_masked(cli_app: AppContext) -> None:
+    result = _run(cli_app, "add", "138 1234 5678", "--reason", "asked by phone")
     assert result.exit_code == 0, result.output
     assert result.stdout == "+86 138****5678: opted out (channel *)\n"
-    result = _run(app, "add", "13812345678")
+    result = _run(cli_app, "add", "13812345678")
     assert "already opted out" in result.stdout
-    _run(app, "add", "13912345678", "--channel", "sms")
+    _run(cli_app, "add", "13912345678", "--channel", "sms")
 
-    listed = _run(app, "list").stdout
+    listed = _run(cli_app, "list").stdout
     assert "+86 138****5678" in listed and "asked by phone" in listed
     assert "13812345678" not in listed and "+8613812345678" not in listed
-    assert "+8613812345678" in _run(app, "list", "--unmask").stdout
+    assert "+8613812345678" in _run(cli_app, "list", "--unmask").stdout
 
-    records = json.loads(_run(app, "list", "--json").stdout)
+    records = json.loads(_run(cli_app, "list", "--json").stdout)
     assert [(r["channel"], r["address"]) for r in records] == [
         ("*", "+86 138****5678"), ("sms", "+86 139****5678")]
-    records = json.loads(_run(app, "list", "--json", "--unmask", "--limit", "1").stdout)
+    records = json.loads(_run(cli_app, "list", "--json", "--unmask", "--limit", "1").stdout)
     assert [r["address"] for r in records] == ["+8613812345678"]
-    assert json.loads(_run(app, "list", "--json", "--channel", "*").stdout)[0]["channel"] == "*"
+    assert json.loads(_run(cli_app, "list", "--json", "--channel", "*").stdout)[0]["channel"] == "*"
 
 
-def test_cli_add_rejects_bad_input(app: AppContext) -> None:
-    result = _run(app, "add", "1381")
+def test_cli_add_rejects_bad_input(cli_app: AppContext) -> None:
+    result = _run(cli_app, "add", "1381")
     assert result.exit_code == 1
     assert str(result.exception) == "**** is not a valid phone number: too short"
-    result = _run(app, "add", "13812345678", "--channel", "smss")
+    result = _run(cli_app, "add", "13812345678", "--channel", "smss")
     assert "not an installed channel" in str(result.exception)
-    assert _run(app, "list").stdout == "no opt-outs\n"
+    assert _run(cli_app, "list").stdout == "no opt-outs\n"
 
 
-def test_cli_import(app: AppContext, tmp_path: Path) -> None:
+def test_cli_import(cli_app: AppContext, tmp_path: Path) -> None:
     path = _write(tmp_path, OPTOUT_CSV)
-    result = _run(app, "import", str(path))
+    result = _run(cli_app, "import", str(path))
     assert result.exit_code == 0, result.output
     assert f"{path}:4: phone: not a phone number" in result.stderr
     assert "4 of 6 rows valid, 3 new opt-outs, 2 invalid" in result.stdout
-    result = _run(app, "import", str(path), "--json")
+    result = _run(cli_app, "import", str(path), "--json")
     assert json.loads(result.stdout)["added"] == 0
     empty = _write(tmp_path, "phone\n", "empty.csv")
-    result = _run(app, "import", str(empty))
+    result = _run(cli_app, "import", str(empty))
     assert result.exit_code == 1
     assert "no data rows" in result.stderr
 

@@ -304,13 +304,22 @@ def test_safe_mode_refuses_encrypted_bodies_it_cannot_prove() -> None:
                                                  body), NOW)
 
 
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
-          + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'
-                    for i in range(8))
-          + "]><xml><MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event>"
-          "<Status>&i;</Status></xml>")
-XXE = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       "<xml><MsgType>event</MsgType><Status>&x;</Status></xml>")
+def billion_laughs(fields: str) -> str:
+    """An event of ``fields`` whose Status expands nine entities tenfold each (10**9 a's)."""
+    return ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+            + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'
+                      for i in range(8))
+            + f"]><xml>{fields}<Status>&i;</Status></xml>")
+
+
+def external_entity(fields: str) -> str:
+    """An event of ``fields`` whose Status is an external entity: /etc/passwd."""
+    return ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f"<xml>{fields}<Status>&x;</Status></xml>")
+
+
+LAUGHS = billion_laughs("<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event>")
+XXE = external_entity("<MsgType>event</MsgType>")
 MALFORMED_XML = {
     "not xml": "success",
     "unclosed": "<xml><MsgType>event</MsgType>",

@@ -33,22 +33,13 @@ from dispatcher.delivery.policy import EngineOptions
 from dispatcher.delivery.transitions import Transition, advance
 from dispatcher.planning import runs
 from dispatcher.storage.tables import deliveries, delivery_events
-from dispatcher.testing import plan_campaign
+from dispatcher.testing import campaign_text, plan_campaign, sms_placement
 from tests.conftest import ImportList
 
 FAST = EngineOptions(lease_seconds=0.5, backoff_base=0.01, backoff_max=0.05,
                      unknown_grace_seconds=0.0, idle_poll_seconds=0.01,
                      lookup_skew_seconds=1.0, max_attempts=4)
-CAMPAIGN = '''id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents"] }
-body = "Report gang crime: call 110."
-'''
+CAMPAIGN = campaign_text("drive", sms_placement("residents"))
 PHONES = [f"+86138000000{n:02d}" for n in range(20)]
 
 
@@ -222,8 +213,8 @@ def windowed(hours_from_now: float, length_hours: float) -> str:
     now = datetime.now(UTC)
     opens = (now + timedelta(hours=hours_from_now)).strftime("%H:%M")
     closes = (now + timedelta(hours=hours_from_now + length_hours)).strftime("%H:%M")
-    return CAMPAIGN.replace('owner = "Publicity"', 'owner = "Publicity"\ntimezone = "UTC"').replace(
-        "[schedule]\n", f'[schedule]\nsend_window = ["{opens}", "{closes}"]\n')
+    return campaign_text("drive", sms_placement("residents"), timezone="UTC",
+                         send_window=[opens, closes])
 
 
 def test_rows_wait_for_the_send_window(engine: Engine, import_list: ImportList) -> None:
@@ -243,7 +234,7 @@ def test_a_window_across_midnight_on_a_controllable_clock(engine: Engine,
                                                           import_list: ImportList) -> None:
     """Window 20:00-02:00 Shanghai: closed at 03:00, open at 23:30 and again at 01:30."""
     import_list("residents", "phone,area,district\n13800000001,,\n13800000002,,\n")
-    night = CAMPAIGN.replace("[schedule]\n", '[schedule]\nsend_window = ["20:00", "02:00"]\n')
+    night = campaign_text("drive", sms_placement("residents"), send_window=["20:00", "02:00"])
     shanghai = ZoneInfo("Asia/Shanghai")
     provider = MemoryProvider()
     with time_machine.travel(datetime(2030, 3, 4, 3, tzinfo=shanghai), tick=False) as clock:

@@ -24,28 +24,19 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, Route
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from channels.base import ValidationContext
 from dispatcher import registry
 from dispatcher.accounts.users import add_user
-from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
-from dispatcher.delivery.transitions import Transition, advance
-from dispatcher.planning.campaign_store import apply_campaign
-from dispatcher.planning.planner import plan_run
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.db import make_engine
-from dispatcher.storage.tables import deliveries
-from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
-from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
-from dispatcher.venues.screens import add_group, import_screens
+from dispatcher.testing import fail_first, plan_stored, sms_campaign_text, store_campaign
 from dispatcher.web.app import create_app
 from tests.e2e import test_browser
 from tests.e2e.test_browser import TIMEOUT_MS, artifacts_dir
+from tests.web.test_pages import VenueNames, add_venues
 
 browser = test_browser.browser  # the fixture: Debian's Chromium, headless
 
@@ -86,44 +77,18 @@ def seed(engine: Engine) -> None:
     screen with its group, a cinema with two auditoriums and a screening."""
     import_contacts(engine, io.StringIO(CONTACTS), "residents", "CN")
     _store(engine, "平安建设宣传月", approve_as=PEOPLE["approver"][0])
-    campaign, version = load_stored(engine, CAMPAIGN)
-    plan_run(engine, campaign, version, FIRE_TIME, unconfigured_channel)
-    with engine.begin() as conn:
-        ids = list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                   .scalars())
-        advance(conn, [Transition("failed", delivery_id=row, code="30003")
-                       for row in ids[:2]], actor="engine")
+    plan_stored(engine, CAMPAIGN)
+    fail_first(engine, 2, "30003")
     _store(engine, "平安建设宣传月（第二版）", approve_as=None)
     for role, (name, shown) in PEOPLE.items():
         add_user(engine, name, role, PASSWORD, display_name=shown, department="宣传科")
-    _venues(engine)
+    add_venues(engine, VenueNames("丈八街道办事处大厅屏", "大厅人流计数", "大厅", "datang",
+                                  "高新万达影城", "{}号厅", "平安之路", "G"))
 
 
 def _store(engine: Engine, title: str, approve_as: str | None) -> None:
-    text = sms_campaign_text(CAMPAIGN, title=title, owner="区委宣传部", body=BODY)
-    campaign, issues = parse_campaign(text, "pingan.toml", default_timezone="Asia/Shanghai",
-                                      channel_for=unconfigured_channel,
-                                      context=ValidationContext())
-    assert campaign is not None, issues
-    apply_campaign(engine, campaign, "pingan.toml", text, actor=PEOPLE["planner"][0])
-    if approve_as is not None:
-        lifecycle.approve(engine, campaign.id, approve_as)
-
-
-def _venues(engine: Engine) -> None:
-    import_screens(engine, io.StringIO(
-        "id,name,kind,district,area,resolution,audience_per_play,audience_source,"
-        "controller,endpoint,tags\n"
-        "B-001,丈八街道办事处大厅屏,building,丈八街道,work,1080x1920,10,大厅人流计数,pull,,大厅\n"),
-        "Asia/Shanghai")
-    add_group(engine, "datang", "tag=大厅")
-    import_cinemas(engine, io.StringIO("id,name,district,system,preshow\n"
-                                       "C01,高新万达影城,丈八街道,cms,ads:60\n"), "Asia/Shanghai")
-    import_auditoriums(engine, io.StringIO("cinema,id,name,seats\nC01,1,1号厅,100\n"
-                                           "C01,2,2号厅,50\n"))
-    import_showtimes(engine, io.StringIO(
-        "id,cinema,auditorium,film,rating,start,expected_seats,status\n"
-        "S1,C01,1,平安之路,G,2030-03-04T19:30:00+08:00,80,scheduled\n"))
+    store_campaign(engine, sms_campaign_text(CAMPAIGN, title=title, owner="区委宣传部", body=BODY),
+                   "pingan.toml", approve_as=approve_as, actor=PEOPLE["planner"][0])
 
 
 @pytest.fixture

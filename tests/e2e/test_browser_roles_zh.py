@@ -23,23 +23,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from channels.base import ValidationContext
 from dispatcher import registry
 from dispatcher.accounts.users import add_user
 from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
-from dispatcher.campaigns.model import parse_campaign
-from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import parse_config
-from dispatcher.delivery.transitions import Transition, advance
-from dispatcher.planning.campaign_store import apply_campaign
-from dispatcher.planning.planner import plan_run
 from dispatcher.serving import BackgroundServer
 from dispatcher.storage.db import make_engine
-from dispatcher.storage.tables import deliveries
-from dispatcher.testing import FIRE_TIME, sms_campaign_text, unconfigured_channel
+from dispatcher.testing import fail_first, plan_stored, sms_campaign_text, store_campaign
 from dispatcher.web.app import create_app
 from tests.e2e import test_browser
 from tests.e2e.test_browser import TIMEOUT_MS, artifacts_dir
@@ -59,11 +52,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _store(engine: Engine, body: str, author: str) -> None:
     text = sms_campaign_text(CAMPAIGN, title="平安建设宣传月", owner="区委宣传部", body=body)
-    campaign, issues = parse_campaign(text, "pingan.toml", default_timezone="Asia/Shanghai",
-                                      channel_for=unconfigured_channel,
-                                      context=ValidationContext())
-    assert campaign is not None, issues
-    apply_campaign(engine, campaign, "pingan.toml", text, actor=author)
+    store_campaign(engine, text, "pingan.toml", approve_as=None, actor=author)
 
 
 def seed(engine: Engine) -> None:
@@ -72,13 +61,8 @@ def seed(engine: Engine) -> None:
         add_user(engine, name, role, PASSWORD, display_name=shown, department="宣传科")
     _store(engine, FIRST_BODY, author="chenjing")
     lifecycle.approve(engine, CAMPAIGN, "lina")  # version 1: one stage, as configured then
-    campaign, version = load_stored(engine, CAMPAIGN)
-    plan_run(engine, campaign, version, FIRE_TIME, unconfigured_channel)
-    with engine.begin() as conn:
-        ids = list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                   .scalars())
-        advance(conn, [Transition("failed", delivery_id=row, code="30003")
-                       for row in ids[:2]], actor="engine")
+    plan_stored(engine, CAMPAIGN)
+    fail_first(engine, 2, "30003")
     _store(engine, SECOND_BODY, author="chenjing")  # version 2, awaiting two stages
 
 

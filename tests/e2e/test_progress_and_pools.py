@@ -75,12 +75,10 @@ SHAPES = {
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
-    monkeypatch.delenv("DISPATCHER_DATABASE_URL", raising=False)
+def app(cli_app: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppContext:
+    """``cli_app``, run from ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
-    config = tmp_path / "config.toml"
-    config.write_text('[database]\nurl = "sqlite:///cli.db"\n', encoding="utf-8")
-    return AppContext(config_path=str(config))
+    return cli_app
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))

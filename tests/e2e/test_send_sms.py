@@ -90,10 +90,11 @@ def send(app: AppContext) -> None:
         until_idle=True)
 
 
-def statuses(app: AppContext) -> dict[str, int]:
+def statuses(app: AppContext, channel: str = "sms") -> dict[str, int]:
+    """How many of the ``channel``'s rows are in each state."""
     from sqlalchemy import func
 
-    query = (select(deliveries.c.status, func.count()).where(deliveries.c.channel == "sms")
+    query = (select(deliveries.c.status, func.count()).where(deliveries.c.channel == channel)
              .group_by(deliveries.c.status))
     with app.engine.connect() as conn:
         return dict(conn.execute(query).all())  # type: ignore[arg-type]

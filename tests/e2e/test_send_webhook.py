@@ -33,8 +33,6 @@ from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.versions import load_stored
 from dispatcher.config import Config, parse_config
 from dispatcher.context import AppContext
-from dispatcher.delivery.engine import DeliveryEngine
-from dispatcher.delivery.policy import EngineOptions
 from dispatcher.demo import contact_samples as samples
 from dispatcher.planning import campaign_store
 from dispatcher.planning.runs import plan_firing
@@ -44,6 +42,8 @@ from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries, delivery_events
 from dispatcher.testing import FIRE_TIME, store_campaign
 from dispatcher.web.app import create_app
+from tests.e2e.test_send_sms import send
+from tests.e2e.test_send_sms import statuses as channel_statuses
 
 SECRETS = {"TEST_PARCEL_SECRET": "parcel-sandbox-secret",
            "TEST_LOCKER_SECRET": "locker-sandbox-secret"}
@@ -113,19 +113,8 @@ def stack(workdir: Path, partners: dict[str, tuple[PartnerOptions, float, int]],
         app.engine.dispose()
 
 
-def send(app: AppContext) -> None:
-    channels = registry.build_channels(app.config.channels)
-    options = EngineOptions(lease_seconds=5, backoff_base=0.05, backoff_max=0.5,
-                            unknown_grace_seconds=0.2)
-    DeliveryEngine(app.engine, channels, app.config.web.public_url, options).run(
-        until_idle=True)
-
-
 def statuses(app: AppContext) -> dict[str, int]:
-    query = (select(deliveries.c.status, func.count())
-             .where(deliveries.c.channel == "webhook").group_by(deliveries.c.status))
-    with app.engine.connect() as conn:
-        return {status: count for status, count in conn.execute(query).all()}
+    return channel_statuses(app, "webhook")
 
 
 def row_ids(app: AppContext) -> list[int]:

@@ -47,6 +47,7 @@ from dispatcher.sandbox import (
 )
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import audit_log, deliveries, provider_reports
+from dispatcher.testing import campaign_text
 from dispatcher.web.app import create_app
 
 SECRETS = {"TEST_WECHAT_SECRET": SANDBOX_APPSECRET, "TEST_WECHAT_TOKEN": SANDBOX_TOKEN,
@@ -64,35 +65,21 @@ def wechat_table(api_base: str, account_type: str = "service", safe: bool = True
             "limit_wait": 0.2} | aes
 
 
-def campaign_text(openids: list[str], extra: str = "") -> str:
-    listed = ", ".join(f'"{o}"' for o in openids)
-    return f'''id = "letter"
-title = "Letter to residents"
-owner = "Publicity"
-[schedule]
-start = 2030-03-04T09:00:00
-[[placements]]
-channel = "wechat"
-msgtype = "mpnews"
-media_id = "sandbox-news-1"
-audience = {{ all = true }}
-[[placements]]
-channel = "wechat"
-msgtype = "text"
-content = "平安建设，人人参与。"
-audience = {{ tags = [100] }}
-[[placements]]
-channel = "wechat"
-msgtype = "text"
-content = "Neighbourhood watch meeting tonight."
-audience = {{ openids = [{listed}] }}
-[[placements]]
-channel = "wechat"
-msgtype = "template"
-template_id = "sandbox-template-1"
-data = {{ first = "Safety notice", remark = "Call 110" }}
-audience = {{ openids = [{listed}] }}
-{extra}'''
+def letter_text(openids: list[str]) -> str:
+    """The campaign "letter" in every send mode: to all followers, a tag, ``openids``, and a
+    template message to ``openids``."""
+    chosen = {"openids": openids}
+    return campaign_text(
+        "letter",
+        {"channel": "wechat", "msgtype": "mpnews", "media_id": "sandbox-news-1",
+         "audience": {"all": True}},
+        {"channel": "wechat", "msgtype": "text", "content": "平安建设，人人参与。",
+         "audience": {"tags": [100]}},
+        {"channel": "wechat", "msgtype": "text", "content": "Neighbourhood watch meeting tonight.",
+         "audience": chosen},
+        {"channel": "wechat", "msgtype": "template", "template_id": "sandbox-template-1",
+         "data": {"first": "Safety notice", "remark": "Call 110"}, "audience": chosen},
+        title="Letter to residents", start=datetime(2030, 3, 4, 9))
 
 
 @dataclass
@@ -177,7 +164,7 @@ def settled(s: Stack) -> bool:
 def test_every_send_mode_with_events_and_reads(tmp_path: Path, safe: bool) -> None:
     with stack(tmp_path, safe=safe, token_expiry_every=3) as s:
         openids = list(s.box.followers.openids[:5])
-        store(s.app, campaign_text(openids))
+        store(s.app, letter_text(openids))
         send(s.app)
         wait_for(lambda: settled(s))
         jobs = s.box.jobs()
@@ -213,7 +200,7 @@ def test_every_send_mode_with_events_and_reads(tmp_path: Path, safe: bool) -> No
 def test_throttling_and_lost_answers_never_send_twice(tmp_path: Path) -> None:
     with stack(tmp_path, throttle_rate=0.3, system_error_rate=0.3, seed=5) as s:
         openids = list(s.box.followers.openids[:4])
-        store(s.app, campaign_text(openids))
+        store(s.app, letter_text(openids))
         send(s.app)
         wait_for(lambda: all(state in ("delivered", "sent", "failed")
                              for state, _ in rows(s.app).values()))
@@ -245,7 +232,7 @@ def test_url_check_and_forged_or_repeated_events(tmp_path: Path) -> None:
             "signature": "0" * 40, "timestamp": ts, "nonce": nonce, "echostr": "x"}, timeout=5)
         assert forged_check.status_code == 403
 
-        store(s.app, campaign_text(list(s.box.followers.openids[:3])))
+        store(s.app, letter_text(list(s.box.followers.openids[:3])))
         send(s.app)
         wait_for(lambda: settled(s))
         wait_for(lambda: s.box.stats()["events"]["pending"] == 0)
@@ -273,7 +260,7 @@ def test_url_check_and_forged_or_repeated_events(tmp_path: Path) -> None:
 
 def test_preview_goes_to_named_test_users_and_the_audit_log(tmp_path: Path) -> None:
     with stack(tmp_path) as s:
-        store(s.app, campaign_text(list(s.box.followers.openids[:2])))
+        store(s.app, letter_text(list(s.box.followers.openids[:2])))
         channel = registry.build_channels(s.app.config.channels)["wechat"]
         sent = send_previews(s.app.engine, "letter", "wechat", channel, ["tester1"], "chief",
                              placement=0)
@@ -297,7 +284,7 @@ def test_preview_goes_to_named_test_users_and_the_audit_log(tmp_path: Path) -> N
 
 def test_a_used_up_quota_fails_with_a_clear_reason(tmp_path: Path) -> None:
     with stack(tmp_path, account_type="subscription") as s:
-        text = campaign_text(list(s.box.followers.openids[:2]))
+        text = letter_text(list(s.box.followers.openids[:2]))
         only_news = text.split("[[placements]]\nchannel = \"wechat\"\nmsgtype = \"text\"")[0]
         store(s.app, only_news)
         s.box.reset()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, select
 
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.campaigns.schedule import Schedule
 from dispatcher.planning import runs
 from dispatcher.storage.db import as_utc
@@ -20,13 +17,6 @@ from dispatcher.testing import SHANGHAI, sms_campaign_text, store_campaign, unco
 START = datetime(2030, 3, 1, 9, tzinfo=SHANGHAI)
 END = datetime(2030, 3, 10, 21, tzinfo=SHANGHAI)
 NINE = datetime(2030, 3, 4, 9, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def people(engine: Engine) -> Engine:
-    import_contacts(engine, io.StringIO("phone,area,district\n13800000001,,\n"), "residents",
-                    "CN")
-    return engine
 
 
 def daily(engine: Engine, misfire: str) -> None:
@@ -51,45 +41,45 @@ def plan_at(engine: Engine, now: datetime) -> int:
     return sum(r.created for r in runs.plan_due(engine, unconfigured_channel, now=now))
 
 
-def test_skip_plans_a_firing_within_the_grace_only(people: Engine) -> None:
-    daily(people, "skip")
-    assert plan_at(people, NINE + timedelta(minutes=4)) == 1
-    assert planned(people) == [NINE.astimezone(UTC)] and missed(people) == []
+def test_skip_plans_a_firing_within_the_grace_only(resident: Engine) -> None:
+    daily(resident, "skip")
+    assert plan_at(resident, NINE + timedelta(minutes=4)) == 1
+    assert planned(resident) == [NINE.astimezone(UTC)] and missed(resident) == []
     # The next day's firing is found two hours late: recorded once, never planned.
     late = NINE + timedelta(days=1, hours=2)
-    assert plan_at(people, late) == 0
-    assert plan_at(people, late + timedelta(minutes=1)) == 0
-    assert len(planned(people)) == 1
-    assert missed(people) == ['firing at 2030-03-05T09:00:00+08:00 missed: misfire = "skip" '
+    assert plan_at(resident, late) == 0
+    assert plan_at(resident, late + timedelta(minutes=1)) == 0
+    assert len(planned(resident)) == 1
+    assert missed(resident) == ['firing at 2030-03-05T09:00:00+08:00 missed: misfire = "skip" '
                               'and it was 2:00:00 late: nothing sent']
 
 
-def test_run_late_plans_a_late_firing_once(people: Engine) -> None:
-    daily(people, "run-late")
+def test_run_late_plans_a_late_firing_once(resident: Engine) -> None:
+    daily(resident, "run-late")
     late = NINE + timedelta(hours=2)
-    assert plan_at(people, late) == 1
-    assert plan_at(people, late + timedelta(minutes=5)) == 0
-    assert planned(people) == [NINE.astimezone(UTC)] and missed(people) == []
+    assert plan_at(resident, late) == 1
+    assert plan_at(resident, late + timedelta(minutes=5)) == 0
+    assert planned(resident) == [NINE.astimezone(UTC)] and missed(resident) == []
 
 
-def test_nothing_is_planned_after_the_end(people: Engine) -> None:
-    daily(people, "run-late")
-    assert plan_at(people, END + timedelta(hours=1)) == 0
-    assert plan_at(people, END + timedelta(hours=2)) == 0
-    assert planned(people) == []
-    assert missed(people) == ["firing at 2030-03-10T09:00:00+08:00 missed: too late: the "
+def test_nothing_is_planned_after_the_end(resident: Engine) -> None:
+    daily(resident, "run-late")
+    assert plan_at(resident, END + timedelta(hours=1)) == 0
+    assert plan_at(resident, END + timedelta(hours=2)) == 0
+    assert planned(resident) == []
+    assert missed(resident) == ["firing at 2030-03-10T09:00:00+08:00 missed: too late: the "
                               "campaign ended at 2030-03-10T21:00:00+08:00"]
 
 
-def test_an_interrupted_plan_of_a_skip_firing_resumes_however_late(people: Engine) -> None:
-    daily(people, "skip")
-    with people.begin() as conn:  # as a plan killed before it marked the run planned
+def test_an_interrupted_plan_of_a_skip_firing_resumes_however_late(resident: Engine) -> None:
+    daily(resident, "skip")
+    with resident.begin() as conn:  # as a plan killed before it marked the run planned
         conn.execute(runs_table.insert().values(
             campaign_id="daily", version=1, fire_time=NINE.astimezone(UTC),
             status="planning", created_at=NINE))
-    [result] = runs.plan_due(people, unconfigured_channel, now=NINE + timedelta(hours=3))
+    [result] = runs.plan_due(resident, unconfigured_channel, now=NINE + timedelta(hours=3))
     assert result.created and result.rows["planned"] == 1  # resumed: its rows written now
-    assert missed(people) == []
+    assert missed(resident) == []
 
 
 def test_latest_and_next_firings_of_a_long_busy_schedule() -> None:

@@ -13,26 +13,20 @@ from dispatcher.campaigns.model import Campaign
 from dispatcher.planning.planner import plan_run
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.storage.tables import deliveries, runs
-from dispatcher.testing import FIRE_TIME, store_campaign, unconfigured_channel
+from dispatcher.testing import (
+    FIRE_TIME,
+    campaign_text,
+    sms_placement,
+    store_campaign,
+    unconfigured_channel,
+)
 from tests.conftest import ImportList
 
 FIRE = FIRE_TIME
 
-CAMPAIGN = '''
-id = "drive"
-title = "Drive"
-owner = "Publicity"
-[schedule]
-start = 2019-06-03T09:00:00
-[[placements]]
-channel = "sms"
-audience = { lists = ["residents", "workers"] }
-body = "Report gang crime: call 110."
-[[placements]]
-channel = "sms"
-audience = { lists = ["workers"], areas = ["work"] }
-body = "Workplaces: report gang crime, call 110."
-'''
+CAMPAIGN = campaign_text(
+    "drive", sms_placement("residents", "workers"),
+    sms_placement("workers", body="Workplaces: report gang crime, call 110.", areas=["work"]))
 
 RESIDENTS = """phone,area,district
 13800000001,residential,丈八街道
@@ -153,10 +147,7 @@ def test_area_district_and_tag_filters(engine: Engine, import_list: ImportList) 
     import_list("people", "phone,area,district,tags\n"
                 "13800000011,work,A,night\n13800000012,work,B,\n"
                 "13800000013,street,A,night;day\n")
-    text = CAMPAIGN.split("[[placements]]")[0] + '''[[placements]]
-channel = "sms"
-audience = { lists = ["people"], areas = ["work", "street"], districts = ["A"], tags = ["night"] }
-body = "hi"
-'''
+    text = campaign_text("drive", sms_placement("people", body="hi", areas=["work", "street"],
+                                                districts=["A"], tags=["night"]))
     plan_run(engine, campaign(engine, text), 1, FIRE, channel)
     assert [r[1] for r in rows(engine)] == ["+8613800000011", "+8613800000013"]

@@ -4,9 +4,9 @@ dayparts, ratings, max), capacity, bookings, cancellations, play logs and admiss
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -32,6 +32,7 @@ from dispatcher.planning.runs import plan_firing
 from dispatcher.reach.figures import campaign_reach
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries
+from dispatcher.testing import campaign_text
 from dispatcher.venues.cinemas import (
     import_auditoriums,
     import_cinemas,
@@ -52,20 +53,19 @@ SHOWTIMES = ("id,cinema,auditorium,film,rating,start,expected_seats,status\n"
              "S4,C01,1,Film D,G,2030-03-06T21:00:00+08:00,70,scheduled\n")
 
 
-def campaign_text(campaign_id: str = "spots", cinemas: str = "all = true",
-                  duration: int = 30, extra: str = "") -> str:
-    return f'''id = "{campaign_id}"
-title = "Spots"
-owner = "Publicity"
-[schedule]
-start = 2030-03-01T09:00:00
-[[placements]]
-channel = "cinema"
-cinemas = {{ {cinemas} }}
-spot = {{ asset = "pingan-30s", duration = {duration} }}
-position = "ads"
-dates = [2030-03-04, 2030-03-06]
-{extra}'''
+def spot(cinemas: Mapping[str, object] | None = None, duration: int = 30,
+         asset: str = "pingan-30s", **more: object) -> dict[str, object]:
+    """A cinema placement: a spot in the "ads" block at ``cinemas`` (all by default) on 4
+    and 6 March 2030, with ``more`` options."""
+    return {"channel": "cinema", "cinemas": cinemas or {"all": True},
+            "spot": {"asset": asset, "duration": duration}, "position": "ads",
+            "dates": [date(2030, 3, 4), date(2030, 3, 6)], **more}
+
+
+def spots_text(campaign_id: str = "spots", *placements: Mapping[str, object]) -> str:
+    """The campaign ``campaign_id`` of ``placements`` (one :func:`spot` by default)."""
+    return campaign_text(campaign_id, *(placements or [spot()]), title="Spots",
+                         start=datetime(2030, 3, 1, 9))
 
 
 class BookingSystem:
@@ -130,12 +130,8 @@ class Stack:
 @pytest.fixture
 def stack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv(SECRET, "cinema-secret")
-    assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
-    assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
-    assert import_showtimes(engine, io.StringIO(SHOWTIMES)).invalid == 0
-    holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
-        "cms": "http://127.0.0.1:9"}})
-    system = BookingSystem(holder)
+    import_venues(engine)
+    system = BookingSystem(token_holder())
     with BackgroundServer(system.app) as booking:
         port = free_port()
         config = parse_config({"web": {"public_url": f"http://127.0.0.1:{port}"},
@@ -146,6 +142,20 @@ def stack(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         assert isinstance(channel, CinemaChannel)
         with BackgroundServer(create_app(engine, config, channels), port=port) as web:
             yield Stack(engine, config, channel, system, web.url)
+
+
+def import_venues(engine: Engine, showtimes: str = SHOWTIMES) -> None:
+    """CINEMAS, AUDITORIUMS and ``showtimes`` imported, every row valid."""
+    assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
+    assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
+    assert import_showtimes(engine, io.StringIO(showtimes)).invalid == 0
+
+
+def token_holder() -> CinemaChannel:
+    """A cinema channel holding the token secret (set ``SECRET`` in the environment), to
+    make the venues' tokens as the dispatcher does; its systems are never called."""
+    return CinemaChannel.from_config({"token_secret": _secret(), "systems": {
+        "cms": "http://127.0.0.1:9"}})
 
 
 def _secret() -> Any:
@@ -187,31 +197,29 @@ def test_imports_report_bad_rows_and_update_in_place(engine: Engine) -> None:
 
 
 def test_dates_dayparts_ratings_and_max(stack: Stack) -> None:
-    stack.store(campaign_text(extra='dayparts = [["18:00", "23:00"]]\n'
-                                    'exclude_ratings = ["NC-17"]\nmax_screenings = 5\n'))
+    stack.store(spots_text("spots", spot(dayparts=[["18:00", "23:00"]],
+                                         exclude_ratings=["NC-17"], max_screenings=5)))
     assert stack.book() == {"planned": 2}
     assert set(rows(stack.engine)) == {"S1@0", "S4@0"}  # S2 afternoon, S3 NC-17
 
 
 def test_overbooking_is_refused_naming_the_bookings(stack: Stack) -> None:
-    stack.store(campaign_text("first", 'ids = ["C02"]', duration=30))
+    stack.store(spots_text("first", spot({"ids": ["C02"]}, duration=30)))
     stack.book("first")
-    campaign, issues = stack.parse(campaign_text("second", 'ids = ["C02"]', duration=30))
+    campaign, issues = stack.parse(spots_text("second", spot({"ids": ["C02"]}, duration=30)))
     assert campaign is None
     assert "overbooks 1 screening(s): S3" in str(issues)
     assert "booked by first (30 s)" in str(issues) and "15 s left" in str(issues)
-    fits, issues = stack.parse(campaign_text("second", 'ids = ["C02"]', duration=15))
+    fits, issues = stack.parse(spots_text("second", spot({"ids": ["C02"]}, duration=15)))
     assert fits is not None, issues
-    both = campaign_text("twice", 'ids = ["C01"]', duration=30) + (
-        '[[placements]]\nchannel = "cinema"\ncinemas = { ids = ["C01"] }\n'
-        'spot = { asset = "b", duration = 60 }\nposition = "ads"\n'
-        'dates = [2030-03-04, 2030-03-06]\n')
+    both = spots_text("twice", spot({"ids": ["C01"]}, duration=30),
+                      spot({"ids": ["C01"]}, duration=60, asset="b"))
     assert "overbooks" in str(stack.parse(both)[1])  # 30 + 60 > 60 in one campaign
 
 
 def test_bookings_cancellations_plays_and_admissions(stack: Stack) -> None:
     stack.system.refuse["S2"] = "screening cancelled"
-    stack.store(campaign_text())
+    stack.store(spots_text())
     assert stack.book() == {"planned": 4}
     assert rows(stack.engine) == {"S1@0": ("sent", None), "S2@0": ("failed", "cancelled"),
                                   "S3@0": ("sent", None), "S4@0": ("sent", None)}

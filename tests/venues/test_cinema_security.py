@@ -42,7 +42,6 @@ from dispatcher.storage.tables import (
     refused_reports,
     screenings,
 )
-from dispatcher.venues.cinemas import import_auditoriums, import_cinemas, import_showtimes
 from dispatcher.venues.refused_reports import recent_refusals
 from dispatcher.web.app import create_app
 from tests.venues.test_cinema import (
@@ -51,8 +50,10 @@ from tests.venues.test_cinema import (
     SECRET,
     BookingSystem,
     Stack,
-    _secret,
-    campaign_text,
+    import_venues,
+    spot,
+    spots_text,
+    token_holder,
 )
 from tests.venues.test_cinema import stack as stack  # the fixture
 
@@ -66,9 +67,7 @@ def serving(engine: Engine, booking_url: str | None = None, port: int | None = N
     (a stand-in system checking version-0 tokens when None)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET, "cinema-secret")
-        holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
-            "cms": "http://127.0.0.1:9"}})
-        system = BookingSystem(holder)
+        system = BookingSystem(token_holder())
         with BackgroundServer(system.app) as stand_in:
             port = port or free_port()
             config = parse_config({"web": {"public_url": f"http://127.0.0.1:{port}"},
@@ -166,7 +165,7 @@ def test_a_cinema_token_acts_for_its_own_cinema_only(engine: Engine, attacker: s
                                                     victim: str) -> None:
     add_cinemas(engine, [attacker, victim])
     with serving(engine) as stack:
-        stack.store(campaign_text())
+        stack.store(spots_text())
         assert stack.book() == {"planned": 2}
         (mine, _), (theirs, status) = bookings(engine)["S0"], bookings(engine)["S1"]
         assert status == "sent"
@@ -193,7 +192,7 @@ def test_a_cinema_token_acts_for_its_own_cinema_only(engine: Engine, attacker: s
 def test_a_cinema_unknown_to_the_dispatcher_has_no_token(stack: Stack) -> None:
     """A valid HMAC for an id that is no cinema (or for a cinema with the id's case or
     spaces changed) opens nothing."""
-    stack.store(campaign_text())
+    stack.store(spots_text())
     stack.book()
     before = state(stack.engine)
     for cinema in ("C0", "c01", "C01 ", "%", "C0_", "影城", "C" * 5000):
@@ -217,7 +216,7 @@ def test_version_zero_is_the_original_token_and_versions_never_collide(stack: St
 def test_rotating_a_token_ends_the_old_one_at_once(stack: Stack) -> None:
     app = AppContext(_config=stack.config, _engine=stack.engine)
     runner = CliRunner()
-    stack.store(campaign_text(cinemas='ids = ["C01"]'))
+    stack.store(spots_text("spots", spot({"ids": ["C01"]})))
     stack.book()
     row = bookings(stack.engine)["S1"][0]
     shown = runner.invoke(cinemas_cli, ["token", "C01"], obj=app)
@@ -254,11 +253,8 @@ def test_bookings_and_the_sandbox_system_use_the_rotated_token(
     """The dispatcher books with the cinema's current token; the sandbox system, given
     the new token over its API, takes the bookings and signs its play log with it."""
     monkeypatch.setenv(SECRET, "cinema-secret")
-    assert import_cinemas(engine, io.StringIO(CINEMAS), "Asia/Shanghai").invalid == 0
-    assert import_auditoriums(engine, io.StringIO(AUDITORIUMS)).invalid == 0
-    assert import_showtimes(engine, io.StringIO(LATE_SHOWS)).invalid == 0
-    holder = CinemaChannel.from_config({"token_secret": _secret(), "systems": {
-        "cms": "http://127.0.0.1:9"}})
+    import_venues(engine, LATE_SHOWS)
+    holder = token_holder()
     system_port, web_port = free_port(), free_port()
     box = CinemaSystem.from_rows(
         rows_of(CINEMAS), rows_of(AUDITORIUMS), rows_of(LATE_SHOWS),
@@ -269,7 +265,7 @@ def test_bookings_and_the_sandbox_system_use_the_rotated_token(
         app = AppContext(_config=stack.config, _engine=engine)
         new = CliRunner().invoke(cinemas_cli, ["token", "C01", "--rotate"], obj=app
                                  ).stdout.strip()
-        stack.store(campaign_text(cinemas='ids = ["C01"]'))
+        stack.store(spots_text("spots", spot({"ids": ["C01"]})))
         with box.serve(port=system_port) as system_url:  # the play clock starts
             assert requests.put(f"{system_url}/_sandbox/tokens/C01", json={"token": new},
                                 timeout=5).status_code == 200
@@ -337,7 +333,7 @@ def test_bodies_over_the_cap_are_refused_unread(stack: Stack) -> None:
 
 
 def test_out_of_range_values_reject_their_entry_only(stack: Stack) -> None:
-    stack.store(campaign_text())
+    stack.store(spots_text())
     stack.book()
     row = bookings(stack.engine)["S1"][0]
     token = stack.channel.venue_token("C01")
@@ -386,7 +382,7 @@ def refusals(stack: Stack) -> list[tuple[str, str, int | None]]:
 
 
 def test_admissions_above_the_auditoriums_seats_are_refused(stack: Stack) -> None:
-    stack.store(campaign_text())
+    stack.store(spots_text())
     stack.book()
     ids = {s: row for s, (row, _) in bookings(stack.engine).items()}
     token = stack.channel.venue_token("C01")
@@ -426,7 +422,7 @@ def test_admissions_above_the_auditoriums_seats_are_refused(stack: Stack) -> Non
 ])
 def test_plays_outside_the_campaigns_dates_are_refused(stack: Stack, at: str,
                                                        counted: bool) -> None:
-    stack.store(campaign_text())
+    stack.store(spots_text())
     stack.book()
     row = bookings(stack.engine)["S1"][0]
     answer = post(stack, "C01", log_of("C01", played(row, "S1", 80, at=at)),
@@ -440,7 +436,7 @@ def test_plays_outside_the_campaigns_dates_are_refused(stack: Stack, at: str,
 
 
 def test_near_duplicate_plays_never_count_twice(stack: Stack) -> None:
-    stack.store(campaign_text())
+    stack.store(spots_text())
     stack.book()
     ids = {s: row for s, (row, _) in bookings(stack.engine).items()}
     token = stack.channel.venue_token("C01")

@@ -34,8 +34,8 @@ from dispatcher.storage.db import make_engine
 from dispatcher.storage.tables import audit_log, deliveries, delivery_events
 from dispatcher.testing import plan_campaign, store_campaign
 from dispatcher.web.app import create_app
+from tests.web.test_pages import PASSWORD, csrf_of
 
-PASSWORD = "correct horse battery"
 ENGLISH = {"Accept-Language": "en"}
 CHINESE = {"Accept-Language": "zh-CN"}
 RESIDENTS = ("phone,area,district,name\n13800000001,residential,高新区,王小明\n"
@@ -76,10 +76,8 @@ def seed(engine: Engine) -> dict[str, int]:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    eng = make_engine(sqlite_url)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 @pytest.fixture
@@ -97,12 +95,6 @@ def client_for(engine: Engine, role: str, headers: dict[str, str]) -> TestClient
                                            "csrf": token, "next": "/logs"})
     assert response.status_code == 303, response.text
     return client
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -73,6 +74,43 @@ def seed(engine: Engine) -> None:
         add_user(engine, name, role, PASSWORD)
 
 
+class VenueNames(NamedTuple):
+    """The words of :func:`add_venues`' venues; ``hall`` formats a hall's number."""
+
+    screen: str
+    counted_by: str
+    tag: str
+    group: str
+    cinema: str
+    hall: str
+    film: str
+    rating: str
+
+
+ENGLISH_VENUES = VenueNames("Tower A lobby", "lobby count", "lobby", "lobbies", "Grand",
+                            "Hall {}", "Film A", "PG")
+
+
+def add_venues(engine: Engine, names: VenueNames) -> None:
+    """Screen B-001 (1080x1920) in a group by its tag; cinema C01 with halls 1 (100 seats)
+    and 2 (50 seats) and screening S1 in hall 1 on 4 March 2030 at 19:30 Shanghai."""
+    import_screens(engine, io.StringIO(
+        "id,name,kind,district,area,resolution,audience_per_play,audience_source,"
+        "controller,endpoint,tags\n"
+        f"B-001,{names.screen},building,丈八街道,work,1080x1920,10,{names.counted_by},pull,,"
+        f"{names.tag}\n"), "Asia/Shanghai")
+    add_group(engine, names.group, f"tag={names.tag}")
+    import_cinemas(engine, io.StringIO("id,name,district,system,preshow\n"
+                                       f"C01,{names.cinema},丈八街道,cms,ads:60\n"),
+                   "Asia/Shanghai")
+    hall = names.hall.format
+    import_auditoriums(engine, io.StringIO(f"cinema,id,name,seats\nC01,1,{hall(1)},100\n"
+                                           f"C01,2,{hall(2)},50\n"))
+    import_showtimes(engine, io.StringIO(
+        "id,cinema,auditorium,film,rating,start,expected_seats,status\n"
+        f"S1,C01,1,{names.film},{names.rating},2030-03-04T19:30:00+08:00,80,scheduled\n"))
+
+
 def make_app_engine(url: str) -> Engine:
     engine = make_engine(url)
     seed(engine)
@@ -105,10 +143,10 @@ def sign_in(client: TestClient, name: str) -> str:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    eng = make_app_engine(sqlite_url)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    """SQLite only, seeded as the module docstring says."""
+    seed(sqlite_engine)
+    return sqlite_engine
 
 
 @pytest.fixture
@@ -387,19 +425,7 @@ def test_campaign_page_shows_versions_runs_reach_and_failures(client: TestClient
 
 
 def test_screens_and_cinemas(client: TestClient, engine: Engine, tmp_path: Path) -> None:
-    import_screens(engine, io.StringIO(
-        "id,name,kind,district,area,resolution,audience_per_play,audience_source,"
-        "controller,endpoint,tags\n"
-        "B-001,Tower A lobby,building,丈八街道,work,1080x1920,10,lobby count,pull,,lobby\n"),
-        "Asia/Shanghai")
-    add_group(engine, "lobbies", "tag=lobby")
-    import_cinemas(engine, io.StringIO("id,name,district,system,preshow\n"
-                                       "C01,Grand,丈八街道,cms,ads:60\n"), "Asia/Shanghai")
-    import_auditoriums(engine, io.StringIO("cinema,id,name,seats\nC01,1,Hall 1,100\n"
-                                           "C01,2,Hall 2,50\n"))
-    import_showtimes(engine, io.StringIO(
-        "id,cinema,auditorium,film,rating,start,expected_seats,status\n"
-        "S1,C01,1,Film A,PG,2030-03-04T19:30:00+08:00,80,scheduled\n"))
+    add_venues(engine, ENGLISH_VENUES)
     sign_in(client, "planner")
     screens = client.get("/screens").text
     assert "Tower A lobby" in screens and "1080x1920" in screens and "lobbies" in screens

@@ -28,9 +28,10 @@ from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.db import make_engine, utcnow
 from dispatcher.storage.tables import deliveries, provider_reports, seen_nonces
 from dispatcher.web.app import create_app
+from tests.channels.test_wechat import billion_laughs, external_entity
 from tests.e2e.test_send_wechat import (
     Stack,
-    campaign_text,
+    letter_text,
     send,
     settled,
     signed,
@@ -87,7 +88,7 @@ def snapshot(app: AppContext) -> tuple[list[Any], list[Any]]:
 
 def sent_stack(tmp_path: Path, safe: bool) -> Iterator[Sent]:
     with stack(tmp_path, safe=safe) as s:
-        store(s.app, campaign_text(list(s.box.followers.openids[:3])))
+        store(s.app, letter_text(list(s.box.followers.openids[:3])))
         send(s.app)
         wait_for(lambda: settled(s))
         job = next(j for j in s.box.jobs() if j["audience"] == "all")
@@ -251,14 +252,9 @@ def test_a_push_that_failed_to_be_recorded_can_come_again(safe: Sent) -> None:
     assert reported_sent(safe) == value + 1
 
 
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
-          + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'
-                    for i in range(8))
-          + "]><xml><MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event>"
-          "<MsgID>1</MsgID><Status>&i;</Status></xml>")
-XXE = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       "<xml><MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>1</MsgID>"
-       "<Status>&x;</Status></xml>")
+JOB_FIELDS = "<MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>1</MsgID>"
+LAUGHS = billion_laughs(JOB_FIELDS)
+XXE = external_entity(JOB_FIELDS)
 
 
 def malformed_events(msg_id: int) -> dict[str, str]:

@@ -1,11 +1,5 @@
-"""Helpers for tests of the dispatcher and of third-party channel plugins.
-
-They drive the public functions exactly as the CLI does: parse a campaign file's text
-with the installed (unconfigured) channels, store it, and plan one firing;
-:func:`campaign_text` writes such a file from its placements' mappings.
-:func:`check_channel` checks a plugin against the channel contract, in the plugin's own
-tests (docs/writing-a-channel.md), with :func:`sample_inventory` to plan from.
-"""
+"""The channel contract, checked: :func:`check_channel` runs a plugin through what the
+core will ask of it, in the plugin's own tests (docs/writing-a-channel.md)."""
 
 from __future__ import annotations
 
@@ -13,23 +7,16 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any, Protocol, TypeVar, get_args
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import Engine, select
 
 from channels.base import (
     SKIP_REASONS,
-    Audience,
     CallbackReceiver,
     CampaignCheck,
     Capabilities,
     Channel,
     ChannelBase,
-    Contact,
     ContentDescriber,
     Inventory,
     Placement,
@@ -40,239 +27,11 @@ from channels.base import (
     SendLimits,
     Target,
     ValidationContext,
-    toml_value,
     type_name,
 )
-from channels.venues import Booking, Screen, Screening
-from dispatcher import registry
-from dispatcher.approval import lifecycle
-from dispatcher.campaigns.model import Campaign, parse_campaign
-from dispatcher.campaigns.versions import load_stored
-from dispatcher.delivery.transitions import Transition, advance
-from dispatcher.planning.campaign_store import apply_campaign
-from dispatcher.planning.planner import PlanResult, plan_run
-from dispatcher.storage.tables import deliveries
+from dispatcher.testing.inventory import SampleInventory, inventory_context, sample_inventory
 
 T = TypeVar("T")
-
-FIRE_TIME = datetime(2019, 6, 3, 1, tzinfo=UTC)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def unconfigured_channel(name: str) -> Channel:
-    """An installed channel without its ``[channels.NAME]`` table: it validates and plans."""
-    return registry.build_channel(name, {})
-
-
-def store_campaign(engine: Engine, text: str, file: str = "campaign.toml",
-                   approve_as: str | None = "approver", actor: str = "planner") -> Campaign:
-    """Parse ``text`` (AssertionError listing the problems if any), store it as ``actor``,
-    and approve the stored version as ``approve_as`` (None leaves it awaiting approval)."""
-    campaign, issues = parse_campaign(text, file, default_timezone="Asia/Shanghai",
-                                      channel_for=unconfigured_channel,
-                                      context=ValidationContext())
-    assert campaign is not None, "\n".join(map(str, issues))
-    apply_campaign(engine, campaign, file, text, actor=actor)
-    if approve_as is not None:
-        lifecycle.approve(engine, campaign.id, approve_as)
-    return campaign
-
-
-def plan_stored(engine: Engine, campaign_id: str, fire_time: datetime = FIRE_TIME
-                ) -> PlanResult:
-    """Plan the firing at ``fire_time`` of the stored campaign's current version."""
-    campaign, version = load_stored(engine, campaign_id)
-    return plan_run(engine, campaign, version, fire_time, unconfigured_channel)
-
-
-def plan_campaign(engine: Engine, text: str, fire_time: datetime = FIRE_TIME) -> PlanResult:
-    """Store the campaign in ``text`` and plan its firing at ``fire_time``."""
-    return plan_stored(engine, store_campaign(engine, text).id, fire_time)
-
-
-def delivery_ids(engine: Engine) -> list[int]:
-    """Every delivery row's id, in the order of the rows' addresses."""
-    with engine.connect() as conn:
-        return list(conn.execute(select(deliveries.c.id).order_by(deliveries.c.target))
-                    .scalars())
-
-
-def fail_first(engine: Engine, count: int, code: str) -> None:
-    """The first ``count`` delivery rows (by address) failed with the provider's ``code``."""
-    failed = [Transition("failed", delivery_id=row, code=code)
-              for row in delivery_ids(engine)[:count]]
-    with engine.begin() as conn:
-        advance(conn, failed, actor="engine")
-
-
-# Campaign files -----------------------------------------------------------------------------
-
-LOCAL_START = datetime(2019, 6, 3, 9)  # no offset: 09:00 in the campaign's time zone
-DRIVE_START = datetime(2019, 6, 3, 9, tzinfo=SHANGHAI)
-
-
-def toml_text(value: object) -> str:
-    """``value`` as TOML: mappings as inline tables, dates and times bare (a naive
-    datetime is a local date-time), strings, numbers and booleans as :func:`toml_value`."""
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{key} = {toml_text(item)}" for key, item in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(map(toml_text, value)) + "]"
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return toml_value(value)
-
-
-def campaign_text(campaign_id: str, *placements: Mapping[str, object], title: str = "Drive",
-                  owner: str = "Publicity", timezone: str | None = None,
-                  start: datetime = LOCAL_START, **schedule: object) -> str:
-    """A campaign file: its ``[schedule]`` is ``start`` then ``schedule`` (``end``, ``cron``,
-    ``send_window``, ``misfire``), one ``[[placements]]`` table a mapping of ``placements``;
-    without ``timezone`` it is in the importer's default time zone."""
-    lines = [f"id = {toml_text(campaign_id)}", f"title = {toml_text(title)}",
-             f"owner = {toml_text(owner)}"]
-    if timezone is not None:
-        lines.append(f"timezone = {toml_text(timezone)}")
-    lines.append("[schedule]")
-    lines += [f"{key} = {toml_text(value)}" for key, value in {"start": start, **schedule}.items()]
-    for placement in placements:
-        lines.append("[[placements]]")
-        lines += [f"{key} = {toml_text(value)}" for key, value in placement.items()]
-    return "\n".join(lines) + "\n"
-
-
-def sms_placement(*lists: str, body: str = "Report gang crime: call 110.",
-                  **audience: object) -> dict[str, object]:
-    """An SMS placement to the contact ``lists``, narrowed by ``audience`` (areas, tags...)."""
-    return {"channel": "sms", "audience": {"lists": list(lists), **audience}, "body": body}
-
-
-def sms_campaign_text(campaign_id: str = "drive", start: datetime = DRIVE_START, *,
-                      end: datetime | None = None, cron: str | None = None,
-                      misfire: str = "run-late", body: str = "Report gang crime: call 110.",
-                      audience_list: str = "residents", title: str = "Drive",
-                      owner: str = "Publicity") -> str:
-    """A campaign file in Shanghai time with one SMS placement to ``audience_list``."""
-    def moment(value: datetime) -> datetime:
-        return value.astimezone(SHANGHAI).replace(microsecond=0)
-
-    schedule: dict[str, object] = {"misfire": misfire}
-    if end is not None:
-        schedule["end"] = moment(end)
-    if cron is not None:
-        schedule["cron"] = cron
-    return campaign_text(campaign_id, sms_placement(audience_list, body=body), title=title,
-                         owner=owner, timezone="Asia/Shanghai", start=moment(start), **schedule)
-
-
-def sandbox_config_text(database_url: str, api_base: str, public_url: str, *,
-                        status_callback: bool = True, token_variable: str,
-                        rate: float = 5000, timeout: float = 2) -> str:
-    """A config.toml for a `dispatcher` subprocess sending SMS to the Twilio sandbox."""
-    from dispatcher.sandbox import SANDBOX_ACCOUNT_SID
-
-    return (f'[database]\nurl = "{database_url}"\n'
-            f'[web]\npublic_url = "{public_url}"\n'
-            '[channels.sms]\nprovider = "twilio"\n'
-            f'account_sid = "{SANDBOX_ACCOUNT_SID}"\n'
-            f'auth_token = "env:{token_variable}"\n'
-            f'from = "+15005550006"\napi_base = "{api_base}"\n'
-            f'rate = {rate}\nconcurrency = 16\ntimeout = {timeout}\n'
-            f'status_callback = {"true" if status_callback else "false"}\n')
-
-
-# A small in-memory inventory, for planning without a database -----------------------------
-
-SAMPLE_LISTS = ("residents", "workers")
-
-
-def _person(number: int, line_type: str, area: str, district: str, lists: str,
-            opted_out: bool = False) -> tuple[Contact, frozenset[str]]:
-    contact = Contact(number, f"+86138000000{number:02d}", line_type, area, district,
-                      opted_out=opted_out)
-    return contact, frozenset(lists.split())
-
-
-def _screen(screen_id: str, kind: str, area: str, size: tuple[int, int],
-            audience: int) -> Screen:
-    return Screen(screen_id, f"{kind} {screen_id}", kind, "Xinan", area, *size,
-                  ("jpg", "png", "mp4", "text"), "Asia/Shanghai", audience, "pull", None)
-
-
-def _screening(screening_id: str, cinema: str, starts: datetime, rating: str = "PG",
-               booked: tuple[Booking, ...] = ()) -> Screening:
-    return Screening(screening_id, cinema, "cms", "Xinan", "Film", rating, starts, 180, 120,
-                     (("ads", 120), ("trailers", 300)), booked)
-
-
-@dataclass
-class SampleInventory:
-    """An Inventory over a few contacts, screens and screenings (Shanghai, June 2019).
-
-    ``drawn`` lists the ids of the contacts streamed so far, so a test can see that a
-    channel reads its audience lazily.
-    """
-
-    people: tuple[tuple[Contact, frozenset[str]], ...]
-    registry: tuple[Screen, ...]
-    groups: Mapping[str, frozenset[str]]
-    schedule: tuple[Screening, ...]
-    drawn: list[int] = field(default_factory=list)
-
-    def contacts(self, audience: Audience, channel: str) -> Iterator[Contact]:
-        for contact, lists in self.people:
-            memberships = len(lists & set(audience.lists))
-            if memberships and _in_audience(contact, audience):
-                self.drawn.append(contact.id)
-                yield contact._replace(memberships=memberships)
-
-    def screens(self) -> list[Screen]:
-        return sorted(self.registry, key=lambda screen: screen.id)
-
-    def screen_groups(self) -> Mapping[str, frozenset[str]]:
-        return self.groups
-
-    def screenings(self) -> list[Screening]:
-        return sorted(self.schedule, key=lambda screening: screening.starts_at)
-
-
-def _in_audience(contact: Contact, audience: Audience) -> bool:
-    return ((not audience.areas or contact.area in audience.areas)
-            and (not audience.districts or contact.district in audience.districts))
-
-
-def sample_inventory() -> SampleInventory:
-    """Five contacts on lists "residents" and "workers" (one opted out, one fixed line),
-    four screens (group "lobbies"), three screenings from 2019-06-03 (one NC-17, one whose
-    "ads" block is fully booked)."""
-    evening = datetime(2019, 6, 3, 19, 30, tzinfo=SHANGHAI)
-    return SampleInventory(
-        people=(_person(1, "mobile", "residential", "Xinan", "residents"),
-                _person(2, "mobile", "work", "Xinan", "residents workers"),
-                _person(3, "fixed_line", "residential", "Yuhua", "residents"),
-                _person(4, "mobile", "residential", "Yuhua", "residents", opted_out=True),
-                _person(5, "mobile", "street", "Xinan", "workers")),
-        registry=(_screen("B-001", "building", "work", (1080, 1920), 12),
-                  _screen("B-002", "building", "residential", (1080, 1920), 12),
-                  _screen("F-001", "facade", "street", (3840, 1080), 600),
-                  _screen("O-001", "outdoor", "street", (1920, 1080), 150)),
-        groups={"lobbies": frozenset({"B-001", "B-002"})},
-        schedule=(_screening("C01-20190603-1-1930", "C01", evening),
-                  _screening("C02-20190603-2-2100", "C02", evening.replace(hour=21),
-                             rating="NC-17"),
-                  _screening("C01-20190604-1-1930", "C01", evening + timedelta(days=1),
-                             booked=(Booking("ads", "other", 120),))))
-
-
-def inventory_context(inventory: Inventory) -> ValidationContext:
-    """What the core would look up before validating, from ``inventory``."""
-    known = None
-    if isinstance(inventory, SampleInventory):
-        known = frozenset(name for _, lists in inventory.people for name in lists)
-    return ValidationContext(known_lists=known, screens=tuple(inventory.screens()),
-                             screen_groups=inventory.screen_groups(),
-                             screenings=tuple(inventory.screenings()))
-
 
 # The channel contract, for plugin authors' own tests --------------------------------------
 

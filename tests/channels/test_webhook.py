@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -376,23 +376,28 @@ def test_a_good_ack_is_a_receipt() -> None:
     assert channel.parse_callback(ack_request({"id": "9", "status": "read"})) == []
 
 
-@pytest.mark.parametrize(("request_", "reason"), [
-    (ack_request({"id": "7", "status": "delivered"}, signature="sha256=" + "0" * 64),
+# Each request is built when its test runs: a timestamp taken at collection goes stale
+# (the "future" one by 300 s) in a suite that runs longer than that.
+@pytest.mark.parametrize(("make_request", "reason"), [
+    (lambda: ack_request({"id": "7", "status": "delivered"}, signature="sha256=" + "0" * 64),
      "does not match"),
-    (ack_request({"id": "7", "status": "delivered"}, secret="guessed"), "does not match"),
-    (ack_request({"id": "7", "status": "delivered"}, timestamp=int(time.time()) - 301),
+    (lambda: ack_request({"id": "7", "status": "delivered"}, secret="guessed"), "does not match"),
+    (lambda: ack_request({"id": "7", "status": "delivered"}, timestamp=int(time.time()) - 301),
      "Timestamp"),
-    (ack_request({"id": "7", "status": "delivered"}, timestamp=int(time.time()) + 400),
+    (lambda: ack_request({"id": "7", "status": "delivered"}, timestamp=int(time.time()) + 400),
      "Timestamp"),
-    (ack_request({"id": "7", "status": "delivered", "endpoint": "locker"}), "does not match"),
-    (ack_request({"id": "7", "status": "delivered", "endpoint": "nope"}), "no endpoint"),
-    (ack_request({"id": "7", "status": "delivered"}, url=f"{HOOK}?d=8"), "not the signed id"),
-    (CallbackRequest(HOOK, {}, {"id": "7", "status": "delivered"}), "signed JSON body"),
+    (lambda: ack_request({"id": "7", "status": "delivered", "endpoint": "locker"}),
+     "does not match"),
+    (lambda: ack_request({"id": "7", "status": "delivered", "endpoint": "nope"}), "no endpoint"),
+    (lambda: ack_request({"id": "7", "status": "delivered"}, url=f"{HOOK}?d=8"),
+     "not the signed id"),
+    (lambda: CallbackRequest(HOOK, {}, {"id": "7", "status": "delivered"}), "signed JSON body"),
 ], ids=["forged", "wrong-secret", "stale", "future", "other-endpoint", "unknown-endpoint",
         "other-row", "form"])
-def test_forged_or_stale_acks_are_refused(request_: CallbackRequest, reason: str) -> None:
+def test_forged_or_stale_acks_are_refused(make_request: Callable[[], CallbackRequest],
+                                          reason: str) -> None:
     with pytest.raises(SignatureError, match=reason):
-        configured().parse_callback(request_)
+        configured().parse_callback(make_request())
 
 
 def test_unconfigured_refuses_acks_and_there_are_no_replies() -> None:

@@ -18,10 +18,12 @@ from channels.base import (
     AREA_TYPES,
     Audience,
     PathPart,
+    Placement,
     Problem,
     ValidationContext,
     type_name,
 )
+from channels.placement_checks import unknown_keys
 
 AUDIENCE_KEYS = ("areas", "districts", "lists", "tags")
 LISTS_REQUIRED = ("is required: the contact lists to send to, "
@@ -48,9 +50,7 @@ def parse_audience(value: object, context: ValidationContext,
     if not isinstance(value, Mapping):
         return None, [Problem(here, 'must be a table such as { lists = ["residents"] }, '
                                     + got(value))]
-    problems = [Problem((*here, key), f'unknown key "{key}"; allowed: '
-                        + ", ".join(AUDIENCE_KEYS))
-                for key in value if key not in AUDIENCE_KEYS]
+    problems = unknown_keys(value, AUDIENCE_KEYS, here)
     lists = _lists(value.get("lists"), context, problems)
     areas = _strings(value.get("areas", []), (*here, "areas"), problems, ("area", AREA_TYPES))
     districts = _strings(value.get("districts", []), (*here, "districts"), problems)
@@ -58,6 +58,16 @@ def parse_audience(value: object, context: ValidationContext,
     if problems:
         return None, problems
     return Audience(lists, areas, districts, tags), []
+
+
+def planned_audience(placement: Placement) -> Audience:
+    """The audience of a placement that was validated: planning a placement that was not
+    is a bug in the caller (ValueError naming the placement)."""
+    audience, problems = parse_audience(placement.options.get("audience"), ValidationContext())
+    if audience is None:
+        raise ValueError(f"placement {placement.index} was not validated: "
+                         f"audience: {problems[0].message}")
+    return audience
 
 
 def _lists(value: object, context: ValidationContext,

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from channels.base import Problem, type_name
+from channels.base import PathPart, Problem, type_name
+
+
+def unknown_keys(options: Mapping[str, Any], allowed: Sequence[str],
+                 here: tuple[PathPart, ...] = ()) -> list[Problem]:
+    """A problem for each key of the table at ``here`` that is not one of ``allowed``."""
+    return [Problem((*here, key), f'unknown key "{key}"; allowed: ' + ", ".join(allowed))
+            for key in options if key not in allowed]
+
+
+def text_problem(value: Any, example: str, most: int, why: str = "") -> str | None:
+    """What is wrong with a placement's words (None: good): ``example`` completes "is
+    required: ...", ``most`` is the longest it may be and ``why`` follows that limit."""
+    if value is None:
+        return f"is required: {example}"
+    if not isinstance(value, str):
+        return f"must be a string, got {type_name(value)}"
+    if not value.strip():
+        return "must not be empty or only whitespace"
+    if len(value) > most:
+        return f"is {len(value)} characters, more than {most}{why}"
+    return None
 
 
 def name_problem(value: Any) -> str | None:

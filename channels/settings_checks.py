@@ -7,11 +7,11 @@ Each takes the table's ``fail(key, message)`` so the error names the channel's o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
-from channels.base import toml_value
+from channels.base import ConfigError, toml_value
 
 Fail = Callable[[str, str], NoReturn]
 MAX_TIMEOUT = 300.0  # seconds: a provider API call that takes longer has failed
@@ -23,6 +23,21 @@ class SecretValue(Protocol):
     def reveal(self) -> str: ...
 
 
+def failing(table: str) -> Fail:
+    """The ``fail`` of the table ``table`` (``"channels.sms"``): a ConfigError naming the key."""
+    def fail(key: str, message: str) -> NoReturn:
+        raise ConfigError(f"{table}.{key}", message)
+
+    return fail
+
+
+def known_keys(table: Mapping[str, Any], allowed: Sequence[str], fail: Fail) -> None:
+    """Fail on the first key of ``table`` that is not one of ``allowed``."""
+    for key in table:
+        if key not in allowed:
+            fail(key, "unknown key; allowed: " + ", ".join(allowed))
+
+
 def is_int(value: Any) -> bool:
     """An integer that is not a boolean (TOML ``true`` is an int in Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -30,6 +45,13 @@ def is_int(value: Any) -> bool:
 
 def is_secret(value: Any) -> TypeGuard[SecretValue]:
     return callable(getattr(value, "reveal", None))
+
+
+def secret(value: Any, key: str, fail: Fail, advice: str) -> SecretValue:
+    """A credential given as a reference (``"env:NAME"``); else ``fail`` with ``advice``."""
+    if not is_secret(value):
+        fail(key, advice)
+    return value
 
 
 def api_base(value: Any, fail: Fail, example: str) -> str | None:

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
 
 import requests
 
+from channels import settings_checks as checks
 from channels.base import (
     CampaignCheck,
     Capabilities,
     Channel,
     ChannelBase,
-    ConfigError,
     ContentDescriber,
     Inventory,
     LookupResult,
@@ -52,10 +52,10 @@ from channels.base import (
 from channels.cinema import placement as cp
 from channels.http_outcomes import transport_result
 from channels.http_pool import pooled_session
-from channels.settings_checks import api_base, integer, is_secret, positive_number, timeout
 from channels.venues import venue_key
 
 CONFIG_KEYS = ("concurrency", "rate", "systems", "timeout", "token_secret")
+_fail = checks.failing("channels.cinema")
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,10 @@ class CinemaSettings:
 
 
 def parse_settings(table: Mapping[str, Any]) -> CinemaSettings:
-    for key in table:
-        if key not in CONFIG_KEYS:
-            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
-    secret = table.get("token_secret")
-    if not is_secret(secret):
-        _fail("token_secret", 'write token_secret = "env:CINEMA_TOKEN_SECRET" (each '
-                              "cinema's token is derived from it)")
+    checks.known_keys(table, CONFIG_KEYS, _fail)
+    secret = checks.secret(table.get("token_secret"), "token_secret", _fail,
+                           'write token_secret = "env:CINEMA_TOKEN_SECRET" (each '
+                           "cinema's token is derived from it)")
     systems = table.get("systems")
     if not isinstance(systems, dict) or not systems:
         _fail("systems", 'name each booking system and its URL: systems = { cms = '
@@ -82,20 +79,17 @@ def parse_settings(table: Mapping[str, Any]) -> CinemaSettings:
     urls = {str(name): _system_url(str(name), url) for name, url in systems.items()}
     return CinemaSettings(
         token_secret=secret, systems=urls,
-        rate=positive_number(table.get("rate", 20), "rate", _fail, "bookings per second"),
-        concurrency=integer(table.get("concurrency", 4), "concurrency", _fail, None),
-        timeout=timeout(table.get("timeout", 10), _fail))
-
-
-def _fail(key: str, message: str) -> NoReturn:
-    raise ConfigError(f"channels.cinema.{key}", message)
+        rate=checks.positive_number(table.get("rate", 20), "rate", _fail,
+                                    "bookings per second"),
+        concurrency=checks.integer(table.get("concurrency", 4), "concurrency", _fail, None),
+        timeout=checks.timeout(table.get("timeout", 10), _fail))
 
 
 def _system_url(name: str, url: Any) -> str:
     def fail(_key: str, message: str) -> NoReturn:
         _fail(f"systems.{name}", message)
 
-    return str(api_base(url, fail, "http://127.0.0.1:8768"))
+    return str(checks.api_base(url, fail, "http://127.0.0.1:8768"))
 
 
 class CinemaChannel(ChannelBase[CinemaSettings]):

@@ -26,7 +26,7 @@ from datetime import date, time
 from typing import Any
 
 from channels.base import ContentFact, Problem, ValidationContext, toml_value
-from channels.placement_checks import name_problems
+from channels.placement_checks import name_problems, unknown_keys
 from channels.venues import Screening
 
 PLACEMENT_KEYS = ("cinemas", "dates", "dayparts", "exclude_ratings", "max_screenings",
@@ -37,8 +37,7 @@ _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 def problems(options: Mapping[str, Any]) -> list[Problem]:
-    found = [Problem((k,), f'unknown key "{k}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
-             for k in options if k not in PLACEMENT_KEYS]
+    found = unknown_keys(options, PLACEMENT_KEYS)
     found += _cinema_problems(options.get("cinemas"))
     spot = options.get("spot")
     if not isinstance(spot, dict) or not isinstance(spot.get("asset"), str) or \

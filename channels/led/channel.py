@@ -21,16 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import requests
 
+from channels import settings_checks as checks
 from channels.base import (
     CampaignCheck,
     Capabilities,
     Channel,
     ChannelBase,
-    ConfigError,
     ContentDescriber,
     Inventory,
     LookupResult,
@@ -47,15 +47,15 @@ from channels.base import (
 )
 from channels.http_pool import pooled_session
 from channels.led import placement as lp
-from channels.settings_checks import SecretValue, integer, is_secret, positive_number, timeout
 from channels.venues import PushResult, venue_key
 
 CONFIG_KEYS = ("concurrency", "pop_max_age_days", "push_timeout", "rate", "token_secret")
+_fail = checks.failing("channels.led")
 
 
 @dataclass(frozen=True)
 class LedSettings:
-    token_secret: SecretValue
+    token_secret: checks.SecretValue
     rate: float = 50.0  # rows published per second
     concurrency: int = 4
     push_timeout: float = 10.0
@@ -63,25 +63,18 @@ class LedSettings:
 
 
 def parse_settings(table: Mapping[str, Any]) -> LedSettings:
-    for key in table:
-        if key not in CONFIG_KEYS:
-            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
-    secret = table.get("token_secret")
-    if not is_secret(secret):
-        _fail("token_secret", 'write token_secret = "env:LED_TOKEN_SECRET" (each screen\'s '
-                              "feed and proof-of-play token is derived from it)")
+    checks.known_keys(table, CONFIG_KEYS, _fail)
+    secret = checks.secret(table.get("token_secret"), "token_secret", _fail,
+                           'write token_secret = "env:LED_TOKEN_SECRET" (each screen\'s '
+                           "feed and proof-of-play token is derived from it)")
     return LedSettings(
         token_secret=secret,
-        rate=positive_number(table.get("rate", 50), "rate", _fail, "rows published per "
-                                                                   "second, such as 50"),
-        concurrency=integer(table.get("concurrency", 4), "concurrency", _fail, None),
-        push_timeout=timeout(table.get("push_timeout", 10), _fail),
-        pop_max_age_days=integer(table.get("pop_max_age_days", 30), "pop_max_age_days", _fail,
-                                 36_500))
-
-
-def _fail(key: str, message: str) -> NoReturn:
-    raise ConfigError(f"channels.led.{key}", message)
+        rate=checks.positive_number(table.get("rate", 50), "rate", _fail,
+                                    "rows published per second, such as 50"),
+        concurrency=checks.integer(table.get("concurrency", 4), "concurrency", _fail, None),
+        push_timeout=checks.timeout(table.get("push_timeout", 10), _fail),
+        pop_max_age_days=checks.integer(table.get("pop_max_age_days", 30), "pop_max_age_days",
+                                        _fail, 36_500))
 
 
 class LedChannel(ChannelBase[LedSettings]):

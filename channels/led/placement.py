@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from channels.base import AREA_TYPES, ContentFact, Problem, ValidationContext, toml_value
-from channels.placement_checks import name_problems
+from channels.placement_checks import name_problems, unknown_keys
 from channels.venues import Screen
 
 PLACEMENT_KEYS = ("dayparts", "duration", "media", "name", "plays_per_hour", "screens", "text")
@@ -42,8 +42,7 @@ def address(screen_id: str, placement: int) -> str:
 
 
 def problems(options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
-    found = [Problem((k,), f'unknown key "{k}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
-             for k in options if k not in PLACEMENT_KEYS]
+    found = unknown_keys(options, PLACEMENT_KEYS)
     found += _selection_problems(options.get("screens"), context)
     has_text, has_media = "text" in options, "media" in options
     if has_text == has_media:

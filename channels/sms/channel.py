@@ -11,7 +11,6 @@ the engine's sending threads (see :mod:`channels.sms.twilio_client`).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from channels.audience import got, parse_audience
+from channels.audience import got, parse_audience, planned_audience
 from channels.base import (
     CallbackReceiver,
     CallbackRequest,
@@ -47,7 +46,8 @@ from channels.base import (
     rows_in,
 )
 from channels.delivery_ids import DELIVERY_PARAM, parse_delivery_id, shown
-from channels.placement_checks import name_problem
+from channels.once import Once
+from channels.placement_checks import name_problem, text_problem, unknown_keys
 from channels.sms.content import content_facts
 from channels.sms.segments import LIMITS, SegmentCount, count_segments, first_non_gsm
 from channels.sms.settings import MAX_SEGMENTS, SmsSettings, is_int, parse_settings
@@ -71,8 +71,7 @@ class SmsChannel(ChannelBase[SmsSettings]):
     def __init__(self, settings: SmsSettings | None = None) -> None:
         """``settings`` None: unconfigured, able to validate and plan but not to send."""
         self.settings = settings
-        self._account: TwilioAccount | None = None
-        self._account_lock = threading.Lock()
+        self._account = Once(lambda: TwilioAccount(self.configured()))
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:
@@ -83,8 +82,7 @@ class SmsChannel(ChannelBase[SmsSettings]):
         return self.settings.max_segments if self.settings else MAX_SEGMENTS
 
     def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
-        problems = [Problem((key,), f'unknown key "{key}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
-                    for key in options if key not in PLACEMENT_KEYS]
+        problems = unknown_keys(options, PLACEMENT_KEYS)
         problems += parse_audience(options.get("audience"), context)[1]
         checked = {key: check(options.get(key)) for key, check in _OPTION_CHECKS.items()}
         problems += [Problem((key,), message) for key, message in checked.items() if message]
@@ -103,12 +101,7 @@ class SmsChannel(ChannelBase[SmsSettings]):
                                    f"({_rules(count)})")]
 
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
-        audience, problems = parse_audience(placement.options.get("audience"),
-                                            ValidationContext())
-        if audience is None:
-            raise ValueError(f"placement {placement.index} was not validated: "
-                             f"audience: {problems[0].message}")
-        for contact in inventory.contacts(audience, self.name):
+        for contact in inventory.contacts(planned_audience(placement), self.name):
             reason, detail = _skip(contact)
             yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
                          skip_reason=reason,
@@ -163,13 +156,7 @@ class SmsChannel(ChannelBase[SmsSettings]):
 
     def twilio(self) -> TwilioAccount:
         """The channel's one Twilio client, built on first use (thread-safe)."""
-        account = self._account
-        if account is None:
-            with self._account_lock:
-                if self._account is None:
-                    self._account = TwilioAccount(self.configured())
-                account = self._account
-        return account
+        return self._account.get()
 
     # Receipts ------------------------------------------------------------------------------
 
@@ -203,16 +190,8 @@ def _skip(contact: Contact) -> tuple[str | None, str | None]:
 # Placement options: each check returns what is wrong with a value (None: absent or good).
 
 def _body_problem(value: Any) -> str | None:
-    if value is None:
-        return 'is required: the message text, such as body = "Report crime: call 110"'
-    if not isinstance(value, str):
-        return f"must be a string, {got(value)}"
-    if not value.strip():
-        return "must not be empty or only whitespace"
-    if len(value) > MAX_BODY_CHARS:
-        return (f"is {len(value)} characters, more than {MAX_BODY_CHARS} "
-                "(the most one message can hold)")
-    return None
+    return text_problem(value, 'the message text, such as body = "Report crime: call 110"',
+                        MAX_BODY_CHARS, " (the most one message can hold)")
 
 
 def _cap_problem(value: Any) -> str | None:

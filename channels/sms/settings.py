@@ -9,17 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from channels.base import ConfigError, toml_value
+from channels.base import toml_value
 from channels.settings_checks import (
     MAX_TIMEOUT,
     SecretValue,
     api_base,
     boolean,
+    failing,
     integer,
     is_int,
     is_secret,
+    known_keys,
     positive_number,
     timeout,
 )
@@ -30,6 +32,7 @@ MAX_SEGMENTS = 10
 CONFIG_KEYS = ("account_sid", "api_base", "auth_token", "concurrency", "from",
                "max_segments", "messaging_service_sid", "provider", "rate", "status_callback",
                "timeout")
+_fail = failing("channels.sms")
 # E.164 number, short code, or alphanumeric sender ID (up to 11, at least one letter).
 _SENDER = re.compile(r"\+[1-9]\d{6,14}|\d{3,8}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 _SERVICE_SID = re.compile(r"MG[0-9A-Za-z]+")
@@ -59,9 +62,7 @@ def parse_settings(table: Mapping[str, Any]) -> SmsSettings:
     Secrets stay unrevealed here, so a missing environment variable only matters when a
     Twilio client is built to send.
     """
-    for key in table:
-        if key not in CONFIG_KEYS:
-            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
+    known_keys(table, CONFIG_KEYS, _fail)
     provider = table.get("provider", "twilio")
     if provider != "twilio":
         _fail("provider", f'must be "twilio" (the only SMS provider), got {toml_value(provider)}')
@@ -77,10 +78,6 @@ def parse_settings(table: Mapping[str, Any]) -> SmsSettings:
         concurrency=integer(table.get("concurrency", 8), "concurrency", _fail, None),
         status_callback=boolean(table.get("status_callback", True), "status_callback", _fail),
         timeout=timeout(table.get("timeout", 10), _fail))
-
-
-def _fail(key: str, message: str) -> NoReturn:
-    raise ConfigError(f"channels.sms.{key}", message)
 
 
 def _account_sid(value: Any) -> str | SecretValue:

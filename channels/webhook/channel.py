@@ -19,13 +19,12 @@ Reach: ``message_times``, rows sent or delivered (gross: one per notice, not per
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from channels.audience import got, parse_audience
+from channels.audience import got, parse_audience, planned_audience
 from channels.base import (
     CallbackReceiver,
     CallbackRequest,
@@ -50,7 +49,8 @@ from channels.base import (
     ValidationContext,
     rows_in,
 )
-from channels.placement_checks import name_problem
+from channels.once import Once
+from channels.placement_checks import name_problem, text_problem, unknown_keys
 from channels.webhook.client import PartnerClient
 from channels.webhook.settings import WebhookSettings, parse_settings
 from channels.webhook.wire import receipts_from, verified_ack
@@ -77,8 +77,7 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
         """``settings`` None: unconfigured, able to validate and plan but not to send."""
         self.settings = settings
         self.clock = clock
-        self._client: PartnerClient | None = None
-        self._client_lock = threading.Lock()
+        self._client = Once(lambda: PartnerClient(self.configured(), self.clock))
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:
@@ -87,8 +86,7 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
     # Validation and planning -------------------------------------------------------------
 
     def validate(self, options: Mapping[str, Any], context: ValidationContext) -> list[Problem]:
-        problems = [Problem((key,), f'unknown key "{key}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
-                    for key in options if key not in PLACEMENT_KEYS]
+        problems = unknown_keys(options, PLACEMENT_KEYS)
         problems += parse_audience(options.get("audience"), context)[1]
         checks: dict[str, Callable[[Any], str | None]] = {
             "endpoint": self._endpoint_problem, "message": _message_problem,
@@ -112,12 +110,7 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
         return None
 
     def targets(self, placement: Placement, inventory: Inventory) -> Iterator[Target]:
-        audience, problems = parse_audience(placement.options.get("audience"),
-                                            ValidationContext())
-        if audience is None:
-            raise ValueError(f"placement {placement.index} was not validated: "
-                             f"audience: {problems[0].message}")
-        for contact in inventory.contacts(audience, self.name):
+        for contact in inventory.contacts(planned_audience(placement), self.name):
             yield Target(sort_key=contact.id, address=contact.phone, contact_id=contact.id,
                          skip_reason="opted_out" if contact.opted_out else None,
                          copies=contact.memberships)
@@ -152,10 +145,7 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
 
     def client(self) -> PartnerClient:
         """The channel's one HTTP client, built on first use (thread-safe)."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = PartnerClient(self.configured(), self.clock)
-            return self._client
+        return self._client.get()
 
     # Acknowledgements ------------------------------------------------------------------------
 
@@ -182,15 +172,8 @@ class WebhookChannel(ChannelBase[WebhookSettings]):
 
 
 def _message_problem(value: Any) -> str | None:
-    if value is None:
-        return 'is required: the notice text, such as message = "Report crime: call 110"'
-    if not isinstance(value, str):
-        return f"must be a string, {got(value)}"
-    if not value.strip():
-        return "must not be empty or only whitespace"
-    if len(value) > MAX_MESSAGE_CHARS:
-        return f"is {len(value)} characters, more than {MAX_MESSAGE_CHARS}"
-    return None
+    return text_problem(value, 'the notice text, such as message = "Report crime: call 110"',
+                        MAX_MESSAGE_CHARS)
 
 
 if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims

@@ -18,19 +18,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from channels.base import ConfigError, toml_value
+from channels.base import toml_value
 from channels.settings_checks import (
     SecretValue,
     api_base,
+    failing,
     integer,
     is_secret,
+    known_keys,
     positive_number,
     timeout,
 )
 
 CONFIG_KEYS = ("concurrency", "endpoints", "timeout")
+_fail = failing("channels.webhook")
 ENDPOINT_KEYS = ("rate", "secret", "url")
 DEFAULT_RATE = 10.0  # messages per second to one endpoint
 EXAMPLE = ('endpoints = { parcel = { url = "https://partner.example/notices", '
@@ -61,9 +64,7 @@ class WebhookSettings:
 
 def parse_settings(table: Mapping[str, Any]) -> WebhookSettings:
     """Check every key of ``[channels.webhook]``; the first problem raises ConfigError."""
-    for key in table:
-        if key not in CONFIG_KEYS:
-            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
+    known_keys(table, CONFIG_KEYS, _fail)
     raw = table.get("endpoints")
     if not isinstance(raw, Mapping) or not raw:
         wrong = "is required" if raw is None else f"must be a table, got {toml_value(raw)}"
@@ -75,24 +76,16 @@ def parse_settings(table: Mapping[str, Any]) -> WebhookSettings:
         concurrency=integer(table.get("concurrency", 4), "concurrency", _fail, None))
 
 
-def _fail(key: str, message: str) -> NoReturn:
-    raise ConfigError(f"channels.webhook.{key}", message)
-
-
 def _endpoint(name: str, table: Any) -> Endpoint:
     here = f"endpoints.{name}"
 
-    def fail(key: str, message: str) -> NoReturn:
-        _fail(f"{here}.{key}", message)
-
+    fail = failing(f"channels.webhook.{here}")
     if not name.strip():
         _fail("endpoints", "an endpoint name must not be empty")
     if not isinstance(table, Mapping):
         _fail(here, f"must be a table such as {{ url = ..., secret = ..., rate = 20 }}, "
                     f"got {toml_value(table)}")
-    for key in table:
-        if key not in ENDPOINT_KEYS:
-            fail(key, "unknown key; allowed: " + ", ".join(ENDPOINT_KEYS))
+    known_keys(table, ENDPOINT_KEYS, fail)
     url = table.get("url")
     if url is None:
         fail("url", 'is required: the partner\'s notice URL, such as '

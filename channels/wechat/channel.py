@@ -12,12 +12,11 @@ article statistics (datacube ``getarticletotal``) and stored by day.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from channels.base import (
     CallbackRequest,
@@ -45,6 +44,7 @@ from channels.base import (
     ValidationContext,
     reported,
 )
+from channels.once import Once
 from channels.wechat import placement as wp
 from channels.wechat.client import WeChatAccount
 from channels.wechat.events import events_from
@@ -53,6 +53,7 @@ from channels.wechat.settings import WeChatSettings, parse_settings
 
 MONTHLY_BROADCASTS = 4  # a service account reaches one follower at most 4 times a month
 STATS_DAYS = 7  # getarticletotal follows an article for 7 days
+PeriodT = TypeVar("PeriodT", bound=Hashable)
 
 
 class WeChatChannel(ChannelBase[WeChatSettings]):
@@ -67,8 +68,7 @@ class WeChatChannel(ChannelBase[WeChatSettings]):
 
     def __init__(self, settings: WeChatSettings | None = None) -> None:
         self.settings = settings
-        self._account: WeChatAccount | None = None
-        self._lock = threading.Lock()
+        self._account = Once(lambda: WeChatAccount(self.configured()))
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Self:
@@ -142,10 +142,7 @@ class WeChatChannel(ChannelBase[WeChatSettings]):
 
     def account(self) -> WeChatAccount:
         """The account's one client, built on first use (thread-safe)."""
-        with self._lock:
-            if self._account is None:
-                self._account = WeChatAccount(self.configured())
-            return self._account
+        return self._account.get()
 
     # Events -----------------------------------------------------------------------------
 
@@ -235,28 +232,36 @@ def _article_reports(articles: list[dict[str, Any]], rows: list[SentRow]) -> lis
 
 def _daily_quota(first: Placement, per_firing: int,
                  firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
-    days = Counter(f.date() for f in firings)
-    busiest, count = max(days.items(), key=lambda item: item[1])
+    busiest, count = _busiest(f.date() for f in firings)
     if per_firing * count <= 1:
         return []
-    return [(first.index, Problem(("audience",), (
-        f"a subscription account can broadcast once a day, but this campaign makes "
-        f"{per_firing * count} broadcasts on {busiest.isoformat()} ({count} firing(s) x "
-        f"{per_firing} broadcast(s): one per tag and per 10,000 openids); fire at most "
-        "daily with one broadcast, or use a service account")))]
+    return _refused(first, f"a subscription account can broadcast once a day, but this "
+                           f"campaign makes {per_firing * count} broadcasts on "
+                           f"{busiest.isoformat()} ({count} firing(s) x {per_firing} "
+                           "broadcast(s): one per tag and per 10,000 openids); fire at most "
+                           "daily with one broadcast, or use a service account")
 
 
 def _monthly_quota(first: Placement, per_firing: int,
                    firings: Sequence[datetime]) -> list[tuple[int, Problem]]:
-    months = Counter((f.year, f.month) for f in firings)
-    (year, month), count = max(months.items(), key=lambda item: item[1])
+    (year, month), count = _busiest((f.year, f.month) for f in firings)
     if per_firing * count <= MONTHLY_BROADCASTS:
         return []
-    return [(first.index, Problem(("audience",), (
-        f"a service account reaches each follower at most {MONTHLY_BROADCASTS} times a "
-        f"month, but this campaign could reach one follower {per_firing * count} times in "
-        f"{year}-{month:02d} ({count} firing(s) x {per_firing} broadcast(s)); WeChat would "
-        "drop the extra ones")))]
+    return _refused(first, f"a service account reaches each follower at most "
+                           f"{MONTHLY_BROADCASTS} times a month, but this campaign could "
+                           f"reach one follower {per_firing * count} times in "
+                           f"{year}-{month:02d} ({count} firing(s) x {per_firing} "
+                           "broadcast(s)); WeChat would drop the extra ones")
+
+
+def _busiest(periods: Iterable[PeriodT]) -> tuple[PeriodT, int]:
+    """The period most firings fall in, and how many do."""
+    return max(Counter(periods).items(), key=lambda item: item[1])
+
+
+def _refused(first: Placement, why: str) -> list[tuple[int, Problem]]:
+    """The campaign's quota problem, reported at its first broadcast placement."""
+    return [(first.index, Problem(("audience",), why))]
 
 
 if TYPE_CHECKING:  # mypy checks that the plugin has each protocol it claims

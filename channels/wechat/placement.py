@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.base import ContentFact, Placement, Problem, Target, toml_value, type_name
-from channels.placement_checks import name_problems
+from channels.placement_checks import name_problems, unknown_keys
 
 MASS_TYPES = ("text", "image", "mpnews")
 MSG_TYPES = (*MASS_TYPES, "template")
@@ -54,8 +54,7 @@ def is_mass(options: Mapping[str, Any]) -> bool:
 
 def problems(options: Mapping[str, Any]) -> list[Problem]:
     """Every problem with one placement's options (no I/O)."""
-    found = [Problem((key,), f'unknown key "{key}"; allowed: ' + ", ".join(PLACEMENT_KEYS))
-             for key in options if key not in PLACEMENT_KEYS]
+    found = unknown_keys(options, PLACEMENT_KEYS)
     msgtype = options.get("msgtype")
     if msgtype not in MSG_TYPES:
         what = "is required" if msgtype is None else f"is {toml_value(msgtype)}"

@@ -10,14 +10,16 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from channels.base import ConfigError, toml_value
+from channels.base import toml_value
 from channels.settings_checks import (
     SecretValue,
     api_base,
+    failing,
     integer,
     is_secret,
+    known_keys,
     positive_number,
     timeout,
 )
@@ -25,6 +27,7 @@ from channels.settings_checks import (
 CONFIG_KEYS = ("account_type", "api_base", "appid", "clientmsgid_prefix", "concurrency",
                "encoding_aes_key", "limit_wait", "mass_per_minute", "rate", "secret",
                "timeout", "token")
+_fail = failing("channels.wechat")
 ACCOUNT_TYPES = ("service", "subscription")
 MASS_PER_MINUTE = 60  # WeChat accepts at most 60 mass-send requests a minute
 _APPID = re.compile(r"wx[0-9a-zA-Z]{14,30}")
@@ -57,9 +60,7 @@ class WeChatSettings:
 
 def parse_settings(table: Mapping[str, Any]) -> WeChatSettings:
     """Check every key of ``[channels.wechat]``; the first problem raises ConfigError."""
-    for key in table:
-        if key not in CONFIG_KEYS:
-            _fail(key, "unknown key; allowed: " + ", ".join(CONFIG_KEYS))
+    known_keys(table, CONFIG_KEYS, _fail)
     account_type = table.get("account_type")
     if account_type not in ACCOUNT_TYPES:
         _fail("account_type", f'must be "service" or "subscription" (their broadcast quotas '
@@ -87,10 +88,6 @@ def parse_settings(table: Mapping[str, Any]) -> WeChatSettings:
         clientmsgid_prefix=prefix,
         limit_wait=positive_number(table.get("limit_wait", 60), "limit_wait", _fail,
                                    "seconds to rest after WeChat's 45009, such as 60"))
-
-
-def _fail(key: str, message: str) -> NoReturn:
-    raise ConfigError(f"channels.wechat.{key}", message)
 
 
 def _appid(value: Any) -> str | SecretValue:

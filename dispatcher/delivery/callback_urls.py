@@ -23,9 +23,14 @@ def _base(public_url: str) -> str:
     return public_url.rstrip("/")
 
 
+def _hook(public_url: str, channel: str, what: str) -> str:
+    """``{public_url}/hooks/{channel}/{what}``."""
+    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/{what}"
+
+
 def status_url(public_url: str, channel: str) -> str:
     """Where ``channel``'s provider posts delivery receipts, without the delivery id."""
-    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/status"
+    return _hook(public_url, channel, "status")
 
 
 def status_callback_url(public_url: str, channel: str, delivery_id: int) -> str:
@@ -35,7 +40,7 @@ def status_callback_url(public_url: str, channel: str, delivery_id: int) -> str:
 
 def inbound_url(public_url: str, channel: str) -> str:
     """Where ``channel``'s provider posts replies (Twilio: the number's messaging webhook)."""
-    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/inbound"
+    return _hook(public_url, channel, "inbound")
 
 
 def health_url(public_url: str) -> str:
@@ -44,7 +49,7 @@ def health_url(public_url: str) -> str:
 
 def events_url(public_url: str, channel: str) -> str:
     """Where a provider that pushes signed events posts them (WeChat's server URL)."""
-    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/events"
+    return _hook(public_url, channel, "events")
 
 
 def feed_url(public_url: str, channel: str, screen_id: str) -> str:
@@ -52,8 +57,8 @@ def feed_url(public_url: str, channel: str, screen_id: str) -> str:
 
 
 def pop_url(public_url: str, channel: str) -> str:
-    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/pop"
+    return _hook(public_url, channel, "pop")
 
 
 def playlog_url(public_url: str, channel: str) -> str:
-    return f"{_base(public_url)}{HOOKS_PREFIX}/{channel}/playlog"
+    return _hook(public_url, channel, "playlog")

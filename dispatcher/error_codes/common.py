@@ -11,8 +11,9 @@ from __future__ import annotations
 from dispatcher.error_codes.entry import Code, Table
 from dispatcher.i18n import N_
 
-_WAIT = N_("Nothing to do: the dispatcher waits and tries again by itself. If rows still "
-           "failed, retry them later.")
+# What to do about a code the dispatcher retries by itself (every channel's tables use it).
+WAIT = N_("Nothing to do: the dispatcher waits and tries again by itself. If rows still "
+          "failed, retry them later.")
 _ADMIN = N_("Ask the administrator to check the channel's settings in config.toml, then "
             "retry the failed rows.")
 
@@ -21,8 +22,8 @@ ENGINE: Table = {
                        "answering 'try again later' or could not be reached."),
                     N_("Check that the provider is up (see the detail), then retry the "
                        "failed rows."), True),
-    "network": Code(N_("The provider could not be reached over the network."), _WAIT, True),
-    "http": Code(N_("The provider answered with an HTTP error instead of a result."), _WAIT,
+    "network": Code(N_("The provider could not be reached over the network."), WAIT, True),
+    "http": Code(N_("The provider answered with an HTTP error instead of a result."), WAIT,
                  True),
 }
 
@@ -31,22 +32,22 @@ HTTP: Table = {
     "401": Code(N_("The provider refused our credentials (HTTP 401)."), _ADMIN, True),
     "403": Code(N_("The provider does not allow this request (HTTP 403)."), _ADMIN, True),
     "404": Code(N_("The provider's address was not found (HTTP 404)."), _ADMIN, True),
-    "408": Code(N_("The provider timed out waiting for the request (HTTP 408)."), _WAIT, True),
+    "408": Code(N_("The provider timed out waiting for the request (HTTP 408)."), WAIT, True),
     "409": Code(N_("The provider refused the request as conflicting with its state "
                    "(HTTP 409)."), N_("See the detail for what the provider said."), False),
     "413": Code(N_("The request was too large for the provider (HTTP 413)."), _ADMIN, True),
     "422": Code(N_("The provider could not use the request's content (HTTP 422)."), _ADMIN,
                 True),
-    "429": Code(N_("Too many requests: the provider asked us to slow down (HTTP 429)."), _WAIT,
+    "429": Code(N_("Too many requests: the provider asked us to slow down (HTTP 429)."), WAIT,
                 True),
-    "500": Code(N_("The provider had an internal error (HTTP 500)."), _WAIT, True),
-    "502": Code(N_("A gateway before the provider failed (HTTP 502)."), _WAIT, True),
-    "503": Code(N_("The provider was temporarily unavailable (HTTP 503)."), _WAIT, True),
-    "504": Code(N_("A gateway before the provider timed out (HTTP 504)."), _WAIT, True),
+    "500": Code(N_("The provider had an internal error (HTTP 500)."), WAIT, True),
+    "502": Code(N_("A gateway before the provider failed (HTTP 502)."), WAIT, True),
+    "503": Code(N_("The provider was temporarily unavailable (HTTP 503)."), WAIT, True),
+    "504": Code(N_("A gateway before the provider timed out (HTTP 504)."), WAIT, True),
 }
 
 CLIENT_ERROR = Code(N_("The provider refused the request (HTTP {code})."), _ADMIN, True)
-SERVER_ERROR = Code(N_("The provider had an error (HTTP {code})."), _WAIT, True)
+SERVER_ERROR = Code(N_("The provider had an error (HTTP {code})."), WAIT, True)
 
 SKIP_REASONS: Table = {
     "opted_out": Code(N_("Not sent: the person is on the opt-out list for this channel."),

@@ -8,6 +8,7 @@ pointer to Twilio's own page for it.
 
 from __future__ import annotations
 
+from dispatcher.error_codes.common import WAIT
 from dispatcher.error_codes.entry import Code, Table
 from dispatcher.i18n import N_
 
@@ -15,8 +16,6 @@ _FIX_NUMBER = N_("Correct the number in the contact list (or remove it); sending
                  "to the same number will fail the same way.")
 _FIX_SETTINGS = N_("Ask the administrator to fix the SMS settings ([channels.sms] in "
                    "config.toml), then retry the failed rows.")
-_WAIT = N_("Nothing to do: the dispatcher waits and tries again by itself. If rows still "
-           "failed, retry them later.")
 
 CODES: Table = {
     # The API refused the request.
@@ -25,11 +24,11 @@ CODES: Table = {
                      "wrong or were revoked."), _FIX_SETTINGS, True),
     "20404": Code(N_("Twilio does not know the account or resource asked for (wrong "
                      "account SID or API address)."), _FIX_SETTINGS, True),
-    "20429": Code(N_("Too many requests: Twilio did not process the message."), _WAIT, True),
+    "20429": Code(N_("Too many requests: Twilio did not process the message."), WAIT, True),
     "20500": Code(N_("Twilio had an internal error; the message may or may not have been "
                      "taken."), N_("The dispatcher checks with Twilio before sending "
                                    "again. If the row failed, retry it later."), True),
-    "20503": Code(N_("Twilio was temporarily unavailable; nothing was sent."), _WAIT, True),
+    "20503": Code(N_("Twilio was temporarily unavailable; nothing was sent."), WAIT, True),
     "21211": Code(N_("The number is not a valid phone number."), _FIX_NUMBER),
     "21212": Code(N_("The sender number or sender ID in the settings is not valid."),
                   _FIX_SETTINGS, True),

@@ -8,6 +8,7 @@ not confirm it) and a template message's ``TEMPLATESENDJOBFINISH`` status
 
 from __future__ import annotations
 
+from dispatcher.error_codes.common import WAIT
 from dispatcher.error_codes.entry import Code, Table
 from dispatcher.i18n import N_
 
@@ -16,13 +17,11 @@ _FIX_SETTINGS = N_("Ask the administrator to check the official account's settin
                    "retry the failed rows.")
 _FIX_CONTENT = N_("Correct the placement in the campaign file, get it approved again, then "
                   "retry the failed rows.")
-_WAIT = N_("Nothing to do: the dispatcher waits and tries again by itself. If rows still "
-           "failed, retry them later.")
 _REVIEW = N_("Revise the content with the content reviewers and send a new version; "
              "sending the same content again will be refused again.")
 
 CODES: Table = {
-    "-1": Code(N_("WeChat was busy and did not take the request."), _WAIT, True),
+    "-1": Code(N_("WeChat was busy and did not take the request."), WAIT, True),
     "40001": Code(N_("WeChat refused the access token (the AppSecret is wrong, or another "
                      "system fetched a new token)."), _FIX_SETTINGS, True),
     "40002": Code(N_("WeChat refused the token request (invalid grant type)."),
@@ -49,14 +48,14 @@ CODES: Table = {
                      "whitelist in the WeChat admin console, then retry the failed rows."),
                   True),
     "41001": Code(N_("The request carried no access token."), _FIX_SETTINGS, True),
-    "42001": Code(N_("The access token expired."), _WAIT, True),
+    "42001": Code(N_("The access token expired."), WAIT, True),
     "43004": Code(N_("The person no longer follows the official account."),
                   N_("Nothing to do: the follower is on the opt-out list and will not be "
                      "sent to again.")),
     "43101": Code(N_("The person declined this kind of message."),
                   N_("Nothing to do: sending again will be refused.")),
     "44002": Code(N_("The request was empty."), _FIX_CONTENT, True),
-    "45009": Code(N_("Too many calls to WeChat's interface."), _WAIT, True),
+    "45009": Code(N_("Too many calls to WeChat's interface."), WAIT, True),
     "45028": Code(N_("No broadcast quota left (a subscription account broadcasts once a "
                      "day; a service account reaches each follower at most 4 times a "
                      "month)."),
@@ -67,7 +66,7 @@ CODES: Table = {
                   True),
     "45065": Code(N_("WeChat had already sent a broadcast with this message id; it counts "
                      "as sent."), N_("Nothing to do.")),
-    "45066": Code(N_("The same broadcast was sent again within a minute."), _WAIT, True),
+    "45066": Code(N_("The same broadcast was sent again within a minute."), WAIT, True),
     "47001": Code(N_("WeChat could not read the request's data."), _FIX_CONTENT, True),
     "47003": Code(N_("A template field is missing or does not fit the template."),
                   _FIX_CONTENT, True),
@@ -78,10 +77,10 @@ CODES: Table = {
     "50002": Code(N_("The official account is restricted, or the person's account is."),
                   N_("Ask the administrator to check the account's notices in the WeChat "
                      "admin console.")),
-    "61500": Code(N_("WeChat's statistics for that date are not ready yet."), _WAIT, True),
-    "61501": Code(N_("WeChat's statistics do not cover that date range."), _WAIT, True),
+    "61500": Code(N_("WeChat's statistics for that date are not ready yet."), WAIT, True),
+    "61501": Code(N_("WeChat's statistics do not cover that date range."), WAIT, True),
     # The dispatcher's own words for what happened around a WeChat call.
-    "http": Code(N_("WeChat answered with an HTTP error instead of a result."), _WAIT, True),
+    "http": Code(N_("WeChat answered with an HTTP error instead of a result."), WAIT, True),
     "unverified": Code(N_("The answer to a template message was lost; it is counted as sent "
                           "because a template message cannot be looked up, and sending it "
                           "again could send it twice."), N_("Nothing to do.")),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, exists, insert, literal, select, update
 
 from channels.base import Channel
 from dispatcher.approval import lifecycle
@@ -118,13 +118,19 @@ def cancel(engine: Engine, campaign_id: str, actor: str = "operator",
     now = utcnow()
     waiting = (deliveries.c.run_id.in_(change.runs)) & (deliveries.c.status == "planned")
     with engine.begin() as conn:
-        conn.execute(insert(delivery_events).from_select(
-            ["delivery_id", "run_id", "at", "actor", "event", "detail"],
-            select(deliveries.c.id, deliveries.c.run_id, literal(now), literal(actor),
-                   literal("skipped"), literal("cancelled")).where(waiting)))
+        _record_events(conn, waiting, now, actor, "skipped", "cancelled")
         rows = conn.execute(update(deliveries).where(waiting).values(
             status="skipped", reason="cancelled", updated_at=now)).rowcount
     return RunChange(campaign_id, change.runs, rows)
+
+
+def _record_events(conn: Connection, rows: ColumnElement[bool], at: datetime, actor: str,
+                   event: str, detail: str) -> None:
+    """One history event for each delivery row ``rows`` selects (before they change)."""
+    conn.execute(insert(delivery_events).from_select(
+        ["delivery_id", "run_id", "at", "actor", "event", "detail"],
+        select(deliveries.c.id, deliveries.c.run_id, literal(at), literal(actor),
+               literal(event), literal(detail)).where(rows)))
 
 
 def retry_failed(engine: Engine, campaign_id: str, actor: str = "operator") -> RunChange:
@@ -135,10 +141,7 @@ def retry_failed(engine: Engine, campaign_id: str, actor: str = "operator") -> R
                                optouts.c.channel.in_([deliveries.c.channel, "*"]))
     failed = deliveries.c.run_id.in_(run_ids) & (deliveries.c.status == "failed") & ~opted_out
     with engine.begin() as conn:
-        conn.execute(insert(delivery_events).from_select(
-            ["delivery_id", "run_id", "at", "actor", "event", "detail"],
-            select(deliveries.c.id, deliveries.c.run_id, literal(now), literal(actor),
-                   literal("planned"), literal("retry requested")).where(failed)))
+        _record_events(conn, failed, now, actor, "planned", "retry requested")
         rows = conn.execute(update(deliveries).where(failed).values(
             status="planned", attempts=0, next_attempt_at=None, updated_at=now)).rowcount
         if rows:

@@ -191,6 +191,21 @@ def test_cancel_skips_what_was_not_sent(planned: Engine) -> None:
     assert reasons == {("skipped", "cancelled")}
 
 
+def test_cancel_and_retry_write_each_row_history(planned: Engine) -> None:
+    """Each row changed by retry_failed or cancel gets a history event saying who and why."""
+    send_all(planned, MemoryProvider({PHONES[0]: ["fail:30003"]}))
+    assert runs.retry_failed(planned, "drive", actor="chief").rows == 1
+    runs.cancel(planned, "drive", actor="chief")
+    with planned.connect() as conn:
+        events = conn.execute(
+            select(deliveries.c.target, delivery_events.c.actor, delivery_events.c.event,
+                   delivery_events.c.detail)
+            .join(deliveries, deliveries.c.id == delivery_events.c.delivery_id)
+            .where(delivery_events.c.actor == "chief")).all()
+    assert sorted(events) == [(PHONES[0], "chief", "planned", "retry requested"),
+                              (PHONES[0], "chief", "skipped", "cancelled")]
+
+
 def test_plain_run_keeps_going_until_stopped(planned: Engine) -> None:
     provider = MemoryProvider()
     sender = DeliveryEngine(planned, {"sms": provider}, "http://127.0.0.1:9", FAST)

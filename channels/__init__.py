@@ -1,1 +1,2 @@
-"""Channel plugins. Each module holds one channel; ``base`` holds the protocol."""
+"""Channel plugins: one package per channel (``sms``, ``wechat``, ``webhook``, ``led``,
+``cinema``); ``base`` holds the contract, the other modules what two channels share."""

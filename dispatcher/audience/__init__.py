@@ -1,2 +1,2 @@
-"""Who is addressed: contact lists, phone numbers, opt-outs, the frequency cap and audience
-counts."""
+"""Who is addressed: contact lists, phone numbers (E.164, masking), opt-outs and the
+frequency cap."""

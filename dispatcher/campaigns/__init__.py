@@ -1,2 +1,2 @@
 """Campaign files: the model and its checks, the schedule, the send window, TOML line
-numbers, and the actions on stored versions."""
+numbers, and stored versions read back."""

@@ -1,2 +1,3 @@
 """Sending the rows: the engine, claims, rate limits, recording, state transitions,
-receipts, the delivery log, and the Celery executor."""
+receipts, the delivery log and a row's history, provider callback URLs, and the Celery
+executor."""

@@ -1,2 +1,3 @@
-"""Before anything is sent: review stages, approval and the audit log, and what a version
-will send in words."""
+"""What the approver reads before approving: what a version will send, in words, the
+audience it reaches now, the diff against the last approved version, audit entries in
+words."""

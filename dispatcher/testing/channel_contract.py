@@ -54,9 +54,10 @@ def check_channel(cls: type[Any], options: Mapping[str, Any], *,
     _check_class(cls)
     channels = [_built(cls, None)] + ([_built(cls, table)] if table is not None else [])
     placement = Placement(0, cls.name, dict(options))
+    inventory = inventory or sample_inventory()
     for channel in channels:
-        _check_validate(channel, options, inventory or sample_inventory())
-        _check_targets(channel, placement, inventory or sample_inventory())
+        _check_validate(channel, options, inventory)
+        _check_targets(channel, placement, inventory)
         _check_reach(channel, placement)
         _check_protocols(channel)
         _check_sending(channel, placement, configured=channel is not channels[0])

@@ -258,7 +258,9 @@ def test_latency_delays_responses_without_serialising_them() -> None:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-        assert 0.3 <= elapsed < 2.0
+        # Serialised, 40 delays of 0.3 s take 12 s; concurrent ones take about 0.3 s.
+        # The bound sits at half the serial time so a loaded CI machine cannot trip it.
+        assert 0.3 <= elapsed < 6.0
         assert box.stats()["created"] == 40
 
 

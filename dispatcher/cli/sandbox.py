@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from dispatcher.cli import sandbox_options as opt
+from dispatcher.cli.sandbox_aliyun import register as register_aliyun
+from dispatcher.cli.sandbox_tencent import register as register_tencent
 from dispatcher.sandbox import (
     SANDBOX_ACCOUNT_SID,
     SANDBOX_AES_KEY,
@@ -375,3 +377,5 @@ def partner(port: int, host: str, secret_env: str, endpoint_name: str | None, se
 
 
 COMMANDS = [sandbox]
+register_tencent(sandbox)
+register_aliyun(sandbox)

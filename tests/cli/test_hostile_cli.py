@@ -234,6 +234,9 @@ CASES = [
     case("sandbox", "wechat", "--port", "-1", expect="Invalid value for '--port'", code=USAGE),
     case("sandbox", "partner", "--port", HUGE, expect="Invalid value for '--port'",
          code=USAGE),
+    case("sandbox", "aliyun", "--port", HUGE, expect="Invalid value for '--port'", code=USAGE),
+    case("sandbox", "tencent", "--port", HUGE, expect="Invalid value for '--port'",
+         code=USAGE),
     case("sandbox", "led", "--screens", UNREADABLE, "--dispatcher", "http://127.0.0.1:9",
          expect="does not exist", code=USAGE),
     case("sandbox", "cinema", "--tokens", UNREADABLE, "--showtimes", UNREADABLE,
@@ -246,7 +249,8 @@ NO_DATABASE = {
     ("demo",): "makes its own workspace",
     ("sandbox", "cinema"): "a fake provider", ("sandbox", "led"): "a fake provider",
     ("sandbox", "partner"): "a fake provider", ("sandbox", "serve"): "a fake provider",
-    ("sandbox", "wechat"): "a fake provider",
+    ("sandbox", "wechat"): "a fake provider", ("sandbox", "aliyun"): "a fake provider",
+    ("sandbox", "tencent"): "a fake provider",
     ("worker",): "refuses the local executor before it opens the database",
 }
 

@@ -31,6 +31,8 @@ LABELS = {
     "media_id": N_("Material (media_id)"),
     "send_ignore_reprint": N_("Send even if judged a reprint"),
     "template_id": N_("Template"),
+    "provider": N_("SMS platform"),
+    "template_kind": N_("Template type"),
     "template_fields": N_("Template fields"),
     "url": N_("Link"),
     "to_all": N_("To all followers"),

@@ -7,6 +7,7 @@ The codes are collected from the code itself, not from a list kept beside the ta
   ``code or "retries"`` resolved, credited to the channel its module belongs to (the
   engine's modules to every channel);
 - the Twilio channel's code tables and the codes the Twilio sandbox answers and reports;
+- the Aliyun and Tencent Cloud code tables (``channels.sms.aliyun_codes``, ``tencent_codes``);
 - the WeChat channel's named errcodes and every errcode the WeChat sandbox answers, the
   broadcast statuses the sandbox reports, and the statuses WeChat documents;
 - every HTTP status the partner and cinema sandboxes answer with, and the reasons venue
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.sms import twilio_client
+from channels.sms import aliyun_codes, tencent_codes, twilio_client
 from channels.wechat import client as wechat_client
 from dispatcher.error_codes import entry, explain, explain_skip, tables
 from dispatcher.i18n import use_locale
@@ -143,6 +144,7 @@ def emitted() -> set[tuple[str, str]]:
               *twilio_client.OPT_OUT_CODES, *twilio_wire.ERROR_MESSAGES,
               *twilio_options.UNDELIVERED_CODES}
     codes |= {("sms", str(code)) for code in twilio}
+    codes |= {("sms", code) for code, _outcome in domestic_codes()}
     wechat = {*wechat_client.HINTS, *wechat_wire.ERRMSGS, wechat_client.ALREADY_SENT,
               wechat_client.BUSY, wechat_client.RATE_LIMITED, *wechat_client.DATE_NOT_READY}
     codes |= {("wechat", str(code)) for code in wechat if code != 0}
@@ -158,6 +160,15 @@ def emitted() -> set[tuple[str, str]]:
     return codes
 
 
+def domestic_codes() -> set[tuple[str, str]]:
+    """(code, outcome) for every code the Aliyun and Tencent Cloud modules classify."""
+    found = set()
+    for module in (aliyun_codes, tencent_codes):
+        for table in (module.PERMANENT, module.RETRY, module.UNKNOWN):
+            found |= {(code, module.classify(code).outcome) for code in table}
+    return found
+
+
 def test_the_collection_finds_what_it_should() -> None:
     """Guards the collector itself: a regression there would hide missing codes."""
     codes = emitted()
@@ -166,7 +177,9 @@ def test_the_collection_finds_what_it_should() -> None:
                      ("wechat", "http"), ("wechat", "err(40002)"), ("webhook", "endpoint"),
                      ("webhook", "partner_failed"), ("webhook", "503"), ("cinema", "409"),
                      ("cinema", "no-system"), ("cinema", "dropped"),
-                     ("cinema", "above_capacity"), ("led", "above_schedule")]:
+                     ("cinema", "above_capacity"), ("led", "above_schedule"),
+                     ("sms", "isv.BUSINESS_LIMIT_CONTROL"),
+                     ("sms", "LimitExceeded.PhoneNumberDailyLimit")]:
         assert expected in codes
     assert len(codes) > 90
 
@@ -207,6 +220,54 @@ def test_retrying_is_offered_only_where_it_can_help() -> None:
     invalid, unreachable = explain("sms", "21211"), explain("sms", "30003")
     assert invalid is not None and not invalid.retry
     assert unreachable is not None and unreachable.retry
+
+
+def test_domestic_explanations_agree_with_the_classification() -> None:
+    """A code the dispatcher retries or looks up offers a retry; an opted-out person never
+    does; the daily limits (failed today) offer one for tomorrow."""
+    wrong = []
+    for code, outcome in sorted(domestic_codes()):
+        found = explain("sms", code)
+        assert found is not None and found.known, code
+        opted_out = code in aliyun_codes.OPT_OUT | tencent_codes.OPT_OUT
+        if (outcome != "failed" and not found.retry) or (opted_out and found.retry):
+            wrong.append((code, outcome, found.retry))
+    assert not wrong
+    for daily in ("LimitExceeded.PhoneNumberDailyLimit", "isv.DAY_LIMIT_CONTROL"):
+        found = explain("sms", daily)
+        assert found is not None and found.retry and "tomorrow" in found.action
+    for invalid in ("isv.MOBILE_NUMBER_ILLEGAL", "InvalidParameterValue.IncorrectPhoneNumber"):
+        found = explain("sms", invalid)
+        assert found is not None and not found.retry
+
+
+def test_domestic_codes_not_in_the_tables_point_to_the_provider() -> None:
+    aliyun = explain("sms", "isv.SOMETHING_NEW")
+    tencent = explain("sms", "FailedOperation.SomethingNew")
+    assert aliyun is not None and not aliyun.known and "help.aliyun.com" in aliyun.action
+    assert "isv.SOMETHING_NEW" in aliyun.meaning
+    assert tencent is not None and not tencent.known
+    assert "cloud.tencent.com" in tencent.action
+    assert explain("sms", "Unheard.Of") is None
+
+
+def test_codes_cut_to_the_stored_length_are_still_explained() -> None:
+    """Delivery rows keep 32 characters of a code; many Tencent Cloud codes are longer."""
+    code = "FailedOperation.TemplateIncorrectOrUnapproved"
+    found, whole = explain("sms", code[:32]), explain("sms", code)
+    assert found is not None and whole is not None and found.known
+    assert found.meaning == whole.meaning
+    # Two codes start with these 32 characters: only a hint, not a guess.
+    ambiguous = explain("sms", "InvalidParameterValue.TemplateParameterLengthLimit"[:32])
+    assert ambiguous is not None and not ambiguous.known
+
+
+def test_domestic_explanations_are_chinese_first() -> None:
+    with use_locale("zh_CN"):
+        found = explain("sms", "isv.AMOUNT_NOT_ENOUGH")
+        daily = explain("sms", "LimitExceeded.PhoneNumberDailyLimit")
+    assert found is not None and HAN.search(found.meaning) and HAN.search(found.action)
+    assert daily is not None and HAN.search(daily.meaning) and HAN.search(daily.action)
 
 
 def test_skip_reasons_are_explained() -> None:

@@ -238,6 +238,9 @@ class Message(NamedTuple):
     placement: Placement
     attempt: int  # 1 for the first try
     callback_url: str | None = None  # where the provider should post receipts for this row
+    run_id: int = 0  # the run the row belongs to: one address is sent once per run
+    # The contact's fields a placement asked for (``BatchSender.contact_fields``): name...
+    fields: Mapping[str, str] | None = None
 
 
 class SendResult(NamedTuple):
@@ -302,6 +305,19 @@ class CallbackRequest(NamedTuple):
     headers: Mapping[str, str]
     form: Mapping[str, str]
     body: bytes = b""  # the raw body (XML events); form is empty then
+    client: str | None = None  # the address the request came from (an allow-list's input)
+
+
+class PushedEvents(NamedTuple):
+    """What one unsigned push from a provider said (the domestic SMS platforms post JSON
+    arrays of receipts or replies), and the exact bodies its provider takes as "received"
+    and as "push this again later".
+    """
+
+    receipts: list[Receipt]
+    replies: list[InboundMessage]
+    received: str
+    again: str
 
 
 class SignatureError(Exception):
@@ -348,6 +364,37 @@ class Sender(Protocol):
 
     def lookup(self, message: Message, since: datetime) -> LookupResult:
         """Whether the provider has a send of ``message`` created at or after ``since``."""
+        ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender whose provider takes many messages in one call (Aliyun's SendSms takes a
+    thousand numbers). The engine claims rows, groups them by run and placement, and hands
+    each group of at most ``batch_size`` messages to one ``send_batch``: one claim, one
+    call, one record. A call costs ``message_cost`` of the account's rate, as one message
+    does (the domestic platforms count requests)."""
+
+    def batch_size(self, placement: Placement) -> int:
+        """Most messages of this placement one call takes (1: one at a time, ``send``)."""
+        ...
+
+    def contact_fields(self, placement: Placement) -> tuple[str, ...]:
+        """Contact fields (``name``, ``district``) its messages carry in ``fields``."""
+        ...
+
+    def send_batch(self, messages: Sequence[Message]) -> list[SendResult]:
+        """Send messages of one placement in one provider call; one result per message,
+        in order. Provider errors are results, never exceptions."""
+        ...
+
+
+@runtime_checkable
+class AccountLimits(Protocol):
+    """A sender with several provider accounts, a placement naming one: each account has
+    its own rate and concurrency (``Sender.limits`` is then the channel's total)."""
+
+    def account_limits(self, placement: Placement) -> SendLimits:
         ...
 
 

@@ -48,11 +48,12 @@ class ClaimedRow(NamedTuple):
     target: str
     attempts: int
     attempt_started_at: datetime
+    contact_id: int | None = None
 
 
 _RETURNED = (deliveries.c.id, deliveries.c.run_id, deliveries.c.channel,
              deliveries.c.placement, deliveries.c.target, deliveries.c.attempts,
-             deliveries.c.attempt_started_at)
+             deliveries.c.attempt_started_at, deliveries.c.contact_id)
 
 
 def pick_locked(conn: Connection, ids: Select[tuple[int]]) -> Select[tuple[int]]:
@@ -196,7 +197,7 @@ def _within(scope: Scope | None) -> list[ColumnElement[bool]]:
 
 def _claimed(row: Any) -> ClaimedRow:
     return ClaimedRow(row.id, row.run_id, row.channel, row.placement, row.target,
-                      row.attempts, as_utc(row.attempt_started_at))
+                      row.attempts, as_utc(row.attempt_started_at), row.contact_id)
 
 
 def _events(conn: Connection, rows: list[ClaimedRow], event: str, actor: str,

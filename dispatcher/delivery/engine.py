@@ -21,7 +21,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from channels.base import Channel, LookupResult, Message, Sender, SendResult
+from channels.base import (
+    AccountLimits,
+    BatchSender,
+    Channel,
+    LookupResult,
+    Message,
+    Sender,
+    SendResult,
+)
 from dispatcher.delivery import claims
 from dispatcher.delivery.claims import ClaimedRow, Scope
 from dispatcher.delivery.policy import EngineOptions, EngineReport
@@ -57,7 +65,8 @@ class DeliveryEngine:
         self.stop = threading.Event()
         size = sum(self._concurrency(s) for s in self.senders.values()) or 1
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="send")
-        self._in_flight: dict[Future[SendResult], Message] = {}
+        self._lookup_room = max(16, size * 2)  # lookups released per pass, at most
+        self._in_flight: dict[Future[list[SendResult]], list[Message]] = {}
         self._lookups: dict[Future[LookupResult], tuple[Message, ClaimedRow]] = {}
         self._next_reconcile = 0.0
 
@@ -91,49 +100,60 @@ class DeliveryEngine:
             room = self._concurrency(sender) * 2 - self._in_flight_for(name)
             if room <= 0:
                 continue
-            rows: list[ClaimedRow] = []
+            calls: list[list[ClaimedRow]] = []
             with self.db.begin() as conn:
                 for run in self._sendable_runs(conn):
                     if not self.placements.sender_may_send(
                             sender, run, utcnow(), self.options.respect_send_windows):
                         continue  # its rows wait for the send window to open
-                    rows += claims.claim(conn, run, name, room - len(rows), self.lease,
-                                         self.scope)
-                    if len(rows) >= room:
+                    per_call = self.placements.batch_size(sender, run)
+                    rows = claims.claim(conn, run, name, (room - len(calls)) * per_call,
+                                        self.lease, self.scope)
+                    calls += self.placements.calls(sender, rows)
+                    if len(calls) >= room:
                         break
-            for row in rows:
-                if not self._send(sender, row):
+            for call in calls:
+                if not self._send(sender, call):
                     return started
-                started += 1
+                started += len(call)
         return started
 
     def _sendable_runs(self, conn: Connection) -> list[int]:
         runs = claims.sendable_runs(conn)
         return runs if self.scope is None else [r for r in runs if r == self.scope.run_id]
 
-    def _send(self, sender: Sender, row: ClaimedRow) -> bool:
-        message = self.placements.message(row)
-        limits = sender.limits()
-        cost = sender.message_cost(message.placement)
+    def _send(self, sender: Sender, rows: list[ClaimedRow]) -> bool:
+        """Spend the call's tokens and start it in the pool: one message, or a batch."""
+        messages = self.placements.messages(sender, rows)
+        placement = messages[0].placement
+        limits = (sender.account_limits(placement) if isinstance(sender, AccountLimits)
+                  else sender.limits())
+        cost = sender.message_cost(placement)
         bucket = self.limiters.bucket(limits.key, limits.rate)
         if not bucket.acquire(cost, stop=self.stop):
-            return False  # stopping: the row keeps its lease and is reconciled later
-        self._in_flight[self._pool.submit(_send_one, sender, message, bucket)] = message
+            return False  # stopping: the rows keep their lease and are reconciled later
+        self._in_flight[self._pool.submit(_send_call, sender, messages, bucket)] = messages
         return True
 
     def _in_flight_for(self, channel: str) -> int:
-        return sum(1 for m in self._in_flight.values() if m.placement.channel == channel)
+        """Provider calls of ``channel`` in flight (a batch is one call)."""
+        return sum(1 for m in self._in_flight.values() if m[0].placement.channel == channel)
 
     def _reconcile(self) -> int:
-        """Look up rows whose lease ran out, at most every ``reconcile_seconds``: leases
-        last a minute, and a query per loop cost a transaction per message."""
+        """Look up rows whose lease ran out, at most every ``reconcile_seconds`` (leases
+        last a minute, and a query per loop cost a transaction per message) unless the
+        last pass was full."""
         now = time.monotonic()
-        if len(self._lookups) >= 4 or now < self._next_reconcile:
+        room = self._lookup_room - len(self._lookups)
+        if room < self._lookup_room // 2 or now < self._next_reconcile:
             return 0
-        self._next_reconcile = now + self.options.reconcile_seconds
         with self.db.begin() as conn:
-            rows = claims.release_expired(conn, 16, self.lease, list(self.senders),
+            rows = claims.release_expired(conn, room, self.lease, list(self.senders),
                                           self.scope)
+        # A killed batch leaves thousands of rows to look up: while passes come back full,
+        # the next one starts as soon as half of these lookups are done.
+        more = len(rows) == room
+        self._next_reconcile = now + (0 if more else self.options.reconcile_seconds)
         for row in rows:
             sender = self.senders.get(row.channel)
             if sender is None:
@@ -151,8 +171,8 @@ class DeliveryEngine:
         results: list[tuple[Message, SendResult]] = []
         for future in done:
             if future in self._in_flight:
-                message = self._in_flight.pop(future)
-                results.append((message, _result(future, message)))
+                messages = self._in_flight.pop(future)
+                results += zip(messages, _results(future, messages), strict=True)
             else:
                 message, row = self._lookups.pop(future)
                 self.recorder.lookup_done(message, row, future)
@@ -178,20 +198,36 @@ class DeliveryEngine:
             self._collect(timeout=1.0)
 
 
-def _send_one(sender: Sender, message: Message, bucket: Bucket) -> SendResult:
-    """Send in a pool thread. A ``Retry-After`` pauses the account's bucket here, the
-    moment it arrives: results are recorded in batches, and every send started before
-    the batch is recorded would meet the same 429."""
-    result = sender.send(message)
-    if result.outcome == "retry" and result.retry_after:
-        bucket.pause(result.retry_after)
-    return result
+def _send_call(sender: Sender, messages: list[Message], bucket: Bucket) -> list[SendResult]:
+    """Send in a pool thread: one message through ``send``, more through ``send_batch``.
+    A ``Retry-After`` pauses the account's bucket here, the moment it arrives: results
+    are recorded in batches, and every send started before the batch is recorded would
+    meet the same 429."""
+    if len(messages) == 1 and not isinstance(sender, BatchSender):
+        results = [sender.send(messages[0])]
+    elif isinstance(sender, BatchSender):
+        results = sender.send_batch(messages)
+    else:  # the engine hands batches only to batch senders
+        raise TypeError(f"{type(sender).__name__} cannot send {len(messages)} messages at once")
+    pause = max((r.retry_after or 0.0 for r in results if r.outcome == "retry"), default=0.0)
+    if pause:
+        bucket.pause(pause)
+    return results
 
 
-def _result(future: Future[SendResult], message: Message) -> SendResult:
-    """A channel that raised instead of returning a result: the outcome is unknown."""
+def _results(future: Future[list[SendResult]], messages: list[Message]) -> list[SendResult]:
+    """A channel that raised instead of returning results, or returned the wrong number
+    of them: the outcome of every message of the call is unknown (looked up later)."""
     try:
-        return future.result()
-    except Exception as exc:  # a bug in a plugin must not lose the row: reconcile it
-        log.exception("channel %s raised while sending", message.placement.channel)
-        return SendResult(message.delivery_id, "unknown", detail=f"channel error: {exc}")
+        results = future.result()
+    except Exception as exc:  # a bug in a plugin must not lose the rows: reconcile them
+        log.exception("channel %s raised while sending", messages[0].placement.channel)
+        return [SendResult(m.delivery_id, "unknown", detail=f"channel error: {exc}")
+                for m in messages]
+    if len(results) != len(messages):
+        log.error("channel %s returned %s results for %s messages",
+                  messages[0].placement.channel, len(results), len(messages))
+        return [SendResult(m.delivery_id, "unknown", detail="channel error: "
+                           f"{len(results)} results for {len(messages)} messages")
+                for m in messages]
+    return results

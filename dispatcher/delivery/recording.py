@@ -14,7 +14,7 @@ from dispatcher.audience import optouts
 from dispatcher.delivery import claims
 from dispatcher.delivery.claims import ClaimedRow
 from dispatcher.delivery.policy import EngineOptions, EngineReport, backoff
-from dispatcher.delivery.transitions import Transition, advance
+from dispatcher.delivery.transitions import Transition, advance, advance_all
 from dispatcher.storage.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,16 @@ class Recorder:
                 {"id": r.delivery_id, "ref": r.provider_ref, "units": r.units,
                  "data": r.provider_data}
                 for _m, r in results if r.outcome == "accepted"])
+            accepted = {r.delivery_id: r.provider_ref for _m, r in results
+                        if r.outcome == "accepted"}
+            advance_all(conn, "sent", accepted, actor="engine")  # a batch: one statement
+            self.report.sent += len(accepted)
+            finished += len(accepted)
             for message, result in results:
                 self.report.results[result.outcome] = self.report.results.get(
                     result.outcome, 0) + 1
-                finished += self._record_one(conn, message, result)
+                if result.outcome != "accepted":
+                    finished += self._record_one(conn, message, result)
                 if result.opt_out:
                     opt_outs.append((message, result))
         for message, result in opt_outs:
@@ -54,15 +60,11 @@ class Recorder:
             self.progress(finished)
 
     def _record_one(self, conn: Connection, message: Message, result: SendResult) -> int:
-        """Apply one result; return how far it moves the progress bar: 1 when the engine is
-        done with the row, also for an unknown outcome (its lookup either confirms it,
-        or takes the 1 back with -1 when the row has to be sent again)."""
+        """Apply one result that is not ``accepted``; return how far it moves the progress
+        bar: 1 when the engine is done with the row, also for an unknown outcome (its
+        lookup either confirms it, or takes the 1 back with -1 when the row has to be sent
+        again)."""
         row = message.delivery_id
-        if result.outcome == "accepted":
-            self.report.sent += 1
-            advance(conn, [Transition("sent", row, result.provider_ref, units=result.units)],
-                    actor="engine")
-            return 1
         if result.outcome == "failed":
             self.report.failed += 1
             advance(conn, [Transition("failed", row, code=result.code, detail=result.detail)],

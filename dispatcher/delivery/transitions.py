@@ -9,7 +9,7 @@ appends one ``delivery_events`` row with time, actor and detail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, insert, literal, update
@@ -69,6 +69,27 @@ def advance(conn: Connection, transitions: Iterable[Transition], actor: str) -> 
     if events:
         conn.execute(insert(delivery_events), events)
     return changed
+
+
+def advance_all(conn: Connection, state: str, refs: Mapping[int, str | None], actor: str
+                ) -> list[int]:
+    """Move the rows ``refs`` (id: provider ref) to ``state`` in one statement, forward
+    only, with one event each: a batch call's thousand accepted rows. The refs and units
+    are stored first (``claims.set_provider_ref``); here they only go in the events."""
+    if not refs:
+        return []
+    now = utcnow()
+    changed = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(list(refs)), literal(STATE_RANK[state]) > _RANK_OF_STATUS)
+        .values(status=state, updated_at=now, lease_until=None)
+        .returning(deliveries.c.id, deliveries.c.run_id)).all()
+    if changed:
+        conn.execute(insert(delivery_events), [
+            {"delivery_id": row_id, "run_id": run_id, "at": now, "actor": actor,
+             "event": state, "detail": f"ref {refs[row_id]}" if refs[row_id] else None}
+            for row_id, run_id in changed])
+    return [row_id for row_id, _run in changed]
 
 
 def _optional(t: Transition) -> dict[str, Any]:

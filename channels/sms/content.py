@@ -14,7 +14,9 @@ from typing import Any
 
 from channels.base import ContentFact
 from channels.sms.segments import LIMITS, count_segments, split_segments
-from channels.sms.settings import SmsSettings
+from channels.sms.settings import Account, SmsSettings, TwilioSettings
+from channels.sms.template_placements import preview_params
+from channels.sms.templates import count_chars
 
 # 【平安高新】 at the start or the end of the body (the carriers' sender signature).
 _SIGNATURE = re.compile(r"^【([^【】]{1,20})】|【([^【】]{1,20})】$")
@@ -26,7 +28,7 @@ def signature(body: str) -> str:
     return "" if found is None else found.group(1) or found.group(2)
 
 
-def content_facts(options: Mapping[str, Any], settings: SmsSettings | None,
+def content_facts(options: Mapping[str, Any], settings: Account | None,
                   default_max_segments: int) -> tuple[ContentFact, ...]:
     """The facts of one validated SMS placement (``body`` is a non-empty string)."""
     body = str(options["body"])
@@ -48,8 +50,28 @@ def content_facts(options: Mapping[str, Any], settings: SmsSettings | None,
     return tuple(facts)
 
 
-def _sender(settings: SmsSettings | None) -> list[ContentFact]:
-    if settings is None:
+def template_facts(options: Mapping[str, Any], settings: SmsSettings | None,
+                   account: Account | None) -> tuple[ContentFact, ...]:
+    """The facts of a domestic template placement: the text rendered as the phone shows
+    it (contact fields at sample values), its signature and template, and the count the
+    platforms bill (70 characters in one message, 67 per part, signature included)."""
+    code = str(options.get("template", ""))
+    sign = str(options.get("sign_name") or getattr(account, "sign_name", "") or "")
+    facts = [ContentFact("provider", account.provider if account else "?"),
+             ContentFact("template_id", code), ContentFact("signature", sign)]
+    template = settings.templates.get(code) if settings else None
+    if template is None:
+        return tuple(facts)
+    text = template.render(preview_params(options.get("params", {})))
+    counted = count_chars(text, sign)
+    return (ContentFact("text", f"【{sign}】{text}"), *facts,
+            ContentFact("template_kind", template.kind),
+            ContentFact("characters", counted.chars), ContentFact("segments", counted.parts),
+            ContentFact("single_segment_limit", 70), ContentFact("part_limit", 67))
+
+
+def _sender(settings: Account | None) -> list[ContentFact]:
+    if not isinstance(settings, TwilioSettings):
         return []
     if settings.sender is not None:
         return [ContentFact("sender", settings.sender)]

@@ -36,7 +36,7 @@ from twilio.rest import Client
 from channels.base import SendResult
 from channels.http_outcomes import retry_after, transport_result
 from channels.http_pool import mount_pool, pool_options
-from channels.sms.settings import SmsSettings
+from channels.sms.settings import TwilioSettings
 
 # Errors that mean this message will never go through as it is: the row fails at once.
 PERMANENT_CODES: Mapping[int, str] = {
@@ -111,7 +111,7 @@ class FoundMessage:
 class TwilioAccount:
     """A Twilio REST client built from the channel's settings (secrets revealed here)."""
 
-    def __init__(self, settings: SmsSettings) -> None:
+    def __init__(self, settings: TwilioSettings) -> None:
         sid = settings.account_sid
         self.account_sid = sid if isinstance(sid, str) else sid.reveal()
         self.http = RoutedHttpClient(settings.api_base, settings.concurrency, settings.timeout)

@@ -159,7 +159,7 @@ deliveries = Table(
     Column("provider_ref", String(64)),
     # What else the provider answered that its later reports refer to (WeChat msg_data_id).
     Column("provider_data", String(64)),
-    Column("error_code", String(32)),
+    Column("error_code", String(64)),
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
     Column("units", SmallInteger),  # what the send cost in the channel's unit (segments)
     # While sending: when this attempt started (lookup asks the provider for sends since

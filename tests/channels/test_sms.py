@@ -22,7 +22,7 @@ from channels.base import (
     type_name,
 )
 from channels.sms.channel import SmsChannel
-from channels.sms.settings import SmsSettings
+from channels.sms.settings import SmsSettings, TwilioSettings
 
 PINGAN_BODY = "【平安高新】扫黑除恶，人人有责。举报电话110。回TD退订"
 KNOWN = ValidationContext(known_lists=frozenset({"residents", "workers"}))
@@ -71,11 +71,13 @@ def test_sms_channel_is_a_channel() -> None:
 def test_from_config_defaults_and_secrets_kept_unrevealed() -> None:
     table = sms_table()
     settings = SmsChannel.from_config(table).settings
-    assert settings == SmsSettings(account_sid=ACCOUNT_SID, auth_token=table["auth_token"],
-                                   sender="+15005550006")
+    assert settings == SmsSettings({"default": TwilioSettings(
+        account_sid=ACCOUNT_SID, auth_token=table["auth_token"], sender="+15005550006")})
+    account = settings.default
+    assert isinstance(account, TwilioSettings)
     assert (settings.rate, settings.max_segments, settings.concurrency) == (10.0, 10, 8)
-    assert settings.status_callback is True and settings.api_base is None
-    assert settings.timeout == 10.0
+    assert account.status_callback is True and account.api_base is None
+    assert account.timeout == 10.0
 
 
 def test_from_config_every_key() -> None:
@@ -85,26 +87,30 @@ def test_from_config_every_key() -> None:
                       concurrency=1, status_callback=False, timeout=2.5)
     settings = SmsChannel.from_config(table).settings
     assert settings is not None
-    assert settings.account_sid is sid
-    assert (settings.sender, settings.messaging_service_sid) == (None, SERVICE_SID)
-    assert settings.api_base == "http://127.0.0.1:8765"
+    account = settings.default
+    assert isinstance(account, TwilioSettings)
+    assert account.account_sid is sid
+    assert (account.sender, account.messaging_service_sid) == (None, SERVICE_SID)
+    assert account.api_base == "http://127.0.0.1:8765"
     assert (settings.rate, settings.max_segments, settings.concurrency) == (2.5, 3, 1)
-    assert settings.status_callback is False
-    assert settings.timeout == 2.5
+    assert account.status_callback is False
+    assert account.timeout == 2.5
 
 
 @pytest.mark.parametrize("sender", ["+8613800138000", "12345", "PingAn Gov"])
 def test_from_config_accepts_senders(sender: str) -> None:
     settings = SmsChannel.from_config(sms_table(from_=sender)).settings
-    assert settings is not None and settings.sender == sender
+    assert settings is not None and isinstance(settings.default, TwilioSettings)
+    assert settings.default.sender == sender
 
 
 @pytest.mark.parametrize(("table", "key", "message"), [
     (sms_table(form="+1"), "channels.sms.form",
-     "unknown key; allowed: account_sid, api_base, auth_token, concurrency, from, "
-     "max_segments, messaging_service_sid, provider, rate, status_callback, timeout"),
-    (sms_table(provider="aliyun"), "channels.sms.provider",
-     'must be "twilio" (the only SMS provider), got "aliyun"'),
+     "unknown key; allowed: account_sid, accounts, api_base, auth_token, concurrency, from, "
+     "max_segments, messaging_service_sid, provider, rate, status_callback, templates, "
+     "timeout"),
+    (sms_table(provider="huawei"), "channels.sms.provider",
+     'must be "twilio", "aliyun" or "tencent", got "huawei"'),
     (sms_table(drop=("account_sid",)), "channels.sms.account_sid",
      'is required: the Twilio Account SID, such as account_sid = "env:TWILIO_ACCOUNT_SID"'),
     (sms_table(account_sid="MG123"), "channels.sms.account_sid",
@@ -172,7 +178,8 @@ def test_design_example_placement_is_valid() -> None:
 
 def test_unknown_placement_key_lists_allowed_keys() -> None:
     assert problems(placement(text="hi")) == [
-        (("text",), 'unknown key "text"; allowed: audience, body, max_segments, name')]
+        (("text",), 'unknown key "text"; allowed: account, audience, body, max_segments, '
+                    "name, params, sign_name, template")]
 
 
 def test_missing_audience_and_body_are_both_reported() -> None:

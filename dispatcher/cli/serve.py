@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 import uvicorn
 
@@ -15,7 +17,7 @@ from dispatcher.errors import ConfigError
 from dispatcher.venues.protocols import SignageChannel, VenueChannel
 from dispatcher.web.app import create_app
 from dispatcher.web.docs import DOCS_PATH
-from dispatcher.web.hooks import EventReceiver
+from dispatcher.web.hooks import EventReceiver, HidePushTokens, PushReceiver
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -68,12 +70,19 @@ def serve(app: AppContext, listen: str | None) -> None:
                        f"play: {urls.pop_url(public, name)}?screen=<screen>")
         if isinstance(channel, VenueChannel):
             click.echo(f"  {name} play logs: {urls.playlog_url(public, name)}?cinema=<cinema>")
+        if isinstance(channel, PushReceiver):
+            for account in channel.push_accounts():
+                click.echo(f"  {name} account {account}: delivery reports "
+                           f"{urls.push_url(public, name, account, 'report', '<callback_token>')}"
+                           f"; replies "
+                           f"{urls.push_url(public, name, account, 'reply', '<callback_token>')}")
         if isinstance(channel, EventReceiver):
             click.echo(f"  {name} events (the account's server URL): "
                        f"{urls.events_url(public, name)}")
     click.echo(f"  health: {urls.health_url(public)}")
     # uvicorn configures only its own loggers; show ours (opt-outs, unmatched receipts) too.
     show_service_logs(timestamps=False)
+    logging.getLogger("uvicorn.access").addFilter(HidePushTokens())
     uvicorn.run(web_app, host=host, port=port, log_level="info")
 
 

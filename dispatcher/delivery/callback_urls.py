@@ -13,6 +13,8 @@ HOOKS_PREFIX = "/hooks"
 STATUS_PATH = "/{channel}/status"  # under HOOKS_PREFIX
 INBOUND_PATH = "/{channel}/inbound"
 EVENTS_PATH = "/{channel}/events"  # one URL for all of a provider's pushes (WeChat)
+# Unsigned pushes (Aliyun, Tencent SMS): the account's secret token is part of the path.
+PUSH_PATH = "/{channel}/push/{account}/{kind}/{token}"
 FEED_PATH = "/feeds/{channel}/{screen}"  # a screen's playlist
 POP_PATH = HOOKS_PREFIX + "/{channel}/pop"  # proof of play from screens
 PLAYLOG_PATH = HOOKS_PREFIX + "/{channel}/playlog"  # play logs from cinemas
@@ -41,6 +43,12 @@ def status_callback_url(public_url: str, channel: str, delivery_id: int) -> str:
 def inbound_url(public_url: str, channel: str) -> str:
     """Where ``channel``'s provider posts replies (Twilio: the number's messaging webhook)."""
     return _hook(public_url, channel, "inbound")
+
+
+def push_url(public_url: str, channel: str, account: str, kind: str, token: str) -> str:
+    """Where an account's platform pushes receipts (``kind`` report) or replies (reply):
+    ``{public_url}/hooks/sms/push/default/report/<token>``, registered in its console."""
+    return _hook(public_url, channel, f"push/{account}/{kind}/{token}")
 
 
 def health_url(public_url: str) -> str:

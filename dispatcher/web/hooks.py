@@ -12,6 +12,7 @@ database calls block.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
@@ -26,6 +27,7 @@ from channels.base import (
     MalformedRequest,
     Placement,
     ProviderEvents,
+    PushedEvents,
     SignatureError,
 )
 from dispatcher.config import Config
@@ -52,6 +54,21 @@ class EventReceiver(Protocol):
 
 
 @runtime_checkable
+class PushReceiver(Protocol):
+    """A channel whose providers push unsigned JSON to a URL holding an account's secret
+    token (the domestic SMS platforms)."""
+
+    def parse_push(self, request: CallbackRequest, account: str, kind: str, token: str
+                   ) -> PushedEvents:
+        """Check the token and the sender's address (SignatureError), read the body."""
+        ...
+
+    def push_accounts(self) -> list[str]:
+        """The accounts whose platforms push (their URLs are registered in its console)."""
+        ...
+
+
+@runtime_checkable
 class AccountScoped(Protocol):
     """A channel whose placements each go through one of several accounts, each signing
     its callbacks with its own secret: a callback signed by one account moves only the
@@ -63,14 +80,16 @@ class AccountScoped(Protocol):
 
 
 if TYPE_CHECKING:  # mypy checks that the plugins still have what the core calls
+    from channels.sms import SmsChannel
     from channels.webhook import WebhookChannel
     from channels.wechat import WeChatChannel
 
     _events: type[EventReceiver] = WeChatChannel
     _scoped: type[AccountScoped] = WebhookChannel
+    _pushes: type[PushReceiver] = SmsChannel
 
 
-Receiver = TypeVar("Receiver", CallbackReceiver, EventReceiver)
+Receiver = TypeVar("Receiver", CallbackReceiver, EventReceiver, PushReceiver)
 
 # Twilio takes an empty TwiML document as "nothing to send back" for a reply.
 EMPTY_TWIML = "<Response></Response>"
@@ -112,6 +131,33 @@ def hooks_router(engine: Engine, config: Config, channels: Mapping[str, Channel]
             return Response(EMPTY_TWIML, media_type="text/xml")
 
         return await run_in_threadpool(_verified, channel, "inbound", _client(request), record)
+
+    push_receivers: dict[str, PushReceiver] = {
+        name: ch for name, ch in channels.items() if isinstance(ch, PushReceiver)}
+
+    @router.post(urls.PUSH_PATH, summary="Receipts or replies an SMS platform pushes "
+                                         "(Aliyun, Tencent: unsigned JSON arrays)")
+    async def push(channel: str, account: str, kind: str, token: str,
+                   request: Request) -> Response:
+        receiver = _receiver(push_receivers, channel, "pushes")
+        callback = await _raw_request(request, urls.push_url(public_url, channel, account,
+                                                             kind, "-"))
+        callback = callback._replace(client=_client(request))
+
+        def apply() -> Response:
+            found = receiver.parse_push(callback, account, kind, token)
+            receipts = batcher.apply(found.receipts, Origin(channel))
+            for reply in found.replies:
+                record_inbound(engine, channel, reply, region=region)
+            log.info("%s %s push for account %s: %s receipt(s), %s applied, %s repl(ies)",
+                     channel, kind, account, receipts.received, receipts.applied,
+                     len(found.replies))
+            # A receipt can overtake the send's answer (or its lookup): ask the platform to
+            # push it again later rather than lose it. Both take only their exact "received".
+            body = found.again if receipts.unmatched else found.received
+            return Response(body, media_type="application/json")
+
+        return await run_in_threadpool(_verified, channel, "push", _client(request), apply)
 
     event_receivers: dict[str, EventReceiver] = {
         name: ch for name, ch in channels.items() if isinstance(ch, EventReceiver)}
@@ -212,3 +258,19 @@ def _verified(channel: str, kind: str, client: str, handle: Callable[[], Respons
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown client"
+
+
+# The token in a push URL is a secret: uvicorn's access log writes each request's path.
+_PUSH_TOKEN = re.compile(r"(/push/[^/\s]+/[^/\s]+/)[^/\s?\"]+")
+
+
+class HidePushTokens(logging.Filter):
+    """Replaces the token of push URLs in log records (uvicorn's access log) by ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_PUSH_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _PUSH_TOKEN.sub(r"\1***", record.msg)
+        return True

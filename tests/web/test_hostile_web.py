@@ -473,6 +473,19 @@ CASES: list[Hostile] = [
         "POST", "/hooks/sms/inbound", lambda site: twilio(site, INBOUND, {
             "MessageSid": "SM" + "1" * 32, "From": "x" * 5000, "To": "+15005550006",
             "Body": "TD"})), "any"),
+    # Domestic SMS platforms' unsigned pushes: the account's token in the path
+    Hostile("POST /hooks/{channel}/push/{account}/{kind}/{token}", "unknown channel",
+            req("POST", "/hooks/nope/push/default/report/t", "anonymous", json=[]), 404),
+    *(Hostile("POST /hooks/{channel}/push/{account}/{kind}/{token}", what,
+              req("POST", f"/hooks/sms/push/{account}/{kind}/{token}", "anonymous",
+                  json=[{"phone_number": "13800000001", "success": False}]), 403)
+      for what, account, kind, token in (
+          ("a Twilio account", "default", "report", "guess"),
+          ("unknown account", "nobody", "report", "x" * 40),
+          ("unknown kind", "default", "status", "t"))),
+    Hostile("POST /hooks/{channel}/push/{account}/{kind}/{token}", "oversized",
+            req("POST", "/hooks/sms/push/default/report/t", "anonymous", content=OVERSIZED,
+                headers={"Content-Type": "application/json"}), 413),
     # WeChat pushes (plain mode: the query is signed, the body is not)
     Hostile("GET /hooks/{channel}/events", "forged signature",
             req("GET", "/hooks/wechat/events", "anonymous",

@@ -32,8 +32,13 @@ MAX_RATE = 100_000.0
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the workspace (database, contacts) here instead of a temporary "
                    "folder.")
+@click.option("--sms-provider", type=click.Choice(["twilio", "aliyun", "tencent"]),
+              default="twilio", show_default=True,
+              help="Send the SMS through this platform's sandbox: Twilio one message per "
+                   "call, Aliyun or Tencent Cloud the drive's approved template in batch "
+                   "calls (--rate is then API calls per second).")
 def demo(scale: int, seed: int, rate: float, campaign_file: Path | None,
-         workdir: Path | None) -> None:
+         workdir: Path | None, sms_provider: str) -> None:
     """Send the drive through the sandboxes (SMS, WeChat, LED screens), then show reach.
 
     Starts the Twilio sandbox (with seeded 5xx errors, timeouts, 429 bursts and
@@ -47,7 +52,7 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path | None,
     credentials, no network.
     """
     settings = DemoSettings(campaign_file=campaign_file or drive_file(), scale=scale,
-                            seed=seed, rate=rate,
+                            seed=seed, rate=rate, sms_provider=sms_provider,
                             workdir=output_folder(workdir, "--workdir") if workdir else None)
     with progress_bar("demo") as bar:
         phases = Phases(bar)
@@ -57,7 +62,9 @@ def demo(scale: int, seed: int, rate: float, campaign_file: Path | None,
     sms = result.reach["channels"]["sms"]
     stats = result.sandbox
     carried = sms["sent"] + sms["delivered"] + sms["undelivered"]
-    click.echo(f"sandbox: accepted {stats['created']:,} messages "
+    accepted = stats["created"] if sms_provider == "twilio" else stats["accepted"]
+    calls = "" if sms_provider == "twilio" else f" in {stats['calls']:,} API calls"
+    click.echo(f"{sms_provider} sandbox: accepted {accepted:,} messages{calls} "
                f"({stats['duplicates']} sent twice); the dispatcher counts {carried:,} "
                f"handed to the carrier; faults injected {stats['faults']}")
     engine = result.engine

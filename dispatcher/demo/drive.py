@@ -31,6 +31,7 @@ from dispatcher.delivery import claims
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions, EngineReport
 from dispatcher.demo import contact_samples as samples
+from dispatcher.demo import domestic_sms
 from dispatcher.demo.cinema import (
     DAYS,
     DRIVE_CINEMAS,
@@ -99,6 +100,7 @@ class DemoSettings:
     wechat_followers: int = 10_000
     screens: int = DRIVE_SCREENS
     workdir: Path | None = None
+    sms_provider: str = "twilio"  # or "aliyun", "tencent": their sandboxes, in batches
 
 
 @dataclass
@@ -126,16 +128,17 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="dispatcher-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     port, led_port, cinema_port = free_port(), free_port(), free_port()
-    sandbox = TwilioSandbox(_sandbox_options(settings))
+    sandbox, settings = _sms_sandbox(settings, workdir, f"http://127.0.0.1:{port}")
     wechat = WeChatSandbox(_wechat_options(settings, port))
     partner = PartnerSandbox(PartnerOptions(seed=settings.seed, error_rate=0.02,
                                             throttle_every=500, throttle_burst=3))
     with sandbox.serve() as api_url, wechat.serve() as wechat_url, \
             partner.serve() as partner_url, \
             _web_app(workdir, api_url, wechat_url, port, settings.rate,
-                     f"http://127.0.0.1:{cinema_port}", partner_url) as app:
-        say(f"workspace {workdir}; Twilio sandbox {api_url}; WeChat sandbox {wechat_url}; "
-            f"web app {app.config.web.public_url}")
+                     f"http://127.0.0.1:{cinema_port}", partner_url,
+                     _sms_table(settings, api_url)) as app:
+        say(f"workspace {workdir}; {settings.sms_provider} SMS sandbox {api_url}; WeChat "
+            f"sandbox {wechat_url}; web app {app.config.web.public_url}")
         screens = import_sample_screens(app.engine, workdir, settings.screens, settings.seed,
                                         led_port, app.config.timezone)
         say(f"screens: {len(screens)} imported (every tenth takes pushed playlists)")
@@ -155,7 +158,7 @@ def run_demo(settings: DemoSettings, say: Step, progress: Progress) -> DemoResul
         finally:
             system.stop()
         say("waiting for the last delivery receipts and WeChat events")
-        sandbox.wait_for_callbacks(timeout=60)
+        _wait_for_receipts(sandbox)
         wechat.wait_for_events(timeout=60)
         partner.wait_for_acks(timeout=60)
         _poll_reads(app, wechat, say)
@@ -212,6 +215,43 @@ def _wechat_options(settings: DemoSettings, port: int) -> WeChatOptions:
                          callback_url=urls.events_url(f"http://127.0.0.1:{port}", "wechat"))
 
 
+SmsSandbox = TwilioSandbox | domestic_sms.DomesticSandbox
+
+
+def _sms_sandbox(settings: DemoSettings, workdir: Path, public_url: str
+                 ) -> tuple[SmsSandbox, DemoSettings]:
+    """The SMS provider's sandbox, and the settings with the campaign file it sends (for a
+    domestic platform, the drive's SMS as that platform's approved template)."""
+    provider = settings.sms_provider
+    if provider == "twilio":
+        return TwilioSandbox(_sandbox_options(settings)), settings
+    environment = domestic_sms.environment(provider)
+    os.environ.update(environment)
+    faults = {"seed": settings.seed, "latency_ms": settings.latency_ms,
+              "error_rate": settings.error_rate, "timeout_rate": settings.timeout_rate,
+              "timeout_delay_s": 3.0, "throttle_every": 50, "throttle_burst": 2,
+              "undelivered_rate": settings.undelivered_rate}
+    box = domestic_sms.sandbox(provider, public_url,
+                               environment[domestic_sms.TOKEN_VARIABLE], faults)
+    campaign = workdir / settings.campaign_file.name
+    campaign.write_text(domestic_sms.campaign_text(
+        settings.campaign_file.read_text(encoding="utf-8"), provider), encoding="utf-8")
+    return box, replace(settings, campaign_file=campaign)
+
+
+def _sms_table(settings: DemoSettings, api_url: str) -> dict[str, Any] | None:
+    if settings.sms_provider == "twilio":
+        return None  # demo_config's Twilio account
+    return domestic_sms.sms_table(settings.sms_provider, api_url, settings.rate, 2.0)
+
+
+def _wait_for_receipts(sandbox: SmsSandbox) -> None:
+    if isinstance(sandbox, TwilioSandbox):
+        sandbox.wait_for_callbacks(timeout=60)
+    else:
+        sandbox.wait_for_pushes(timeout=60)
+
+
 def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
     return TwilioOptions(seed=settings.seed, latency_ms=settings.latency_ms,
                          error_rate=settings.error_rate, timeout_rate=settings.timeout_rate,
@@ -223,10 +263,10 @@ def _sandbox_options(settings: DemoSettings) -> TwilioOptions:
 def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
                 timeout: float = 2.0, status_callback: bool = True,
                 wechat_url: str | None = None, cinema_url: str | None = None,
-                partner_url: str | None = None) -> Config:
+                partner_url: str | None = None, sms: dict[str, Any] | None = None) -> Config:
     """The deployment of the demo: the sandbox accounts, SQLite in the workspace (WeChat
-    only with ``wechat_url``)."""
-    channels: dict[str, Any] = {"sms": {
+    only with ``wechat_url``; ``sms`` instead of the Twilio sandbox's account)."""
+    channels: dict[str, Any] = {"sms": sms or {
         "provider": "twilio", "account_sid": SANDBOX_ACCOUNT_SID,
         "auth_token": f"env:{TOKEN_VARIABLE}", "from": "+15005550006",
         "api_base": api_url, "rate": rate, "concurrency": 16, "timeout": timeout,
@@ -253,7 +293,8 @@ def demo_config(workdir: Path, api_url: str, public_url: str, rate: float,
 
 @contextmanager
 def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
-             rate: float, cinema_url: str, partner_url: str) -> Iterator[AppContext]:
+             rate: float, cinema_url: str, partner_url: str,
+             sms: dict[str, Any] | None = None) -> Iterator[AppContext]:
     from dispatcher.sandbox import SANDBOX_AUTH_TOKEN
     from dispatcher.web.app import create_app
 
@@ -262,7 +303,7 @@ def _web_app(workdir: Path, api_url: str, wechat_url: str, port: int,
     os.environ[PARTNER_SECRET] = SANDBOX_PARTNER_SECRET
     config = demo_config(workdir, api_url, f"http://127.0.0.1:{port}", rate,
                          wechat_url=wechat_url, cinema_url=cinema_url,
-                         partner_url=partner_url)
+                         partner_url=partner_url, sms=sms)
     app = AppContext(_config=config)
     channels = registry.build_channels(config.channels)
     with BackgroundServer(create_app(app.engine, config, channels), port=port):

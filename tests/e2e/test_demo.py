@@ -188,6 +188,23 @@ def screenshot(page_file: Path) -> None:
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow  # tens of seconds: CI runs it (scripts/test --slow)
+@pytest.mark.parametrize("provider", ["aliyun", "tencent"])
+def test_the_demo_sends_its_sms_through_a_mainland_platform(tmp_path: Path,
+                                                           provider: str) -> None:
+    settings = DemoSettings(campaign_file=REPO / "campaigns" / "pingan-ding.toml", scale=300,
+                            wechat_followers=200, screens=20, workdir=tmp_path,
+                            sms_provider=provider)
+    said: list[str] = []
+    result = run_demo(settings, say=said.append, progress=lambda _d, _t: lambda _n: None)
+    sms = result.reach["channels"]["sms"]
+    assert sms["reach"]["message_times"] == result.sandbox["accepted"] > 0
+    assert result.sandbox["duplicates"] == 0
+    assert result.sandbox["calls"] < result.sandbox["accepted"]  # batch calls
+    assert sms["delivered"] + sms["undelivered"] == result.sandbox["accepted"]
+    assert any(f"{provider} SMS sandbox" in line for line in said)
+
+
 def test_the_drive_is_found_from_any_directory(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -8,8 +8,12 @@ N messages with the real ``twilio`` client:
   (c) a bare thread pool of the same size over ``client.messages.create``, no bookkeeping.
 Then (d) the engine under a limit of 100 segments/s for 60 s: the achieved rate, and the
 most messages the sandbox saw in any one second (the limit is rate + bucket = 200).
+Then, for each domestic provider (bench/domestic.py), against its own sandbox:
+  (e) the engine with batch calls (Aliyun 1,000 numbers per SendSms, Tencent 200);
+  (f) a bare thread pool of the same size over the same SDK, one number per call.
 
 Usage: .venv/bin/python bench/send.py [--messages 3000] [--limit-seconds 60]
+           [--numbers 20000] [--providers aliyun,tencent] [--only-domestic]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import domestic
 import requests
 from common import SMS_BODY, wait_up
 from twilio.rest import Client
@@ -127,7 +132,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--limit-seconds", type=float, default=60.0)
+    parser.add_argument("--numbers", type=int, default=20_000,
+                        help="numbers each domestic variant sends")
+    parser.add_argument("--providers", default="aliyun,tencent")
+    parser.add_argument("--only-domestic", action="store_true")
     args = parser.parse_args()
+    if not args.only_domestic:
+        twilio(args)
+    for provider in filter(None, args.providers.split(",")):
+        domestic_providers(provider, args.numbers)
+
+
+def domestic_providers(provider: str, n: int) -> None:
+    with domestic.sandbox(provider) as api:
+        print(f"\n{provider} sandbox, latency 20 ms; {THREADS} threads")
+        print("| variant | numbers | seconds | numbers/s | CPU s per 1,000 |")
+        print("|---|---|---|---|---|")
+        rates = []
+        for name, send in domestic.variants(provider, api, n, THREADS):
+            domestic.reset(api)
+            count, wall, cpu = measure(send)
+            rates.append(count / wall)
+            print(f"| {name} | {count:,} | {wall:.1f} | {count / wall:,.0f} | "
+                  f"{cpu / count * 1000:.3f} |", flush=True)
+        print(f"engine with batch calls / bare pool: {rates[0] / rates[1]:.1f}x")
+
+
+def twilio(args: argparse.Namespace) -> None:
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     sandbox = subprocess.Popen(

@@ -37,7 +37,8 @@ FIRINGS_SHOWN = 5
 
 @dataclass(frozen=True)
 class ShownFact:
-    """One fact in words: ``style`` "message" (the text as received), "plain", "table"."""
+    """One fact in words: ``style`` "message" (the text as received), "plain", "code" (an
+    identifier, shown as machine text), "table"."""
 
     key: str
     label: str
@@ -63,7 +64,7 @@ class PlacementReview:
 
     @property
     def details(self) -> tuple[ShownFact, ...]:
-        return tuple(f for f in self.facts if f.style == "plain")
+        return tuple(f for f in self.facts if f.style in ("plain", "code"))
 
     @property
     def tables(self) -> tuple[ShownFact, ...]:
@@ -112,6 +113,10 @@ def _placement(engine: Engine, placement: Placement, channel: Channel | None,
     return PlacementReview(placement.index, placement.channel, name, shown, counted)
 
 
+# Facts that are a provider's identifiers, shown as machine text (never translated).
+CODES = frozenset({"template_id", "media_id"})
+
+
 def show(channel: str, fact: ContentFact) -> ShownFact:
     """A channel's fact in the reader's words."""
     label = fact_label(channel, fact.key)
@@ -122,7 +127,7 @@ def show(channel: str, fact: ContentFact) -> ShownFact:
                          header=tuple(column_label(str(c)) for c in header),
                          rows=tuple(tuple(fact_value(str(c), cell) for c, cell in
                                           zip(header, row, strict=False)) for row in rows))
-    style = "message" if fact.key == "text" else "plain"
+    style = "message" if fact.key == "text" else "code" if fact.key in CODES else "plain"
     return ShownFact(fact.key, label, fact_value(fact.key, fact.value), style, note=note)
 
 

@@ -84,6 +84,11 @@ WORDS = {
                 L_("msgtype", "template")),
     "kind": (L_("screen_kind", "building"), L_("screen_kind", "outdoor"),
              L_("screen_kind", "facade"), L_("screen_kind", "shopfront")),
+    "provider": (L_("sms_provider", "twilio"), L_("sms_provider", "aliyun"),
+                 L_("sms_provider", "tencent")),
+    "template_kind": (L_("sms_template_kind", "notification"),
+                      L_("sms_template_kind", "marketing"),
+                      L_("sms_template_kind", "verification")),
 }
 
 

@@ -263,10 +263,10 @@ def test_segment_facts_follow_the_projects_count() -> None:
 def test_wechat_shows_msgtype_material_and_template_fields(page: str) -> None:
     news = placement(page, 2)
     assert fact(news, "msgtype") == "mpnews"
-    assert fact(news, "media_id") == "news-1"
+    assert fact(news, "media_id") == "<code>news-1</code>"  # an identifier: machine text
     assert fact(news, "to_all") == "yes" and fact(news, "requests") == "1"
     template = placement(page, 3)
-    assert fact(template, "template_id") == "tpl-1"
+    assert fact(template, "template_id") == "<code>tpl-1</code>"
     assert "<td>first</td><td>平安提醒</td>" in template
     assert "<td>remark</td><td>请拨打110</td>" in template
     assert fact(template, "openids") == "1"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from channels.base import Message, Placement, Problem, type_name
+from channels.base import Message, Placement, Problem, toml_value, type_name
 from channels.sms.templates import SmsTemplate, count_chars, sign_name_problem
 
 CONTACT_FIELDS = ("name", "district")
@@ -114,8 +114,9 @@ def _param_problem(item: Any) -> str | None:
         field = item.get("contact")
         if set(item) == {"contact"} and field in CONTACT_FIELDS:
             return None
+        written = ", ".join(f"{k} = {toml_value(v)}" for k, v in item.items())
         return ('a contact field is written { contact = "name" } or { contact = "district" }, '
-                f"got {dict(item)!r}")
+                f"got {{ {written} }}")
     return (f"must be a string or a contact field such as {{ contact = \"name\" }}, "
             f"got {type_name(item)}")
 

@@ -146,7 +146,7 @@ def test_contact_fields_make_batches_of_per_number_params() -> None:
      [(("template",), "is a tencent template; account default sends through aliyun")]),
     ({"params": {"hotline": {"contact": "phone"}}},
      [(("params", "hotline"), 'a contact field is written { contact = "name" } or { contact '
-                              "= \"district\" }, got {'contact': 'phone'}")]),
+                              "= \"district\" }, got { contact = \"phone\" }")]),
     ({"template": None}, [(("template",), "is required: the approved template's code, such as "
                                           'template = "SMS_123456789"')]),
 ])

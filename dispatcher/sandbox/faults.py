@@ -1,9 +1,12 @@
-"""The fate of each create request: drawn up front, reproducibly, from the seed.
+"""The fate of each send call: drawn up front, reproducibly, from the seed.
 
-The n-th authenticated create request (n counts from 0 since start or reset, throttled
-and invalid requests included) gets a ``random.Random`` seeded with ``"{seed}:{n}"`` and
-always draws the same values in the same order, so a seeded run is reproducible even when
-hundreds of requests arrive at once: only which request is the n-th depends on timing.
+The n-th authenticated send call of a sandbox (n counts from 0 since start or reset,
+throttled and invalid calls included) gets a ``random.Random`` seeded with
+``"{seed}:{n}"`` and always draws the same values in the same order, so a seeded run is
+reproducible even when hundreds of calls arrive at once: only which call is the n-th
+depends on timing. :class:`NumberedCalls` numbers the calls and :func:`call_faults`
+draws the faults every SMS sandbox shares; each sandbox adds what is its own (a SID, a
+BizId, undelivered codes). This module's :class:`FaultPlan` is the Twilio sandbox's.
 """
 
 from __future__ import annotations
@@ -12,8 +15,71 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from dispatcher.sandbox.twilio.options import UNDELIVERED_CODES, TwilioOptions
+
+FateT = TypeVar("FateT")
+
+
+class FaultRates(Protocol):
+    """The fault options every SMS sandbox has (fractions of calls, the throttle cycle)."""
+
+    @property
+    def error_rate(self) -> float: ...
+
+    @property
+    def timeout_rate(self) -> float: ...
+
+    @property
+    def throttle_every(self) -> int: ...
+
+    @property
+    def throttle_burst(self) -> int: ...
+
+
+class CallFaults(NamedTuple):
+    """``throttled``: refused as too many; ``error_status`` 500 or 503, after taking the
+    call when ``before_error`` (a lost response); ``timeout``: taken, answered late."""
+
+    throttled: bool
+    error_status: int | None
+    before_error: bool
+    timeout: bool
+
+
+def call_faults(rates: FaultRates, number: int, rng: random.Random) -> CallFaults:
+    """The faults of the ``number``-th call; draws three values from ``rng``."""
+    fault, status, before = rng.random(), rng.random(), rng.random()
+    error = fault < rates.error_rate
+    every, burst = rates.throttle_every, rates.throttle_burst
+    return CallFaults(
+        throttled=every > 0 and burst > 0 and number % (every + burst) >= every,
+        error_status=(500 if status < 0.5 else 503) if error else None,
+        before_error=error and before < 0.5,
+        timeout=not error and fault < rates.error_rate + rates.timeout_rate)
+
+
+class NumberedCalls(Generic[FateT]):
+    """Numbers a sandbox's send calls and draws each one's fate (``fate``, by the
+    subclass); safe to call from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._count = 0
+
+    def next_fate(self) -> FateT:
+        with self._lock:
+            number = self._count
+            self._count += 1
+        return self.fate(number)
+
+    def fate(self, number: int) -> FateT:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -36,42 +102,25 @@ class Fate:
     undelivered_code: int | None
 
 
-class FaultPlan:
-    """Numbers create requests and draws their fates; safe to call from any thread."""
+class FaultPlan(NumberedCalls[Fate]):
+    """The Twilio sandbox's create requests and their fates."""
 
     def __init__(self, options: TwilioOptions) -> None:
+        super().__init__()
         self.options = options
-        self._lock = threading.Lock()
-        self._count = 0
-
-    def reset(self) -> None:
-        with self._lock:
-            self._count = 0
-
-    def next_fate(self) -> Fate:
-        with self._lock:
-            number = self._count
-            self._count += 1
-        return self.fate(number)
 
     def fate(self, number: int) -> Fate:
         opts = self.options
         rng = random.Random(f"{opts.seed}:{number}")
         sid = f"SM{rng.getrandbits(128):032x}"
-        fault, status, created, undelivered = (rng.random() for _ in range(4))
+        faults = call_faults(opts, number, rng)
+        undelivered = rng.random()
         code = UNDELIVERED_CODES[rng.randrange(len(UNDELIVERED_CODES))]
-        error = fault < opts.error_rate
         return Fate(
-            number=number, sid=sid, throttled=self._throttled(number),
-            error_status=(500 if status < 0.5 else 503) if error else None,
-            created_before_error=error and created < 0.5,
-            timeout=not error and fault < opts.error_rate + opts.timeout_rate,
+            number=number, sid=sid, throttled=faults.throttled,
+            error_status=faults.error_status, created_before_error=faults.before_error,
+            timeout=faults.timeout,
             undelivered_code=code if undelivered < opts.undelivered_rate else None)
-
-    def _throttled(self, number: int) -> bool:
-        """Requests N..N+M-1 of every cycle of N+M (``--throttle-every N --throttle-burst M``)."""
-        every, burst = self.options.throttle_every, self.options.throttle_burst
-        return every > 0 and burst > 0 and number % (every + burst) >= every
 
 
 class RateLimit:

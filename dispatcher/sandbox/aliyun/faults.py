@@ -9,10 +9,10 @@ without accepting first), answered late, and which of its numbers end undelivere
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass
 
 from dispatcher.sandbox.aliyun.options import UNDELIVERED_CODES, AliyunOptions
+from dispatcher.sandbox.faults import NumberedCalls, call_faults
 
 
 @dataclass(frozen=True)
@@ -45,36 +45,20 @@ class Fate:
         return list(UNDELIVERED_CODES)[rng.randrange(len(UNDELIVERED_CODES))]
 
 
-class FaultPlan:
-    """Numbers send calls and draws their fates; safe to call from any thread."""
+class FaultPlan(NumberedCalls[Fate]):
+    """The Aliyun sandbox's send calls and their fates."""
 
     def __init__(self, options: AliyunOptions) -> None:
+        super().__init__()
         self.options = options
-        self._lock = threading.Lock()
-        self._count = 0
-
-    def reset(self) -> None:
-        with self._lock:
-            self._count = 0
-
-    def next_fate(self) -> Fate:
-        with self._lock:
-            number = self._count
-            self._count += 1
-        return self.fate(number)
 
     def fate(self, number: int) -> Fate:
         opts = self.options
         seed = f"{opts.seed}:{number}"
         rng = random.Random(seed)
         biz_id = f"{rng.randrange(10 ** 10, 10 ** 11)}{number:07d}^0"
-        fault, status, accepted = rng.random(), rng.random(), rng.random()
-        error = fault < opts.error_rate
-        every, burst = opts.throttle_every, opts.throttle_burst
-        return Fate(
-            number=number, biz_id=biz_id,
-            throttled=every > 0 and burst > 0 and number % (every + burst) >= every,
-            error_status=(500 if status < 0.5 else 503) if error else None,
-            accepted_before_error=error and accepted < 0.5,
-            timeout=not error and fault < opts.error_rate + opts.timeout_rate,
-            seed=seed)
+        faults = call_faults(opts, number, rng)
+        return Fate(number=number, biz_id=biz_id, throttled=faults.throttled,
+                    error_status=faults.error_status,
+                    accepted_before_error=faults.before_error, timeout=faults.timeout,
+                    seed=seed)

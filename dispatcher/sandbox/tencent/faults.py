@@ -8,9 +8,9 @@ i-th number in it from ``"{seed}:{n}:{i}"``. Only which call is the n-th depends
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass
 
+from dispatcher.sandbox.faults import NumberedCalls, call_faults
 from dispatcher.sandbox.tencent.options import TencentOptions
 
 # Status reports of messages that did not arrive: (errmsg, description).
@@ -52,37 +52,17 @@ class CallFate:
                           if undelivered < self.undelivered_rate else None)
 
 
-class FaultPlan:
-    """Numbers SendSms calls and draws their fates; safe to call from any thread."""
+class FaultPlan(NumberedCalls[CallFate]):
+    """The Tencent sandbox's SendSms calls and their fates."""
 
     def __init__(self, options: TencentOptions) -> None:
+        super().__init__()
         self.options = options
-        self._lock = threading.Lock()
-        self._count = 0
-
-    def reset(self) -> None:
-        with self._lock:
-            self._count = 0
-
-    def next_fate(self) -> CallFate:
-        with self._lock:
-            number = self._count
-            self._count += 1
-        return self.fate(number)
 
     def fate(self, number: int) -> CallFate:
         opts = self.options
-        rng = random.Random(f"{opts.seed}:{number}")
-        fault, status, accepted = (rng.random() for _ in range(3))
-        failed = fault < opts.error_rate
+        faults = call_faults(opts, number, random.Random(f"{opts.seed}:{number}"))
         return CallFate(
-            seed=opts.seed, number=number, throttled=self._throttled(number),
-            error_status=(500 if status < 0.5 else 503) if failed else None,
-            accepted_before_error=failed and accepted < 0.5,
-            timeout=not failed and fault < opts.error_rate + opts.timeout_rate,
-            undelivered_rate=opts.undelivered_rate)
-
-    def _throttled(self, number: int) -> bool:
-        """Calls N..N+M-1 of every cycle of N+M (``--throttle-every N --throttle-burst M``)."""
-        every, burst = self.options.throttle_every, self.options.throttle_burst
-        return every > 0 and burst > 0 and number % (every + burst) >= every
+            seed=opts.seed, number=number, throttled=faults.throttled,
+            error_status=faults.error_status, accepted_before_error=faults.before_error,
+            timeout=faults.timeout, undelivered_rate=opts.undelivered_rate)

@@ -5,12 +5,14 @@ and holding its answers back (latency, simulated timeouts) without hanging its s
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.serving import BackgroundServer, run_foreground
@@ -87,3 +89,12 @@ class HoldingSandbox:
     def close(self) -> None:
         self.closing.set()
         self.scheduler.close()
+
+
+def listing(found: list[dict[str, Any]], request: Request) -> Response:
+    """A sandbox's log as JSON, or with ``?format=ndjson`` one JSON object a line (a run
+    of a million messages is read as a stream)."""
+    if request.query_params.get("format") == "ndjson":
+        lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in found)
+        return Response(lines, media_type="application/x-ndjson")
+    return JSONResponse(found)

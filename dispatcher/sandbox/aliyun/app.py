@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dispatcher.sandbox.aliyun.wire import API_VERSION, Outcome, answer
-from dispatcher.sandbox.serving import hold
+from dispatcher.sandbox.serving import hold, listing
 
 if TYPE_CHECKING:
     from dispatcher.sandbox.aliyun.server import AliyunSandbox
@@ -61,11 +61,7 @@ class _Api:
         return await self._answer(request, outcome)
 
     async def sandbox_messages(self, request: Request) -> Response:
-        found = self.sandbox.messages(request.query_params.get("phone"))
-        if request.query_params.get("format") == "ndjson":
-            lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in found)
-            return Response(lines, media_type="application/x-ndjson")
-        return JSONResponse(found)
+        return listing(self.sandbox.messages(request.query_params.get("phone")), request)
 
     async def sandbox_stats(self, request: Request) -> Response:
         return JSONResponse(self.sandbox.stats())

@@ -20,11 +20,10 @@ Every answer is then held back ``latency_ms``. A call's numbers share one BizId.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -48,6 +47,7 @@ from dispatcher.sandbox.aliyun.wire import (
 from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.sandbox.counters import group
 from dispatcher.sandbox.faults import RateLimit
+from dispatcher.sandbox.json_log import JsonLinesLog
 from dispatcher.sandbox.serving import HoldingSandbox
 
 SEND_ACTIONS = ("SendSms", "SendBatchSms")
@@ -86,9 +86,7 @@ class AliyunSandbox(HoldingSandbox):
         self._limit = RateLimit(opts.max_rate) if opts.max_rate else None
         self._sequence = itertools.count(1)
         self._replied: set[str] = set()
-        self._log_lock = threading.Lock()
-        self._log: IO[str] | None = (open(opts.log_path, "a", encoding="utf-8")  # noqa: SIM115
-                                     if opts.log_path else None)
+        self.log = JsonLinesLog(opts.log_path)
         self.app: Starlette = build_app(self)
 
     # Python API ----------------------------------------------------------------------
@@ -144,10 +142,7 @@ class AliyunSandbox(HoldingSandbox):
         """Stop the push threads and close the log; the state stays readable."""
         super().close()
         self.pusher.close()
-        with self._log_lock:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+        self.log.close()
 
     # Behaviour behind the API ----------------------------------------------------------
 
@@ -243,7 +238,7 @@ class AliyunSandbox(HoldingSandbox):
             1 for _, code in refused if code == "isv.BUSINESS_LIMIT_CONTROL"))
         self.store.count("faults.rejected", sum(
             1 for _, code in refused if code != "isv.BUSINESS_LIMIT_CONTROL"))
-        self._write_log(accepted)
+        self.log.write(m.summary() for m in accepted)
         self.scheduler.at(self.options.callback_delay_s,
                           lambda: self._report(accepted, refused))
 
@@ -267,13 +262,6 @@ class AliyunSandbox(HoldingSandbox):
             phones = {m.phone for m in accepted if m.phone in wanted} - self._replied
             self._replied |= phones
         return sorted(phones)
-
-    def _write_log(self, messages: list[StoredMessage]) -> None:
-        with self._log_lock:
-            if self._log is not None and messages:
-                self._log.writelines(json.dumps(m.summary(), ensure_ascii=False) + "\n"
-                                     for m in messages)
-                self._log.flush()
 
 
 def _receipt(message: StoredMessage, now: datetime, code: str | None) -> Item:

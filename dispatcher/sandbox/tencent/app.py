@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.serving import hold
+from dispatcher.sandbox.serving import hold, listing
 from dispatcher.sandbox.tencent.options import REGIONS, SIGNATURE_TTL_S
 from dispatcher.sandbox.tencent.signing import SignedRequest, refusal
 from dispatcher.sandbox.tencent.wire import API_VERSION, Outcome, error
@@ -84,11 +84,7 @@ class _Api:
         return None
 
     async def sandbox_messages(self, request: Request) -> Response:
-        found = self.sandbox.messages(request.query_params.get("phone"))
-        if request.query_params.get("format") == "ndjson":
-            lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in found)
-            return Response(lines, media_type="application/x-ndjson")
-        return JSONResponse(found)
+        return listing(self.sandbox.messages(request.query_params.get("phone")), request)
 
     async def sandbox_stats(self, request: Request) -> Response:
         return JSONResponse(self.sandbox.stats())

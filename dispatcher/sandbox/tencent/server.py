@@ -22,16 +22,16 @@ is pushed to ``report_url``.
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from starlette.applications import Starlette
 
 from dispatcher.sandbox.callbacks import Scheduler
 from dispatcher.sandbox.counters import group
 from dispatcher.sandbox.faults import RateLimit
+from dispatcher.sandbox.json_log import JsonLinesLog
 from dispatcher.sandbox.serving import HoldingSandbox
 from dispatcher.sandbox.tencent.app import build_app
 from dispatcher.sandbox.tencent.checks import SendRequest, check_pull, check_send
@@ -75,9 +75,7 @@ class TencentSandbox(HoldingSandbox):
         self.closing = threading.Event()  # ends long answer delays at shutdown
         self.url: str | None = None
         self._limit = RateLimit(opts.max_rate) if opts.max_rate else None
-        self._log_lock = threading.Lock()
-        self._log: IO[str] | None = (open(opts.log_path, "a", encoding="utf-8")  # noqa: SIM115
-                                     if opts.log_path else None)
+        self.log = JsonLinesLog(opts.log_path)
         self.app: Starlette = build_app(self)
 
     # Python API ----------------------------------------------------------------------
@@ -155,10 +153,7 @@ class TencentSandbox(HoldingSandbox):
         """Stop the push threads and close the log; the state stays readable."""
         super().close()
         self.pusher.close()
-        with self._log_lock:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+        self.log.close()
 
     # Behaviour behind the API ----------------------------------------------------------
 
@@ -220,7 +215,7 @@ class TencentSandbox(HoldingSandbox):
         if code != "Ok":
             self.store.count(f"refused.{code}")
             return send_status(written, code, session_context=context)
-        self._write_log(sent)
+        self.log.write([sent.summary()])
         delay = self.options.callback_delay_s
         self.scheduler.at(delay, lambda: self._report(sent.serial_no))
         if first and phone in self.options.unsubscribe_replies:
@@ -244,12 +239,6 @@ class TencentSandbox(HoldingSandbox):
             item = reply_item(phone, UNSUBSCRIBE_REPLY, self.store.last_sign(phone),
                               datetime.now(UTC))
             self.pusher.add("replies", self.options.reply_url, item)
-
-    def _write_log(self, sent: SentNumber) -> None:
-        with self._log_lock:
-            if self._log is not None:
-                self._log.write(json.dumps(sent.summary(), ensure_ascii=False) + "\n")
-                self._log.flush()
 
 
 def create_tencent_app(options: TencentOptions | None = None) -> Starlette:

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dispatcher.sandbox.serving import hold
+from dispatcher.sandbox.serving import hold, listing
 from dispatcher.sandbox.twilio.store import Query
 from dispatcher.sandbox.twilio.wire import (
     API_VERSION,
@@ -112,11 +111,7 @@ class _Api:
             "previous_page_uri": None, "uri": uri(page, token)})
 
     async def sandbox_messages(self, request: Request) -> Response:
-        found = self.sandbox.messages(request.query_params.get("to"))
-        if request.query_params.get("format") == "ndjson":
-            lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in found)
-            return Response(lines, media_type="application/x-ndjson")
-        return JSONResponse(found)
+        return listing(self.sandbox.messages(request.query_params.get("to")), request)
 
     async def sandbox_stats(self, request: Request) -> Response:
         return JSONResponse(self.sandbox.stats())

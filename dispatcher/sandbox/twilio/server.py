@@ -19,18 +19,18 @@ callback for each when the create gave a StatusCallback.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from starlette.applications import Starlette
 
 from channels.sms.segments import count_segments
 from dispatcher.sandbox.callbacks import Scheduler, Webhook, WebhookPoster
 from dispatcher.sandbox.faults import Fate, FaultPlan, RateLimit
+from dispatcher.sandbox.json_log import JsonLinesLog
 from dispatcher.sandbox.serving import HoldingSandbox
 from dispatcher.sandbox.twilio.app import build_app
 from dispatcher.sandbox.twilio.options import MAGIC_TO_NUMBERS, SANDBOX_POOL_NUMBER, TwilioOptions
@@ -72,9 +72,7 @@ class TwilioSandbox(HoldingSandbox):
         self.url: str | None = None
         self._limit = RateLimit(opts.max_rate) if opts.max_rate else None
         self._unsubscribed = set(opts.unsubscribed)
-        self._log_lock = threading.Lock()
-        self._log: IO[str] | None = (open(opts.log_path, "a", encoding="utf-8")  # noqa: SIM115
-                                     if opts.log_path else None)
+        self.log = JsonLinesLog(opts.log_path)
         self.app: Starlette = build_app(self)
 
     # Python API ----------------------------------------------------------------------
@@ -133,10 +131,7 @@ class TwilioSandbox(HoldingSandbox):
     def close(self) -> None:
         """Stop the webhook threads and close the log; the state stays readable."""
         super().close()
-        with self._log_lock:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+        self.log.close()
 
     # Behaviour behind the API ----------------------------------------------------------
 
@@ -212,7 +207,7 @@ class TwilioSandbox(HoldingSandbox):
             num_segments=max(1, count_segments(request.body).segments),
             status_callback=request.status_callback, final_code=fate.undelivered_code,
             fault=fault))
-        self._write_log(message)
+        self.log.write([message.summary()])
         self.scheduler.at(self.options.callback_delay_s,
                           lambda: self._advance(message.sid, "sent"))
         return message
@@ -253,12 +248,6 @@ class TwilioSandbox(HoldingSandbox):
         if message.error_code is not None:
             params["ErrorCode"] = str(message.error_code)
         return params
-
-    def _write_log(self, message: StoredMessage) -> None:
-        with self._log_lock:
-            if self._log is not None:
-                self._log.write(json.dumps(message.summary(), ensure_ascii=False) + "\n")
-                self._log.flush()
 
 
 def create_twilio_app(options: TwilioOptions | None = None) -> Starlette:

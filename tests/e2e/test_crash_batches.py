@@ -14,8 +14,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from sqlalchemy import func, select
 
 from dispatcher.config import Config
 from dispatcher.storage.tables import deliveries
+from tests.e2e.test_crash import sender
 from tests.e2e.test_send_domestic_sms import stack
 
 TARGETS = 50_000
@@ -49,13 +48,6 @@ def config_file(path: Path, config: Config) -> Path:
              "[channels.sms.templates]", *(f"{k} = {toml(v)}" for k, v in templates.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def sender(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dispatcher", "--config", str(config), "run", "--until-idle",
-         "--lease", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "DISPATCHER_DATABASE_URL": ""})
 
 
 @pytest.mark.slow

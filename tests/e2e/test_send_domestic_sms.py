@@ -31,6 +31,7 @@ from dispatcher.planning.runs import plan_firing
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries, optouts
 from dispatcher.web.app import create_app
+from tests.e2e.test_send_sms import statuses
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVE = REPO / "campaigns" / "pingan-ding.toml"
@@ -98,13 +99,6 @@ def send(app: AppContext) -> None:
                             unknown_grace_seconds=0.2, respect_send_windows=False)
     DeliveryEngine(app.engine, channels, app.config.web.public_url, options).run(
         until_idle=True)
-
-
-def statuses(app: AppContext) -> dict[str, int]:
-    query = (select(deliveries.c.status, func.count()).where(deliveries.c.channel == "sms")
-             .group_by(deliveries.c.status))
-    with app.engine.connect() as conn:
-        return dict(conn.execute(query).all())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("provider", ["aliyun", "tencent"])

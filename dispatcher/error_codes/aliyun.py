@@ -9,35 +9,21 @@ pointer to Aliyun's error code page.
 
 from __future__ import annotations
 
+from dispatcher.error_codes import sms_actions as act
 from dispatcher.error_codes.common import WAIT
 from dispatcher.error_codes.entry import Code, Table
 from dispatcher.i18n import N_
 
-_FIX_NUMBER = N_("Correct the number in the contact list (or remove it); sending again "
-                 "to the same number will fail the same way.")
 _FIX_SETTINGS = N_("Ask the administrator to fix the Aliyun SMS account or settings "
                    "([channels.sms] in config.toml, or the Aliyun SMS console), then retry "
                    "the failed rows.")
-_FIX_TEMPLATE = N_("Check the template in the SMS console against [channels.sms.templates] "
-                   "in config.toml and the placement's params, then retry the failed rows.")
-_FIX_CONTENT = N_("Change the wording with the content reviewers (a new template or "
-                  "params, approved again) before sending again.")
-_TOP_UP = N_("Ask the administrator to top up the account or buy an SMS package; the "
-             "dispatcher keeps trying for a while, and rows that still failed can be "
-             "retried after the top-up.")
-_TOMORROW = N_("The limit resets the next day: retry the failed rows from the log "
-               "tomorrow, or ask the administrator to raise the limit in the SMS console.")
-_OPTED_OUT = N_("Nothing to do: the number is on the opt-out list and will not be sent to "
-                "again.")
-_LOOKUP = N_("The dispatcher checks with the platform before sending again. If the row "
-             "failed, retry it later.")
 _LATER = N_("Check the number with the person if you can; retry the failed rows later, "
             "for example the next day.")
 
 CODES: Table = {
     # The API refused the request (SendSms, SendBatchSms).
     "isv.MOBILE_NUMBER_ILLEGAL": Code(N_("The number is not a valid phone number."),
-                                      _FIX_NUMBER),
+                                      act.FIX_NUMBER),
     "isv.MOBILE_COUNT_OVER_LIMIT": Code(N_("Too many numbers were sent in one request to "
                                            "Aliyun."),
                                         N_("Report it to the administrator (the batch size "
@@ -45,19 +31,19 @@ CODES: Table = {
                                            "failed rows."), True),
     "isv.SMS_TEMPLATE_ILLEGAL": Code(N_("Aliyun does not know the template, it is not "
                                         "approved, or the params do not match it."),
-                                     _FIX_TEMPLATE, True),
+                                     act.FIX_TEMPLATE, True),
     "isv.TEMPLATE_MISSING_PARAMETERS": Code(N_("A template variable was given no value."),
-                                            _FIX_TEMPLATE, True),
+                                            act.FIX_TEMPLATE, True),
     "isv.INVALID_PARAMETERS": Code(N_("Aliyun refused a parameter of the request."),
                                    _FIX_SETTINGS, True),
     "isv.INVALID_JSON_PARAM": Code(N_("The template params were not text values."),
-                                   _FIX_TEMPLATE, True),
+                                   act.FIX_TEMPLATE, True),
     "isv.PARAM_LENGTH_LIMIT": Code(N_("A template variable's value is too long."),
-                                   _FIX_TEMPLATE, True),
+                                   act.FIX_TEMPLATE, True),
     "isv.PARAM_NOT_SUPPORT_URL": Code(N_("A template variable holds a web address, which "
-                                         "the platform does not allow."), _FIX_CONTENT),
+                                         "the platform does not allow."), act.FIX_CONTENT),
     "isv.BLACK_KEY_CONTROL_LIMIT": Code(N_("A template variable holds a word on the "
-                                           "platform's blacklist."), _FIX_CONTENT),
+                                           "platform's blacklist."), act.FIX_CONTENT),
     "isv.SMS_SIGNATURE_ILLEGAL": Code(N_("Aliyun does not know the signature or it is not "
                                          "approved."), _FIX_SETTINGS, True),
     "isv.SMS_SIGNATURE_SCENE_ILLEGAL": Code(N_("The signature's type does not allow this "
@@ -67,13 +53,13 @@ CODES: Table = {
     "isv.SMS_SIGN_ILLEGAL": Code(N_("The signature is banned by the platform."),
                                  _FIX_SETTINGS, True),
     "isv.SMS_CONTENT_ILLEGAL": Code(N_("The message's content is forbidden by the "
-                                       "platform."), _FIX_CONTENT),
+                                       "platform."), act.FIX_CONTENT),
     "isv.DOMESTIC_NUMBER_NOT_SUPPORTED": Code(N_("An international template cannot send to "
                                                  "a mainland number."), _FIX_SETTINGS, True),
     "isv.DENY_IP_RANGE": Code(N_("Aliyun refused the request because it came from outside "
                                  "the mainland."), _FIX_SETTINGS, True),
     "isv.DAY_LIMIT_CONTROL": Code(N_("The account reached the daily sending limit set in "
-                                     "the SMS console."), _TOMORROW, True),
+                                     "the SMS console."), act.TOMORROW, True),
     "isv.MONTH_LIMIT_CONTROL": Code(N_("The account reached the monthly sending limit set "
                                        "in the SMS console."),
                                     N_("Ask the administrator to raise the monthly limit "
@@ -97,24 +83,24 @@ CODES: Table = {
            "A daily limit (the detail says so): retry the failed rows from the log "
            "tomorrow."), True),
     "isv.AMOUNT_NOT_ENOUGH": Code(N_("The Aliyun account's balance is too low; nothing "
-                                     "was sent."), _TOP_UP, True),
+                                     "was sent."), act.TOP_UP, True),
     "isv.OUT_OF_SERVICE": Code(N_("The Aliyun SMS service is stopped because the balance "
-                                  "ran out; nothing was sent."), _TOP_UP, True),
+                                  "ran out; nothing was sent."), act.TOP_UP, True),
     "Throttling.User": Code(N_("Too many requests: Aliyun did not process the message."),
                             WAIT, True),
     # Perhaps taken: the dispatcher looks it up first.
     "isp.SYSTEM_ERROR": Code(N_("Aliyun had a system error; the message may or may not "
-                                "have been taken."), _LOOKUP, True),
+                                "have been taken."), act.LOOKUP, True),
     "InternalError": Code(N_("The platform had an internal error; the message may or may "
-                             "not have been taken."), _LOOKUP, True),
+                             "not have been taken."), act.LOOKUP, True),
     "ServiceUnavailable": Code(N_("The platform was temporarily unavailable; the message "
-                                  "may or may not have been taken."), _LOOKUP, True),
+                                  "may or may not have been taken."), act.LOOKUP, True),
     # What the carriers reported (delivery receipts, QuerySendDetails).
     "MOBILE_IN_BLACK": Code(N_("The number is blacklisted: the person unsubscribed from "
                                "our signature or is on the carrier's blacklist."),
-                            _OPTED_OUT),
+                            act.OPTED_OUT),
     "W-BLACK": Code(N_("The number is blacklisted: the person complained about messages "
-                       "from our signature."), _OPTED_OUT),
+                       "from our signature."), act.OPTED_OUT),
     "MOBILE_NOT_ON_SERVICE": Code(N_("The phone was unreachable: switched off, suspended, "
                                      "out of coverage or no longer in use."), _LATER, True),
     "INVALID_NUMBER": Code(N_("The carrier reported the number as not in a valid state "
@@ -126,9 +112,9 @@ CODES: Table = {
     "MOBLLE_TERMINAL_ERROR": Code(N_("The phone could not take the message (memory or SIM "
                                      "full, or a faulty handset)."), _LATER, True),
     "MOBILE_SEND_LIMIT": Code(N_("The number reached its daily or monthly limit of "
-                                 "messages."), _TOMORROW, True),
+                                 "messages."), act.TOMORROW, True),
     "CONTENT_KEYWORD": Code(N_("The carrier blocked the message for a keyword in it."),
-                            _FIX_CONTENT),
+                            act.FIX_CONTENT),
     "CONTENT_ERROR": Code(N_("A marketing message had no opt-out hint (such as "
                              "拒收请回复R)."),
                           N_("Add the opt-out hint to the template, get it approved, then "

@@ -10,69 +10,55 @@ Tencent's error code page.
 
 from __future__ import annotations
 
+from dispatcher.error_codes import sms_actions as act
 from dispatcher.error_codes.common import WAIT
 from dispatcher.error_codes.entry import Code, Table
 from dispatcher.i18n import N_
 
-_FIX_NUMBER = N_("Correct the number in the contact list (or remove it); sending again "
-                 "to the same number will fail the same way.")
 _FIX_SETTINGS = N_("Ask the administrator to fix the Tencent Cloud SMS account or settings "
                    "([channels.sms] in config.toml, or the SMS console), then retry the "
                    "failed rows.")
-_FIX_TEMPLATE = N_("Check the template in the SMS console against [channels.sms.templates] "
-                   "in config.toml and the placement's params, then retry the failed rows.")
-_FIX_CONTENT = N_("Change the wording with the content reviewers (a new template or "
-                  "params, approved again) before sending again.")
-_TOP_UP = N_("Ask the administrator to top up the account or buy an SMS package; the "
-             "dispatcher keeps trying for a while, and rows that still failed can be "
-             "retried after the top-up.")
-_TOMORROW = N_("The limit resets the next day: retry the failed rows from the log "
-               "tomorrow, or ask the administrator to raise the limit in the SMS console.")
-_OPTED_OUT = N_("Nothing to do: the number is on the opt-out list and will not be sent to "
-                "again.")
-_LOOKUP = N_("The dispatcher checks with the platform before sending again. If the row "
-             "failed, retry it later.")
 
 CODES: Table = {
     # Refused: the template, the signature, the content or the number.
     "FailedOperation.TemplateIncorrectOrUnapproved": Code(
         N_("The template is not approved, or the message does not match the approved "
-           "template."), _FIX_TEMPLATE, True),
+           "template."), act.FIX_TEMPLATE, True),
     "FailedOperation.TemplateUnapprovedOrNotExist": Code(
         N_("Tencent Cloud does not know the template or it is not approved."),
-        _FIX_TEMPLATE, True),
+        act.FIX_TEMPLATE, True),
     "FailedOperation.TemplateParamSetNotMatchApprovedTemplate": Code(
         N_("The number of template params does not match the approved template."),
-        _FIX_TEMPLATE, True),
+        act.FIX_TEMPLATE, True),
     "FailedOperation.SignatureIncorrectOrUnapproved": Code(
         N_("The signature is not approved or not well formed (2 to 12 Chinese or Latin "
            "letters or digits)."), _FIX_SETTINGS, True),
     "FailedOperation.ContainSensitiveWord": Code(
-        N_("The message holds a word the platform does not allow."), _FIX_CONTENT),
+        N_("The message holds a word the platform does not allow."), act.FIX_CONTENT),
     "InvalidParameter.DirtyWordFound": Code(
-        N_("The message holds a forbidden word."), _FIX_CONTENT),
+        N_("The message holds a forbidden word."), act.FIX_CONTENT),
     "FailedOperation.PhoneNumberInBlacklist": Code(
         N_("The number is on the do-not-disturb list: the person unsubscribed or is on "
-           "the carrier's list."), _OPTED_OUT),
+           "the carrier's list."), act.OPTED_OUT),
     "FailedOperation.PhoneNumberParseFail": Code(
         N_("The number could not be read as an international (E.164) number."),
-        _FIX_NUMBER),
+        act.FIX_NUMBER),
     "InvalidParameterValue.IncorrectPhoneNumber": Code(
-        N_("The number is not a valid phone number."), _FIX_NUMBER),
+        N_("The number is not a valid phone number."), act.FIX_NUMBER),
     "FailedOperation.MarketingSendTimeConstraint": Code(
         N_("Marketing messages may only be sent between 8:00 and 22:00."),
         N_("Retry the failed rows within those hours, and keep the campaign's send "
            "window within them."), True),
     "InvalidParameterValue.ContentLengthLimit": Code(
-        N_("The message is too long for the platform."), _FIX_TEMPLATE, True),
+        N_("The message is too long for the platform."), act.FIX_TEMPLATE, True),
     "InvalidParameterValue.TemplateParameterFormatError": Code(
-        N_("A verification code variable must be 0 to 6 digits."), _FIX_TEMPLATE, True),
+        N_("A verification code variable must be 0 to 6 digits."), act.FIX_TEMPLATE, True),
     "InvalidParameterValue.TemplateParameterLengthLimit": Code(
         N_("A template variable's value is longer than the account allows (6 characters "
-           "by default for new accounts)."), _FIX_TEMPLATE, True),
+           "by default for new accounts)."), act.FIX_TEMPLATE, True),
     "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter": Code(
         N_("A template variable holds a web address, which the platform does not allow."),
-        _FIX_CONTENT),
+        act.FIX_CONTENT),
     "UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny": Code(
         N_("An individual (not company) account cannot send marketing messages."),
         _FIX_SETTINGS, True),
@@ -107,15 +93,15 @@ CODES: Table = {
            "failed rows."), True),
     # Daily limits: not today.
     "LimitExceeded.PhoneNumberDailyLimit": Code(
-        N_("The number reached its daily limit of messages."), _TOMORROW, True),
+        N_("The number reached its daily limit of messages."), act.TOMORROW, True),
     "LimitExceeded.PhoneNumberSameContentDailyLimit": Code(
         N_("The number reached its daily limit of messages with the same content."),
-        _TOMORROW, True),
+        act.TOMORROW, True),
     "LimitExceeded.AppDailyLimit": Code(
-        N_("The SMS application reached its daily sending limit."), _TOMORROW, True),
+        N_("The SMS application reached its daily sending limit."), act.TOMORROW, True),
     "LimitExceeded.AppMainlandChinaDailyLimit": Code(
         N_("The SMS application reached its daily limit for mainland numbers."),
-        _TOMORROW, True),
+        act.TOMORROW, True),
     # Not processed: the dispatcher tries again.
     "LimitExceeded.PhoneNumberThirtySecondLimit": Code(
         N_("The number reached its limit of messages per 30 seconds."), WAIT, True),
@@ -126,26 +112,26 @@ CODES: Table = {
     "RequestLimitExceeded": Code(
         N_("Too many requests: Tencent Cloud did not process the message."), WAIT, True),
     "FailedOperation.InsufficientBalanceInSmsPackage": Code(
-        N_("The SMS package is used up; nothing was sent."), _TOP_UP, True),
+        N_("The SMS package is used up; nothing was sent."), act.TOP_UP, True),
     "UnauthorizedOperation.ServiceSuspendDueToArrears": Code(
         N_("The Tencent Cloud account is suspended for arrears; nothing was sent."),
-        _TOP_UP, True),
+        act.TOP_UP, True),
     # Perhaps taken: the dispatcher looks it up first.
     "InternalError.Timeout": Code(
         N_("Tencent Cloud timed out sending the message; it may or may not have been "
-           "taken."), _LOOKUP, True),
+           "taken."), act.LOOKUP, True),
     "InternalError.SendAndRecvFail": Code(
         N_("Tencent Cloud timed out talking to the carrier; the message may or may not "
-           "have been taken."), _LOOKUP, True),
+           "have been taken."), act.LOOKUP, True),
     "InternalError.OtherError": Code(
         N_("Tencent Cloud had an internal error; the message may or may not have been "
-           "taken."), _LOOKUP, True),
+           "taken."), act.LOOKUP, True),
     "InternalError.UnknownError": Code(
         N_("Tencent Cloud had an unknown error; the message may or may not have been "
-           "taken."), _LOOKUP, True),
+           "taken."), act.LOOKUP, True),
     "InternalError": Code(
         N_("The platform had an internal error; the message may or may not have been "
-           "taken."), _LOOKUP, True),
+           "taken."), act.LOOKUP, True),
     # A status callback's report_status FAIL without an errmsg.
     "FAIL": Code(N_("Tencent Cloud reported the message undelivered without saying why."),
                  N_("Check the number with the person if you can; retry the failed rows "

@@ -48,6 +48,23 @@ def sender(config: Path) -> subprocess.Popen[bytes]:
         env={**os.environ, "DISPATCHER_DATABASE_URL": ""})
 
 
+def kill_three_times_then_finish(config: Path, rng: random.Random, earliest: float,
+                                 latest: float) -> list[float]:
+    """Start a sender, SIGKILL it after a random moment, three times; then let one finish
+    (it must exit 0). The moments of the kills, for the failure message."""
+    kills = []
+    for _ in range(3):
+        child = sender(config)
+        moment = rng.uniform(earliest, latest)
+        time.sleep(moment)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        kills.append(round(moment, 1))
+    child = sender(config)
+    assert child.wait(timeout=900) == 0, child.stderr.read() if child.stderr else ""
+    return kills
+
+
 @pytest.mark.slow
 def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("CRASH_SEED", "2019")))
@@ -55,16 +72,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(tmp_path: Path) -> Non
                             timeout_delay_s=3, callback_workers=32)
     with stack(tmp_path, options, TARGETS) as s:
         config = config_file(tmp_path / "config.toml", s.app.config)
-        kills = []
-        for _ in range(3):
-            child = sender(config)
-            moment = rng.uniform(3, 12)
-            time.sleep(moment)
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            kills.append(round(moment, 1))
-        child = sender(config)
-        assert child.wait(timeout=900) == 0, child.stderr.read() if child.stderr else ""
+        kills = kill_three_times_then_finish(config, rng, 3, 12)
         assert s.sandbox.wait_for_callbacks(timeout=120)
         stats = s.sandbox.stats()
         with s.app.engine.connect() as conn:

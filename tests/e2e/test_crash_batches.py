@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from sqlalchemy import func, select
 
 from dispatcher.config import Config
 from dispatcher.storage.tables import deliveries
-from tests.e2e.test_crash import sender
+from tests.e2e.test_crash import kill_three_times_then_finish
 from tests.e2e.test_send_domestic_sms import stack
 
 TARGETS = 50_000
@@ -55,16 +53,7 @@ def test_sigkill_mid_batch_three_times_loses_and_duplicates_nothing(tmp_path: Pa
     rng = random.Random(int(os.environ.get("CRASH_SEED", "2019")))
     with stack(tmp_path, "aliyun", FAULTS, TARGETS, batch_size=200) as s:
         config = config_file(tmp_path / "config.toml", s.app.config)
-        kills = []
-        for _ in range(3):
-            child = sender(config)
-            moment = rng.uniform(2, 6)
-            time.sleep(moment)
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            kills.append(round(moment, 1))
-        child = sender(config)
-        assert child.wait(timeout=900) == 0, child.stderr.read() if child.stderr else ""
+        kills = kill_three_times_then_finish(config, rng, 2, 6)
         s.sandbox.wait_for_pushes(timeout=120)
         stats = s.sandbox.stats()
         with s.app.engine.connect() as conn:

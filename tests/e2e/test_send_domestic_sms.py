@@ -17,21 +17,16 @@ from sqlalchemy import func, select
 
 from channels.sms import SmsChannel
 from dispatcher import registry
-from dispatcher.approval import lifecycle
-from dispatcher.audience.contacts import import_contacts
 from dispatcher.config import parse_config
 from dispatcher.context import AppContext
 from dispatcher.delivery.callback_urls import push_url
 from dispatcher.delivery.engine import DeliveryEngine
 from dispatcher.delivery.policy import EngineOptions
-from dispatcher.demo import contact_samples as samples
 from dispatcher.demo import domestic_sms
-from dispatcher.planning import campaign_store
-from dispatcher.planning.runs import plan_firing
 from dispatcher.serving import BackgroundServer, free_port
 from dispatcher.storage.tables import deliveries, optouts
 from dispatcher.web.app import create_app
-from tests.e2e.test_send_sms import statuses
+from tests.e2e.test_send_sms import plan_the_drive, statuses
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVE = REPO / "campaigns" / "pingan-ding.toml"
@@ -75,16 +70,7 @@ def stack(workdir: Path, provider: str, faults: dict[str, Any], contacts: int,
             app = AppContext(_config=config)
             channels = registry.build_channels(config.channels)
             with BackgroundServer(create_app(app.engine, config, channels), port=port):
-                samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
-                import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
-                drive = drive_for(provider, workdir)
-                checked = campaign_store.check_file(config, app.engine, drive)
-                assert checked.campaign is not None, checked.issues
-                campaign_store.apply_campaign(app.engine, checked.campaign, str(drive),
-                                              checked.text)
-                lifecycle.approve(app.engine, "pingan-ding", "approver")
-                plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
-                            channels.__getitem__)
+                plan_the_drive(app, channels, workdir, drive_for(provider, workdir), contacts)
                 yield Stack(app, sandbox, token)
             app.engine.dispose()
 

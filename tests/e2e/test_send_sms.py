@@ -8,7 +8,7 @@ sandbox's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from channels.base import Channel
 from dispatcher import registry
 from dispatcher.approval import lifecycle
 from dispatcher.audience.contacts import import_contacts
@@ -68,18 +69,23 @@ def stack(workdir: Path, options: TwilioOptions, contacts: int) -> Iterator[Stac
             app = AppContext(_config=config)
             channels = registry.build_channels(config.channels)
             with BackgroundServer(create_app(app.engine, config, channels), port=port):
-                samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
-                import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
-                drive = any_hour_drive(workdir)
-                checked = campaign_store.check_file(config, app.engine, drive)
-                assert checked.campaign is not None, checked.issues
-                campaign_store.apply_campaign(app.engine, checked.campaign, str(drive),
-                                              checked.text)
-                lifecycle.approve(app.engine, "pingan-ding", "approver")
-                plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
-                            channels.__getitem__)
+                plan_the_drive(app, channels, workdir, any_hour_drive(workdir), contacts)
                 yield Stack(app, sandbox)
             app.engine.dispose()
+
+
+def plan_the_drive(app: AppContext, channels: Mapping[str, Channel], workdir: Path,
+                   drive: Path, contacts: int) -> None:
+    """``contacts`` sample people imported, the drive applied, approved and its first
+    firing planned."""
+    samples.write_csv(workdir / "contacts.csv", contacts, seed=5)
+    import_contacts(app.engine, workdir / "contacts.csv", "residents", "CN")
+    checked = campaign_store.check_file(app.config, app.engine, drive)
+    assert checked.campaign is not None, checked.issues
+    campaign_store.apply_campaign(app.engine, checked.campaign, str(drive), checked.text)
+    lifecycle.approve(app.engine, "pingan-ding", "approver")
+    plan_firing(app.engine, "pingan-ding", checked.campaign.schedule.start,
+                channels.__getitem__)
 
 
 def send(app: AppContext) -> None:

@@ -12,6 +12,8 @@ from typing import Any, Protocol, TypeVar, get_args
 
 from channels.base import (
     SKIP_REASONS,
+    AccountLimits,
+    BatchSender,
     CallbackReceiver,
     CampaignCheck,
     Capabilities,
@@ -230,6 +232,13 @@ def _check_sending(channel: Any, placement: Placement, *, configured: bool) -> N
     cost = _calling(channel, "message_cost", lambda: channel.message_cost(placement))
     _require(type(cost) is int and cost >= 1, channel,
              f"message_cost must be a whole number of at least 1, got {cost!r}")
+    if isinstance(channel, BatchSender):
+        size = _calling(channel, "batch_size", lambda: channel.batch_size(placement))
+        _require(type(size) is int and size >= 1, channel,
+                 f"batch_size must be a whole number of at least 1, got {size!r}")
+        fields = _calling(channel, "contact_fields", lambda: channel.contact_fields(placement))
+        _require(isinstance(fields, tuple) and all(isinstance(f, str) for f in fields),
+                 channel, f"contact_fields must be a tuple of field names, got {fields!r}")
     if configured:
         limits = _calling(channel, "limits", channel.limits)
         _require(isinstance(limits, SendLimits) and bool(limits.key), channel,
@@ -249,11 +258,11 @@ def protocols() -> tuple[type, ...]:
     from dispatcher.planning.previews import Previewer
     from dispatcher.reach.polling import ReachPoller
     from dispatcher.venues.protocols import SignageChannel, VenueChannel
-    from dispatcher.web.hooks import AccountScoped, EventReceiver
+    from dispatcher.web.hooks import AccountScoped, EventReceiver, PushReceiver
 
-    return (Channel, Sender, CallbackReceiver, ContentDescriber, CampaignCheck,
-            SignageChannel, VenueChannel, Previewer, ReachPoller, EventReceiver,
-            AccountScoped, NonceBearer)
+    return (Channel, Sender, BatchSender, AccountLimits, CallbackReceiver, ContentDescriber,
+            CampaignCheck, SignageChannel, VenueChannel, Previewer, ReachPoller,
+            EventReceiver, PushReceiver, AccountScoped, NonceBearer)
 
 
 def _check_protocols(channel: Any) -> None:

@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from channels.base import MalformedRequest, Receipt
 from channels.delivery_ids import DELIVERY_PARAM
-from channels.sms.channel import inbound_from, receipts_from
+from channels.sms.twilio_callbacks import inbound_from, receipts_from
 from dispatcher import registry
 from dispatcher.audience import optouts
 from dispatcher.audience.contacts import import_contacts

@@ -159,7 +159,7 @@ def test_an_opt_out_error_in_a_receipt_opts_the_recipient_out(
 
 
 def test_twilio_error_codes_that_mean_opted_out() -> None:
-    from channels.sms.channel import receipts_from
+    from channels.sms.twilio_callbacks import receipts_from
 
     url = "https://x/hooks/sms/status?d=7"
     blocked = receipts_from({"MessageSid": "SM1", "MessageStatus": "undelivered",
